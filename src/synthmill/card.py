@@ -1,0 +1,111 @@
+"""Dataset cards: a README.md with Hugging Face front matter and the whole provenance story."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+if TYPE_CHECKING:
+    from synthmill.pipeline.pipeline import Pipeline
+
+_SIZES = [(1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"),
+          (1_000_000, "100K<n<1M"), (10_000_000, "1M<n<10M")]
+
+
+def size_category(rows: int) -> str:
+    return next((label for limit, label in _SIZES if rows < limit), "n>10M")
+
+
+def synthetic_share(origin: dict[str, int]) -> float:
+    total = sum(origin.values())
+    return origin.get("synthetic", 0) / total if total else 0.0
+
+
+def front_matter(pipeline: Pipeline, stats: dict[str, Any]) -> dict[str, Any]:
+    ext = pipeline.output.format
+    return {
+        "pretty_name": pipeline.name,
+        "size_categories": [size_category(stats["rows"])],
+        "tags": ["synthetic", "synthmill"],
+        "configs": [{
+            "config_name": "default",
+            "data_files": [{"split": "train", "path": f"data/train-*.{ext}"}],
+        }],
+    }
+
+
+def render_card(pipeline: Pipeline, stats: dict[str, Any], run: dict[str, Any]) -> str:
+    """The whole card as Markdown."""
+    share = synthetic_share(stats["origin"])
+    head = yaml.safe_dump(front_matter(pipeline, stats), sort_keys=False)
+    versions = run["attempts"][-1]["versions"]
+    parts = [
+        f"---\n{head}---\n",
+        f"# {pipeline.name}\n",
+        f"{stats['rows']} rows, **{share:.1%} synthetic** "
+        f"({_counts(stats['origin'])}). Made with synthmill {versions.get('synthmill', '?')} "
+        f"from seed {pipeline.seed}.\n",
+        "## How it was made\n",
+        _stage_table(pipeline, stats),
+        "## What the filters removed, and why\n",
+        _rejects(stats),
+        "## Models\n",
+        _models(stats, pipeline),
+        "## Provenance\n",
+        "Every row carries a `_meta` column: its `id`, the `parents` it was derived from, the "
+        "`stage` and `recipe` that made it, `origin` (real or synthetic), `seed`, `model`, "
+        "`prompt_hash`, sampling `params`, check `verdicts` and `scores` (JSON strings). "
+        "Rejected rows, with the reason and the raw output, are in `rejects/` of the run "
+        "directory.\n",
+        "## Reproduce\n",
+        "```yaml\n" + pipeline.to_yaml() + "```\n",
+        f"Environment: {_counts(versions)}.\n",
+        "## Load\n",
+        "```python\nfrom datasets import load_dataset\n"
+        f"ds = load_dataset(\"{pipeline.output.format if pipeline.output.format == 'parquet' else 'json'}\", "
+        f"data_files=\"data/train-*.{pipeline.output.format}\")\n```\n",
+    ]
+    return "\n".join(parts)
+
+
+def _counts(d: dict[str, Any]) -> str:
+    return ", ".join(f"{k}: {v}" for k, v in d.items()) or "none"
+
+
+def _stage_table(pipeline: Pipeline, stats: dict[str, Any]) -> str:
+    lines = ["| stage | kind | options | rows in | rows out | rejected | seconds |",
+             "|---|---|---|---:|---:|---:|---:|"]
+    for stage in pipeline.stages:
+        s = stats["stages"].get(stage.label, {})
+        opts = {k: v for k, v in stage.to_config().items() if k not in ("use", "name")}
+        lines.append(
+            f"| {stage.label} | {stage.kind} | `{_inline(opts)}` | {s.get('rows_in', 0)} | "
+            f"{s.get('rows_out', 0)} | {s.get('rejected_total', 0)} | {s.get('seconds', 0):.2f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _inline(opts: dict[str, Any]) -> str:
+    text = yaml.safe_dump(opts, default_flow_style=True, width=10_000).strip()
+    text = text.replace("|", "\\|")
+    return text if len(text) <= 160 else text[:157] + "..."
+
+
+def _rejects(stats: dict[str, Any]) -> str:
+    lines = []
+    for label, s in stats["stages"].items():
+        for reason, n in s["rejected"].items():
+            lines.append(f"- **{label}** removed {n} rows: {reason}")
+    return ("\n".join(lines) if lines else "No rows were removed.") + "\n"
+
+
+def _models(stats: dict[str, Any], pipeline: Pipeline) -> str:
+    models = {k: v for k, v in stats["models"].items() if k != "None"}
+    lines = [f"- `{m}`: {n} rows" for m, n in models.items()]
+    for label, s in stats["stages"].items():
+        if s["counters"]:
+            lines.append(f"- stage **{label}** counters: {_counts(s['counters'])}")
+    if pipeline.backend:
+        lines.append(f"- default backend: `{_inline(pipeline.backend)}`")
+    return ("\n".join(lines) if lines else "No model wrote any row of this dataset.") + "\n"

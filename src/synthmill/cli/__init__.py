@@ -1,0 +1,66 @@
+"""The synthmill command line: one module per command group, errors in one line."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import typer
+
+from synthmill import __version__
+from synthmill.cli import inspect_cmd, run_cmd, stages_cmd
+from synthmill.errors import SynthmillError
+
+app = typer.Typer(
+    name="synthmill",
+    help="Make synthetic training data, verify it, curate it, and publish it with a card.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+state = {"debug": False}
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"synthmill {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks and debug logs."),
+) -> None:
+    state["debug"] = debug
+    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING)
+
+
+run_cmd.register(app)
+inspect_cmd.register(app)
+stages_cmd.register(app)
+
+
+def main() -> None:
+    """Entry point: SynthmillError becomes one line on stderr and exit code 2."""
+    try:
+        app(standalone_mode=False)
+    except SynthmillError as exc:
+        if state["debug"]:
+            raise
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        typer.echo("aborted", err=True)
+        sys.exit(130)
+    except Exception as exc:  # click usage errors carry their own exit code
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise

@@ -1,0 +1,35 @@
+"""`synthmill run PIPELINE.yaml`: run or resume a pipeline, with progress bars."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from synthmill.cli.progress import RichProgress
+from synthmill.pipeline.pipeline import Pipeline
+
+
+def run(
+    config: Path = typer.Argument(..., help="Pipeline YAML file."),
+    set_: list[str] = typer.Option(
+        [], "--set", help="Override a config value: stages.0.n=100, seed=3, or STAGE_NAME.key=v."
+    ),
+    overwrite: bool = typer.Option(
+        False, "--overwrite", help="Delete an existing run directory of another config first."
+    ),
+) -> None:
+    """Run a pipeline. Run it again after a crash or kill to resume where it stopped."""
+    pipeline = Pipeline.from_yaml(config, set_)
+    console = Console(stderr=True)
+    with RichProgress(console) as progress:
+        result = pipeline.run(progress=progress, overwrite=overwrite)
+    console.print(
+        f"[bold green]done[/]: {result.rows} rows in {result.root / 'data'}; "
+        f"card: {result.root / 'README.md'}; inspect: synthmill inspect {result.root}"
+    )
+
+
+def register(app: typer.Typer) -> None:
+    app.command("run")(run)

@@ -1,0 +1,1 @@
+"""Curation: filters and deduplication that decide which rows are worth training on."""

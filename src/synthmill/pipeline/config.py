@@ -1,0 +1,97 @@
+"""Pipeline configs: YAML to Python objects and back, with one-line errors."""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from synthmill.errors import ConfigError
+
+
+def load_yaml(path: str | Path) -> dict[str, Any]:
+    """Read a YAML mapping, or raise a ConfigError that says what is wrong with it."""
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"config file not found: {p} (check the path)")
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise ConfigError(f"{p}{where}: {problem}; fix the YAML syntax") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{p}: expected a mapping with name, stages and output at the top")
+    return data
+
+
+def apply_overrides(config: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Apply `--set a.b.c=value` overrides; a stage may be named by index or by name."""
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--set {item!r}: write it as key.path=value, e.g. stages.0.n=100")
+        value = yaml.safe_load(raw) if raw else ""
+        _set_path(config, _resolve_stage_name(config, key.split(".")), value, item)
+    return config
+
+
+def _resolve_stage_name(config: dict[str, Any], parts: list[str]) -> list[str]:
+    stages = config.get("stages")
+    if parts[0] == "stages" or not isinstance(stages, list):
+        return parts
+    for index, stage in enumerate(stages):
+        if isinstance(stage, dict) and parts[0] in (stage.get("name"), stage.get("use")):
+            return ["stages", str(index), *parts[1:]]
+    return parts
+
+
+def _set_path(node: Any, parts: list[str], value: Any, item: str) -> None:
+    for depth, part in enumerate(parts):
+        last = depth == len(parts) - 1
+        where = ".".join(parts[: depth + 1])
+        if isinstance(node, list):
+            if not part.isdigit() or int(part) >= len(node):
+                raise ConfigError(f"--set {item}: {where} is not an index of a list of {len(node)}")
+            key: Any = int(part)
+        elif isinstance(node, dict):
+            key = part
+            if not last:
+                node.setdefault(key, {})
+        else:
+            raise ConfigError(f"--set {item}: {where} is not inside a mapping or list")
+        if last:
+            node[key] = value
+        else:
+            node = node[key]
+
+
+def validate(model: type[BaseModel], data: Any, where: str) -> BaseModel:
+    """model.model_validate(data) with a ValidationError turned into a one-line ConfigError."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(describe(exc, model, where)) from None
+
+
+def describe(exc: ValidationError, model: type[BaseModel], where: str) -> str:
+    """The first error of `exc` as 'path: problem; fix' in one line."""
+    err = exc.errors()[0]
+    loc = [str(p) for p in err["loc"]]
+    path = ".".join(p for p in [where, *loc] if p)
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        known = list(model.model_fields)
+        close = difflib.get_close_matches(loc[-1], known, n=1)
+        hint = f"did you mean {close[0]!r}?" if close else f"known keys: {', '.join(known)}"
+        return f"{path}: unknown key; {hint}"
+    if kind == "missing":
+        return f"{path}: required key is missing; add it"
+    msg = err["msg"].removeprefix("Value error, ")
+    got = err.get("input")
+    shown = "" if isinstance(got, dict | list) else f" (got {got!r})"
+    return f"{path}: {msg}{shown}"

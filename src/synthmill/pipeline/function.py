@@ -1,0 +1,66 @@
+"""Plain functions as stages: `def f(batch: list[Record]) -> list[Record]`."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import os
+import sys
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+from pydantic import field_validator
+
+from synthmill.pipeline.stage import Stage, StageContext
+from synthmill.records import Record
+
+BatchFn = Callable[..., list[Record]]
+
+
+def import_path(fn: Callable[..., Any]) -> str:
+    """'module:qualname' for a function, so the pipeline can be written as YAML."""
+    return f"{fn.__module__}:{fn.__qualname__}"
+
+
+def load_function(path: str) -> BatchFn:
+    module_name, _, attr = path.partition(":")
+    if not attr:
+        raise ValueError(f"{path!r} is not 'module:function'; write it like 'mypkg.steps:clean'")
+    if os.getcwd() not in sys.path:  # like uvicorn: modules beside the user's pipeline import
+        sys.path.append(os.getcwd())
+    try:
+        obj: Any = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ValueError(f"cannot import {module_name!r} ({exc}); is it on PYTHONPATH?") from exc
+    for part in attr.split("."):
+        obj = getattr(obj, part, None)
+        if obj is None:
+            raise ValueError(f"{module_name!r} has no {attr!r}; check the spelling")
+    if not callable(obj):
+        raise ValueError(f"{path!r} is not callable")
+    return obj  # type: ignore[no-any-return]
+
+
+class FunctionStage(Stage):
+    """Runs an importable function on each batch; it may take (batch) or (batch, ctx)."""
+
+    kind: ClassVar[str] = "map"
+    function: str
+
+    @field_validator("function", mode="before")
+    @classmethod
+    def _to_path(cls, value: Any) -> str:
+        path = import_path(value) if callable(value) else str(value)
+        if "<locals>" in path or "<lambda>" in path:
+            raise ValueError(f"{path} cannot be imported by name; define it at module level")
+        load_function(path)
+        return path
+
+    @property
+    def label(self) -> str:
+        return self.name or self.function.rpartition(":")[2]
+
+    def process(self, batch: list[Record], ctx: StageContext) -> list[Record]:
+        fn = load_function(self.function)
+        takes_ctx = len(inspect.signature(fn).parameters) >= 2
+        return list(fn(batch, ctx) if takes_ctx else fn(batch))

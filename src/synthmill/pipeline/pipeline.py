@@ -1,0 +1,127 @@
+"""The Pipeline: a source, then stages, then an output. YAML and Python build the same thing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from synthmill.errors import ConfigError
+from synthmill.pipeline.config import apply_overrides, describe, load_yaml, validate
+from synthmill.pipeline.function import FunctionStage
+from synthmill.pipeline.registry import stage_class
+from synthmill.pipeline.stage import Source, Stage
+
+if TYPE_CHECKING:
+    from synthmill.pipeline.progress import Progress
+    from synthmill.pipeline.runner import RunResult
+
+
+class Output(BaseModel):
+    """Where and how the final dataset is written."""
+
+    model_config = ConfigDict(extra="forbid")
+    dir: Path = Field(description="Run directory; created if missing, resumed if present.")
+    format: Literal["parquet", "jsonl"] = "parquet"
+
+
+class Pipeline(BaseModel):
+    """A named, seeded list of stages whose first stage is a Source."""
+
+    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
+
+    name: str = "pipeline"
+    seed: int = 0
+    shard_size: int = Field(default=1000, ge=1, description="Rows per checkpointed shard.")
+    backend: dict[str, Any] | None = Field(
+        default=None, description="Default model backend for every stage that has a backend."
+    )
+    stages: list[Stage]
+    output: Output
+
+    @field_validator("stages", mode="before")
+    @classmethod
+    def _wrap_functions(cls, value: Any) -> Any:
+        if not isinstance(value, list):
+            return value
+        return [FunctionStage(function=s) if callable(s) else s for s in value]
+
+    @model_validator(mode="after")
+    def _check_shape(self) -> Pipeline:
+        if not self.stages or not isinstance(self.stages[0], Source):
+            raise ValueError("the first stage must be a source such as 'read' or a recipe")
+        if any(isinstance(s, Source) for s in self.stages[1:]):
+            raise ValueError("only the first stage may be a source")
+        self._name_stages()
+        return self
+
+    def _name_stages(self) -> None:
+        seen: dict[str, int] = {}
+        for stage in self.stages:
+            label = stage.label
+            seen[label] = seen.get(label, 0) + 1
+            if seen[label] > 1:
+                if stage.name is not None:
+                    raise ValueError(f"two stages are named {label!r}; names must be unique")
+                stage.name = f"{label}-{seen[label]}"
+
+    # ---- YAML <-> Python -------------------------------------------------------------
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Pipeline:
+        """Build from a plain dict (parsed YAML), with one-line errors naming the key."""
+        config = dict(config)
+        stages = config.get("stages")
+        if not isinstance(stages, list) or not stages:
+            raise ConfigError("stages: required list of stages is missing or empty; add one")
+        backend = config.get("backend")
+        config["stages"] = [_build_stage(s, i, backend) for i, s in enumerate(stages)]
+        try:
+            return cls.model_validate(config)
+        except ValidationError as exc:
+            raise ConfigError(describe(exc, cls, "")) from None
+
+    @classmethod
+    def from_yaml(cls, path: str | Path, overrides: list[str] | None = None) -> Pipeline:
+        return cls.from_config(apply_overrides(load_yaml(path), overrides or []))
+
+    def to_config(self) -> dict[str, Any]:
+        """The plain-dict form; from_config(to_config()) rebuilds an equal pipeline."""
+        head = self.model_dump(mode="json", exclude={"stages", "output", "backend"})
+        config: dict[str, Any] = {**head}
+        if self.backend is not None:
+            config["backend"] = self.backend
+        config["stages"] = [s.to_config() for s in self.stages]
+        config["output"] = self.output.model_dump(mode="json")
+        return config
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_config(), sort_keys=False, allow_unicode=True)
+
+    def run(self, *, progress: Progress | None = None, overwrite: bool = False) -> RunResult:
+        """Run (or resume) this pipeline into output.dir."""
+        from synthmill.pipeline.runner import Runner
+
+        return Runner(self, progress=progress, overwrite=overwrite).run()
+
+
+def _build_stage(spec: Any, index: int, backend: Any) -> Stage:
+    where = f"stages.{index}"
+    if isinstance(spec, Stage):
+        return spec
+    if not isinstance(spec, dict) or "use" not in spec:
+        raise ConfigError(f"{where}: each stage needs a 'use:' key naming its kind")
+    options = {k: v for k, v in spec.items() if k != "use"}
+    cls = stage_class(str(spec["use"]), f"{where}.use")
+    if backend is not None and "backend" in cls.model_fields and "backend" not in options:
+        options["backend"] = backend
+    return validate(cls, options, where)  # type: ignore[return-value]
+

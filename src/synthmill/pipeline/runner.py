@@ -1,0 +1,210 @@
+"""The runner: shards flow through stages; every finished shard is checkpointed.
+
+Stages are cut into segments at each GlobalStage. A local segment runs shard by shard
+(each shard through all its stages, then written atomically with a .done marker); a
+global segment reads all shards of the segment before it. A run killed at any moment
+and started again skips what is marked done and redoes only unfinished shards, which
+give the same rows because every stage draws randomness from (seed, stage, record id).
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import shutil
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from synthmill.io.records_io import read_records, write_records, write_rejects
+from synthmill.pipeline.executors import LocalExecutor
+from synthmill.pipeline.pipeline import Pipeline
+from synthmill.pipeline.progress import LogProgress, Progress
+from synthmill.pipeline.publish import publish
+from synthmill.pipeline.rundir import RunDir
+from synthmill.pipeline.stage import GlobalStage, Source, Stage, StageContext
+from synthmill.pipeline.stats import StageStats, merge
+from synthmill.records import Record
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunResult:
+    root: Path
+    rows: int
+    stats: dict[str, Any]
+
+
+def plan(stages: list[Stage]) -> list[list[Stage]]:
+    """Cut the stage list into segments: runs of local stages, and each global stage alone."""
+    segments: list[list[Stage]] = []
+    for stage in stages:
+        if isinstance(stage, GlobalStage) or not segments or isinstance(segments[-1][0], GlobalStage):
+            segments.append([stage])
+        else:
+            segments[-1].append(stage)
+    return segments
+
+
+def chunks(items: Iterable[Record], size: int) -> Iterator[list[Record]]:
+    it = iter(items)
+    while batch := list(itertools.islice(it, size)):
+        yield batch
+
+
+class Runner:
+    def __init__(
+        self, pipeline: Pipeline, progress: Progress | None = None, overwrite: bool = False
+    ) -> None:
+        self.pipeline = pipeline
+        self.progress = progress or LogProgress()
+        self.overwrite = overwrite
+        out = pipeline.output.model_copy(update={"dir": pipeline.output.dir.absolute()})
+        self.pipeline = pipeline.model_copy(update={"output": out})
+        self.rundir = RunDir(out.dir)
+
+    def run(self) -> RunResult:
+        p = self.pipeline
+        self.rundir.prepare(p.to_config(), p.seed, self.overwrite)
+        segments = plan(p.stages)
+        source = p.stages[0]
+        assert isinstance(source, Source)
+        for stage in p.stages:
+            self.progress.stage_started(stage.label, source.count() if stage is source else None)
+        with LocalExecutor(p.stages) as executor:
+            for k, segment in enumerate(segments):
+                if isinstance(segment[0], GlobalStage):
+                    self._run_global(k, segment[0])
+                else:
+                    self._run_local(k, segment, executor)
+        stats = publish(self.rundir, p, segments)
+        self.rundir.mark_finished()
+        return RunResult(self.rundir.root, stats["rows"], stats)
+
+    # ---- local segments ------------------------------------------------------------------
+    def _inputs(self, k: int, stages: list[Stage]) -> Iterator[list[Record]]:
+        if k == 0:
+            source = stages[0]
+            assert isinstance(source, Source)
+            ctx = StageContext(seed=self.pipeline.seed, stage=source.label)
+            yield from chunks(source.rows(ctx), self.pipeline.shard_size)
+            return
+        for path in sorted(self.rundir.segment_dir(k - 1).glob("shard-*.parquet")):
+            yield read_records(path)
+
+    def _run_local(self, k: int, stages: list[Stage], executor: LocalExecutor) -> None:
+        rd = self.rundir
+        if rd.segment_marker(k).exists():
+            self._replay(k)
+            return
+        for i, records in enumerate(self._inputs(k, stages)):
+            marker = rd.shard_marker(k, i)
+            if marker.exists():
+                self._replay_marker(marker)
+                continue
+            stats = {}
+            for stage in stages:
+                records, stats[stage.label] = self._run_stage(k, i, stage, records, executor)
+            write_records(rd.shard_path(k, i), records)
+            rd.write_json(marker, {"shard": i, "rows": len(records), "stages": _dump(stats)})
+        parts = [rd.read_json(m)["stages"] for m in rd.shards_done(k)]
+        merged = merge(parts, [s.label for s in stages])
+        rows = sum(rd.read_json(m)["rows"] for m in rd.shards_done(k))
+        rd.write_json(rd.segment_marker(k), {"rows": rows, "stages": _dump(merged)})
+
+    def _run_stage(
+        self, k: int, shard: int, stage: Stage, records: list[Record], executor: LocalExecutor
+    ) -> tuple[list[Record], StageStats]:
+        batches = list(chunks(records, stage.batch_size))
+        ctxs = [StageContext(self.pipeline.seed, stage.label, shard) for _ in batches]
+        kept: list[Record] = []
+        rejected: list[Record] = []
+        stats = StageStats()
+        for result in executor.map(stage, batches, ctxs):
+            before = len(kept)
+            for r in result.records:
+                (rejected if r.rejected else kept).append(r)
+            stats.add(_batch_stats(result.rows_in, result.records, result.seconds, result.counters))
+            self.progress.advance(stage.label, result.rows_in, len(kept) - before)
+        self._write_rejects(stage.label, k, shard, rejected)
+        return kept, stats
+
+    def _write_rejects(self, label: str, k: int, shard: int, rejected: list[Record]) -> None:
+        path = self.rundir.rejects_path(label, k, shard)
+        if rejected:
+            write_rejects(path, rejected)
+        else:
+            path.unlink(missing_ok=True)
+
+    def _replay_marker(self, marker: Path) -> None:
+        done = self.rundir.read_json(marker)
+        for label, d in done["stages"].items():
+            self.progress.advance(label, d["rows_in"], d["rows_out"])
+
+    def _replay(self, k: int) -> None:
+        self._replay_marker(self.rundir.segment_marker(k))
+
+    # ---- global segments -----------------------------------------------------------------
+    def _run_global(self, k: int, stage: GlobalStage) -> None:
+        rd = self.rundir
+        if rd.segment_marker(k).exists():
+            self._replay(k)
+            return
+        shutil.rmtree(rd.segment_dir(k), ignore_errors=True)
+        inputs = ShardedRecords(sorted(rd.segment_dir(k - 1).glob("shard-*.parquet")))
+        ctx = StageContext(self.pipeline.seed, stage.label)
+        start = time.perf_counter()
+        rejected: list[Record] = []
+        rows_out = 0
+        kept = _split(stage.process_all(inputs, ctx), rejected)
+        for i, chunk in enumerate(chunks(kept, self.pipeline.shard_size)):
+            write_records(rd.shard_path(k, i), chunk)
+            rows_out += len(chunk)
+        self._write_rejects(stage.label, k, 0, rejected)
+        stats = _batch_stats(inputs.count, rejected, time.perf_counter() - start, ctx.counters)
+        stats.rows_out = rows_out
+        self.progress.advance(stage.label, inputs.count, rows_out)
+        rd.write_json(rd.segment_marker(k), {"rows": rows_out, "stages": _dump({stage.label: stats})})
+
+
+class ShardedRecords:
+    """The records of many shard files, re-iterable, read one shard at a time."""
+
+    def __init__(self, paths: list[Path]) -> None:
+        self.paths = paths
+        self.count = 0
+
+    def __iter__(self) -> Iterator[Record]:
+        self.count = 0
+        for path in self.paths:
+            for record in read_records(path):
+                self.count += 1
+                yield record
+
+
+def _split(records: Iterable[Record], rejected: list[Record]) -> Iterator[Record]:
+    for r in records:
+        if r.rejected:
+            rejected.append(r)
+        else:
+            yield r
+
+
+def _batch_stats(
+    rows_in: int, out: list[Record], seconds: float, counters: dict[str, int]
+) -> StageStats:
+    stats = StageStats(rows_in=rows_in, seconds=seconds, batches=1)
+    stats.counters.update(counters)
+    for r in out:
+        if r.meta.rejection is not None:
+            stats.rejected[r.meta.rejection.reason] += 1
+        else:
+            stats.rows_out += 1
+    return stats
+
+
+def _dump(stats: dict[str, StageStats]) -> dict[str, Any]:
+    return {label: s.to_dict() for label, s in stats.items()}

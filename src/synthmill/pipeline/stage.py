@@ -1,0 +1,107 @@
+"""The stage protocol: a stage maps a batch of records to a batch of records.
+
+Three shapes cover every step of the flow:
+- `Stage.process(batch, ctx)` works on one batch at a time (generation, checks, maps);
+- `Source.rows(ctx)` cheaply lists the rows a pipeline starts from (files, slots to fill);
+- `GlobalStage.process_all(records, ctx)` needs every row at once (dedup, novelty).
+A `Check` only decides (`check(record) -> Verdict`); the base class records the verdict
+and rejects the row, and the runner does the counting.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from synthmill.records import Record, Verdict, stable_hash
+
+
+@dataclass
+class StageContext:
+    """What a stage may know about where it runs. Picklable; counters travel back."""
+
+    seed: int
+    stage: str
+    shard: int = 0
+    counters: Counter[str] = field(default_factory=Counter)
+
+    def rng(self, *key: object) -> random.Random:
+        """A random generator that depends only on the seed, the stage and `key`.
+
+        Key it by record id, never by position, so output does not depend on batching.
+        """
+        return random.Random(int(stable_hash(self.seed, self.stage, key), 16))
+
+    def count(self, name: str, n: int = 1) -> None:
+        """Add to a named counter; the runner sums it into the stage's stats."""
+        self.counters[name] += n
+
+
+class Stage(BaseModel):
+    """Base of every stage. Subclasses add their own options as pydantic fields."""
+
+    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
+    kind: ClassVar[str] = "stage"
+
+    name: str | None = Field(default=None, description="Label in stats; defaults to the kind.")
+    batch_size: int = Field(default=64, ge=1, description="Rows handed to process() at once.")
+    concurrency: int = Field(default=1, ge=1, description="Batches processed in parallel.")
+    executor: Literal["thread", "process"] = Field(
+        default="thread", description="thread for I/O-bound stages, process for CPU-bound ones."
+    )
+
+    @property
+    def label(self) -> str:
+        return self.name or self.kind
+
+    def process(self, batch: list[Record], ctx: StageContext) -> list[Record]:
+        """Map one batch to its output; mark failures with `record.reject(...)`."""
+        return batch
+
+    def to_config(self) -> dict[str, object]:
+        """The YAML form of this stage: `use:` plus every option that is not a default."""
+        return {"use": self.kind, **self.model_dump(mode="json", exclude_defaults=True)}
+
+
+class Source(Stage):
+    """The first stage of a pipeline: lists rows cheaply; costly work goes in process()."""
+
+    kind: ClassVar[str] = "source"
+
+    def rows(self, ctx: StageContext) -> Iterator[Record]:
+        raise NotImplementedError
+
+    def count(self) -> int | None:
+        """How many rows rows() yields, when that is cheap to know (for progress bars)."""
+        return None
+
+
+class GlobalStage(Stage):
+    """A stage that must see every row, such as deduplication."""
+
+    kind: ClassVar[str] = "global"
+
+    def process_all(self, records: Iterable[Record], ctx: StageContext) -> Iterator[Record]:
+        raise NotImplementedError
+
+
+class Check(Stage):
+    """A filter or verifier: subclasses implement check(); the base keeps the books."""
+
+    kind: ClassVar[str] = "check"
+
+    def check(self, record: Record) -> Verdict:
+        raise NotImplementedError
+
+    def process(self, batch: list[Record], ctx: StageContext) -> list[Record]:
+        out = []
+        for record in batch:
+            verdict = self.check(record)
+            record = record.with_verdict(self.label, verdict)
+            out.append(record if verdict.ok else record.reject(self.label, verdict.reason))
+        return out

@@ -1,0 +1,1 @@
+"""Where pipelines start: files on disk, or numbered slots for generators to fill."""

@@ -1,0 +1,62 @@
+"""`read`: rows from CSV, JSONL, Parquet or text files (a file, a folder, or a glob)."""
+
+from __future__ import annotations
+
+import glob
+from collections.abc import Iterator
+from pathlib import Path
+from typing import ClassVar, Literal
+
+from pydantic import Field, field_validator
+
+from synthmill.io.rows import read_rows, sniff_format
+from synthmill.pipeline.stage import Source, StageContext
+from synthmill.records import META_COLUMN, Origin, Record
+
+
+def expand(path: str) -> list[Path]:
+    """The files a path names: itself, the files of a folder, or the matches of a glob."""
+    p = Path(path).expanduser()
+    if p.is_dir():
+        return sorted(f for f in p.rglob("*") if f.is_file() and not f.name.startswith("."))
+    if p.is_file():
+        return [p]
+    return sorted(Path(m) for m in glob.glob(str(p), recursive=True) if Path(m).is_file())
+
+
+class Read(Source):
+    """Read user data. Rows that already carry synthmill provenance keep it."""
+
+    kind: ClassVar[str] = "read"
+    path: str = Field(description="A file, a folder, or a glob such as data/*.jsonl.")
+    format: Literal["csv", "jsonl", "parquet", "text"] | None = Field(
+        default=None, description="Defaults to the file extension."
+    )
+    text_column: str = Field(default="text", description="Column for text files.")
+    per: Literal["file", "line"] = Field(default="file", description="Text: one row per ...")
+    origin: Origin = Field(default="real", description="Is this data human-written or synthetic?")
+    limit: int | None = Field(default=None, ge=1, description="Read at most this many rows.")
+
+    @field_validator("path")
+    @classmethod
+    def _exists(cls, value: str) -> str:
+        files = expand(value)
+        if not files:
+            raise ValueError(f"no file matches {value!r}; check the path (relative to the cwd)")
+        return str(Path(value).expanduser().absolute()) if Path(value).exists() else value
+
+    def rows(self, ctx: StageContext) -> Iterator[Record]:
+        n = 0
+        for path in expand(self.path):
+            fmt = self.format or sniff_format(path)
+            rows = read_rows(path, fmt, text_column=self.text_column, per=self.per)
+            for index, row in enumerate(rows):
+                if self.limit is not None and n >= self.limit:
+                    return
+                n += 1
+                yield self._record(row, path.name, index)
+
+    def _record(self, row: dict[str, object], file: str, index: int) -> Record:
+        if isinstance(row.get(META_COLUMN), dict):
+            return Record.from_row(row)
+        return Record.new(row, key=(file, index), stage=self.label, origin=self.origin)
