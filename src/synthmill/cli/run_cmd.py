@@ -19,9 +19,14 @@ def run(
     overwrite: bool = typer.Option(
         False, "--overwrite", help="Delete an existing run directory of another config first."
     ),
+    no_cache: bool = typer.Option(
+        False, "--no-cache", help="Call the model again instead of reusing cached responses."
+    ),
 ) -> None:
     """Run a pipeline. Run it again after a crash or kill to resume where it stopped."""
     pipeline = Pipeline.from_yaml(config, set_)
+    if no_cache:
+        pipeline = pipeline.model_copy(update={"cache": False})
     console = Console(stderr=True)
     with RichProgress(console) as progress:
         result = pipeline.run(progress=progress, overwrite=overwrite)

@@ -45,6 +45,9 @@ class Pipeline(BaseModel):
     backend: dict[str, Any] | None = Field(
         default=None, description="Default model backend for every stage that has a backend."
     )
+    cache: bool = Field(
+        default=True, description="Reuse cached model responses (SYNTHMILL_CACHE_DIR)."
+    )
     stages: list[Stage]
     output: Output
 

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import json
+import os
 import platform
 import re
 import shutil
@@ -40,8 +41,16 @@ EXECUTION_KEYS = ("concurrency", "executor")
 def fingerprint(config: dict[str, Any]) -> str:
     """Hash of what decides the output rows: the config without paths and speed knobs."""
     stages = [{k: v for k, v in s.items() if k not in EXECUTION_KEYS} for s in config["stages"]]
-    content = {k: v for k, v in config.items() if k not in ("output", "stages")}
+    content = {k: v for k, v in config.items() if k not in ("output", "stages", "cache")}
     return stable_hash(content, stages, config["output"].get("format"), length=32)
+
+
+def default_cache_dir() -> Path:
+    """$SYNTHMILL_CACHE_DIR, else $XDG_CACHE_HOME/synthmill, else ~/.cache/synthmill."""
+    if env := os.environ.get("SYNTHMILL_CACHE_DIR"):
+        return Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "synthmill"
 
 
 def package_versions() -> dict[str, str]:

@@ -23,7 +23,7 @@ from synthmill.pipeline.executors import LocalExecutor
 from synthmill.pipeline.pipeline import Pipeline
 from synthmill.pipeline.progress import LogProgress, Progress
 from synthmill.pipeline.publish import publish
-from synthmill.pipeline.rundir import RunDir
+from synthmill.pipeline.rundir import RunDir, default_cache_dir
 from synthmill.pipeline.stage import GlobalStage, Source, Stage, StageContext
 from synthmill.pipeline.stats import StageStats, merge
 from synthmill.records import Record
@@ -65,6 +65,10 @@ class Runner:
         out = pipeline.output.model_copy(update={"dir": pipeline.output.dir.absolute()})
         self.pipeline = pipeline.model_copy(update={"output": out})
         self.rundir = RunDir(out.dir)
+        self.cache_dir = str(default_cache_dir()) if pipeline.cache else None
+
+    def _ctx(self, stage: Stage, shard: int = 0) -> StageContext:
+        return StageContext(self.pipeline.seed, stage.label, shard, self.cache_dir)
 
     def run(self) -> RunResult:
         p = self.pipeline
@@ -89,7 +93,7 @@ class Runner:
         if k == 0:
             source = stages[0]
             assert isinstance(source, Source)
-            ctx = StageContext(seed=self.pipeline.seed, stage=source.label)
+            ctx = self._ctx(source)
             yield from chunks(source.rows(ctx), self.pipeline.shard_size)
             return
         for path in sorted(self.rundir.segment_dir(k - 1).glob("shard-*.parquet")):
@@ -119,7 +123,7 @@ class Runner:
         self, k: int, shard: int, stage: Stage, records: list[Record], executor: LocalExecutor
     ) -> tuple[list[Record], StageStats]:
         batches = list(chunks(records, stage.batch_size))
-        ctxs = [StageContext(self.pipeline.seed, stage.label, shard) for _ in batches]
+        ctxs = [self._ctx(stage, shard) for _ in batches]
         kept: list[Record] = []
         rejected: list[Record] = []
         stats = StageStats()
@@ -155,7 +159,7 @@ class Runner:
             return
         shutil.rmtree(rd.segment_dir(k), ignore_errors=True)
         inputs = ShardedRecords(sorted(rd.segment_dir(k - 1).glob("shard-*.parquet")))
-        ctx = StageContext(self.pipeline.seed, stage.label)
+        ctx = self._ctx(stage)
         start = time.perf_counter()
         rejected: list[Record] = []
         rows_out = 0

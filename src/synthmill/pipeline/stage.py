@@ -28,6 +28,7 @@ class StageContext:
     seed: int
     stage: str
     shard: int = 0
+    cache_dir: str | None = None  # where response caches live; None means caching is off
     counters: Counter[str] = field(default_factory=Counter)
 
     def rng(self, *key: object) -> random.Random:
@@ -64,8 +65,16 @@ class Stage(BaseModel):
         return batch
 
     def to_config(self) -> dict[str, object]:
-        """The YAML form of this stage: `use:` plus every option that is not a default."""
-        return {"use": self.kind, **self.model_dump(mode="json", exclude_defaults=True)}
+        """The YAML form of this stage: `use:` plus every option that is not a default.
+
+        Nested models with their own to_config() (backends) are written that way.
+        """
+        config: dict[str, object] = {"use": self.kind}
+        dumped = self.model_dump(mode="json", exclude_defaults=True)
+        for key, value in dumped.items():
+            nested = getattr(self, key)
+            config[key] = nested.to_config() if hasattr(nested, "to_config") else value
+        return config
 
 
 class Source(Stage):
