@@ -10,7 +10,9 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(autouse=True)
-def _isolated_caches(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+def _isolated_caches(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     cache = tmp_path_factory.mktemp("cache")
     monkeypatch.setenv("SYNTHMILL_CACHE_DIR", str(cache / "synthmill"))
     monkeypatch.setenv("HF_HOME", str(cache / "hf"))

@@ -9,8 +9,13 @@ import yaml
 if TYPE_CHECKING:
     from synthmill.pipeline.pipeline import Pipeline
 
-_SIZES = [(1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"),
-          (1_000_000, "100K<n<1M"), (10_000_000, "1M<n<10M")]
+_SIZES = [
+    (1_000, "n<1K"),
+    (10_000, "1K<n<10K"),
+    (100_000, "10K<n<100K"),
+    (1_000_000, "100K<n<1M"),
+    (10_000_000, "1M<n<10M"),
+]
 
 
 def size_category(rows: int) -> str:
@@ -28,10 +33,12 @@ def front_matter(pipeline: Pipeline, stats: dict[str, Any]) -> dict[str, Any]:
         "pretty_name": pipeline.name,
         "size_categories": [size_category(stats["rows"])],
         "tags": ["synthetic", "synthmill"],
-        "configs": [{
-            "config_name": "default",
-            "data_files": [{"split": "train", "path": f"data/train-*.{ext}"}],
-        }],
+        "configs": [
+            {
+                "config_name": "default",
+                "data_files": [{"split": "train", "path": f"data/train-*.{ext}"}],
+            }
+        ],
     }
 
 
@@ -62,11 +69,17 @@ def render_card(pipeline: Pipeline, stats: dict[str, Any], run: dict[str, Any]) 
         "```yaml\n" + pipeline.to_yaml() + "```\n",
         f"Environment: {_counts(versions)}.\n",
         "## Load\n",
-        "```python\nfrom datasets import load_dataset\n"
-        f"ds = load_dataset(\"{pipeline.output.format if pipeline.output.format == 'parquet' else 'json'}\", "
-        f"data_files=\"data/train-*.{pipeline.output.format}\")\n```\n",
+        _load_snippet(pipeline.output.format),
     ]
     return "\n".join(parts)
+
+
+def _load_snippet(fmt: str) -> str:
+    builder = "parquet" if fmt == "parquet" else "json"
+    return (
+        "```python\nfrom datasets import load_dataset\n"
+        f'ds = load_dataset("{builder}", data_files="data/train-*.{fmt}", split="train")\n```\n'
+    )
 
 
 def _counts(d: dict[str, Any]) -> str:
@@ -74,8 +87,10 @@ def _counts(d: dict[str, Any]) -> str:
 
 
 def _stage_table(pipeline: Pipeline, stats: dict[str, Any]) -> str:
-    lines = ["| stage | kind | options | rows in | rows out | rejected | seconds |",
-             "|---|---|---|---:|---:|---:|---:|"]
+    lines = [
+        "| stage | kind | options | rows in | rows out | rejected | seconds |",
+        "|---|---|---|---:|---:|---:|---:|",
+    ]
     for stage in pipeline.stages:
         s = stats["stages"].get(stage.label, {})
         opts = {k: v for k, v in stage.to_config().items() if k not in ("use", "name")}

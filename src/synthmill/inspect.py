@@ -66,7 +66,11 @@ def _partial_stats(rd: RunDir, config: dict[str, Any]) -> dict[str, Any]:
 
 
 def _samples(rd: RunDir, n: int) -> list[dict[str, Any]]:
-    files = sorted(rd.data_dir.glob("*.parquet")) or sorted((rd.root / "work").glob("seg-*/*.parquet"))[-1:]
+    files = (
+        sorted(rd.data_dir.glob("*.parquet"))
+        or sorted((rd.root / "work").glob("seg-*/*.parquet"))[-1:]
+    )
+    rows: list[dict[str, Any]]
     if files:
         rows = pq.read_table(files[0]).slice(0, n).to_pylist()
     else:
@@ -83,4 +87,4 @@ def _jsonl_head(files: list[Path], n: int) -> list[dict[str, Any]]:
     if not files or n == 0:
         return []
     with open(files[0], encoding="utf-8") as fh:
-        return [json.loads(line) for _, line in zip(range(n), fh, strict=False)]
+        return [dict(json.loads(line)) for _, line in zip(range(n), fh, strict=False)]

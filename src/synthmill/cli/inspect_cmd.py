@@ -32,8 +32,9 @@ def inspect(
 
 def _render(console: Console, s: RunSummary) -> None:
     console.rule(f"[bold]{s.name}[/] — {s.root}")
-    console.print(f"status: [bold]{s.status}[/]; rows: {s.rows}; origin: {s.origin}; "
-                  f"attempts: {s.attempts}")
+    console.print(
+        f"status: [bold]{s.status}[/]; rows: {s.rows}; origin: {s.origin}; attempts: {s.attempts}"
+    )
     console.print(_stage_table(s.stages))
     for label, st in s.stages.items():
         for reason, n in st.get("rejected", {}).items():
@@ -49,8 +50,15 @@ def _stage_table(stages: dict[str, dict[str, Any]]) -> Table:
         secs = st.get("seconds", 0.0)
         rate = f"{st['rows_in'] / secs:.1f}" if secs else "-"
         counters = ", ".join(f"{k}={v}" for k, v in st.get("counters", {}).items())
-        table.add_row(label, str(st["rows_in"]), str(st["rows_out"]),
-                      str(st.get("rejected_total", 0)), f"{secs:.2f}", rate, counters)
+        table.add_row(
+            label,
+            str(st["rows_in"]),
+            str(st["rows_out"]),
+            str(st.get("rejected_total", 0)),
+            f"{secs:.2f}",
+            rate,
+            counters,
+        )
     return table
 
 

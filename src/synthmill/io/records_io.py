@@ -41,7 +41,9 @@ def records_to_table(records: Sequence[Record]) -> pa.Table:
     try:
         table = pa.table({c: [row.get(c) for row in data] for c in columns})
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-        raise DataError(f"rows do not share a column type ({exc}); make each column one type") from exc
+        raise DataError(
+            f"rows do not share a column type ({exc}); make each column one type"
+        ) from exc
     return table.append_column(pa.field(META_COLUMN, META_TYPE), metas)
 
 

@@ -61,7 +61,9 @@ def _jsonl_rows(path: Path) -> Iterator[dict[str, Any]]:
             try:
                 row = json.loads(line)
             except json.JSONDecodeError as exc:
-                raise DataError(f"{path}:{number}: not valid JSON ({exc.msg}); fix that line") from exc
+                raise DataError(
+                    f"{path}:{number}: not valid JSON ({exc.msg}); fix that line"
+                ) from exc
             if not isinstance(row, dict):
                 raise DataError(f"{path}:{number}: expected a JSON object per line")
             yield row

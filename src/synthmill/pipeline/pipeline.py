@@ -127,4 +127,3 @@ def _build_stage(spec: Any, index: int, backend: Any) -> Stage:
     if backend is not None and "backend" in cls.model_fields and "backend" not in options:
         options["backend"] = backend
     return validate(cls, options, where)  # type: ignore[return-value]
-

@@ -14,8 +14,8 @@ import pyarrow.parquet as pq
 
 from synthmill.card import render_card
 from synthmill.io.atomic import atomic_path, write_text_atomic
-from synthmill.records import META_COLUMN
 from synthmill.pipeline.stats import merge
+from synthmill.records import META_COLUMN
 
 if TYPE_CHECKING:
     from synthmill.pipeline.pipeline import Pipeline
@@ -56,7 +56,8 @@ def _unified(tables: list[pa.Table]) -> list[pa.Table]:
     out = []
     for t in tables:
         cols = [
-            t.column(f.name).cast(f.type) if f.name in t.column_names
+            t.column(f.name).cast(f.type)
+            if f.name in t.column_names
             else pa.nulls(t.num_rows, f.type)
             for f in schema
         ]

@@ -1,13 +1,13 @@
 """The run directory: config, versions, checkpoints, rejects, stats, data and card.
 
-    RUN_DIR/
-      config.yaml        the resolved config that made this run
-      run.json           versions, seed, fingerprint, status, attempts
-      work/seg-KK/       checkpointed shards of each segment, with .done.json markers
-      rejects/STAGE/     one JSONL per shard: reason, raw payload, the row and its meta
-      data/              the dataset (train-XXXXX-of-NNNNN.parquet), loadable by `datasets`
-      stats.json         per-stage counts, reasons, timings, counters
-      README.md          the dataset card
+RUN_DIR/
+  config.yaml        the resolved config that made this run
+  run.json           versions, seed, fingerprint, status, attempts
+  work/seg-KK/       checkpointed shards of each segment, with .done.json markers
+  rejects/STAGE/     one JSONL per shard: reason, raw payload, the row and its meta
+  data/              the dataset (train-XXXXX-of-NNNNN.parquet), loadable by `datasets`
+  stats.json         per-stage counts, reasons, timings, counters
+  README.md          the dataset card
 """
 
 from __future__ import annotations
@@ -31,8 +31,17 @@ from synthmill.io.atomic import write_text_atomic
 from synthmill.records import stable_hash
 
 TRACKED_PACKAGES = (
-    "synthmill", "pyarrow", "pydantic", "numpy", "typer", "rich", "pyyaml", "httpx",
-    "llama-cpp-python", "math-verify", "scikit-learn",
+    "synthmill",
+    "pyarrow",
+    "pydantic",
+    "numpy",
+    "typer",
+    "rich",
+    "pyyaml",
+    "httpx",
+    "llama-cpp-python",
+    "math-verify",
+    "scikit-learn",
 )
 # Options that change speed but never the rows, so a run may resume with other values.
 EXECUTION_KEYS = ("concurrency", "executor")
@@ -127,7 +136,9 @@ class RunDir:
             )
         self.root.mkdir(parents=True, exist_ok=True)
         run = self.read_json(self.run_json) or {
-            "fingerprint": fingerprint(config), "seed": seed, "attempts": [],
+            "fingerprint": fingerprint(config),
+            "seed": seed,
+            "attempts": [],
         }
         run["attempts"].append({"started": _now(), "versions": package_versions()})
         run["status"] = "running"

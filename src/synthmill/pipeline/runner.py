@@ -42,7 +42,11 @@ def plan(stages: list[Stage]) -> list[list[Stage]]:
     """Cut the stage list into segments: runs of local stages, and each global stage alone."""
     segments: list[list[Stage]] = []
     for stage in stages:
-        if isinstance(stage, GlobalStage) or not segments or isinstance(segments[-1][0], GlobalStage):
+        if (
+            isinstance(stage, GlobalStage)
+            or not segments
+            or isinstance(segments[-1][0], GlobalStage)
+        ):
             segments.append([stage])
         else:
             segments[-1].append(stage)
@@ -171,7 +175,9 @@ class Runner:
         stats = _batch_stats(inputs.count, rejected, time.perf_counter() - start, ctx.counters)
         stats.rows_out = rows_out
         self.progress.advance(stage.label, inputs.count, rows_out)
-        rd.write_json(rd.segment_marker(k), {"rows": rows_out, "stages": _dump({stage.label: stats})})
+        rd.write_json(
+            rd.segment_marker(k), {"rows": rows_out, "stages": _dump({stage.label: stats})}
+        )
 
 
 class ShardedRecords:
