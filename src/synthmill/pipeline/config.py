@@ -41,12 +41,15 @@ def apply_overrides(config: dict[str, Any], overrides: list[str]) -> dict[str, A
 
 
 def _resolve_stage_name(config: dict[str, Any], parts: list[str]) -> list[str]:
+    """Map `filter.length.min_chars` to `stages.N.min_chars` (stage kinds contain dots)."""
     stages = config.get("stages")
     if parts[0] == "stages" or not isinstance(stages, list):
         return parts
-    for index, stage in enumerate(stages):
-        if isinstance(stage, dict) and parts[0] in (stage.get("name"), stage.get("use")):
-            return ["stages", str(index), *parts[1:]]
+    for j in range(len(parts) - 1, 0, -1):
+        label = ".".join(parts[:j])
+        for index, stage in enumerate(stages):
+            if isinstance(stage, dict) and label in (stage.get("name"), stage.get("use")):
+                return ["stages", str(index), *parts[j:]]
     return parts
 
 

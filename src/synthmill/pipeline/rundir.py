@@ -12,6 +12,7 @@ RUN_DIR/
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import platform
@@ -22,7 +23,7 @@ import time
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import yaml
 
@@ -70,6 +71,9 @@ def package_versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             continue
     return versions
+
+
+_LOCKS: dict[str, IO[str]] = {}
 
 
 @dataclass(frozen=True)
@@ -135,6 +139,9 @@ class RunDir:
                 f"{self.root} is not empty and holds no synthmill run; choose another output.dir"
             )
         self.root.mkdir(parents=True, exist_ok=True)
+        self._lock()
+        for stale in self.root.rglob(".*.tmp"):  # left by a killed run; never renamed in place
+            stale.unlink()
         run = self.read_json(self.run_json) or {
             "fingerprint": fingerprint(config),
             "seed": seed,
@@ -144,6 +151,23 @@ class RunDir:
         run["status"] = "running"
         write_text_atomic(self.config_path, yaml.safe_dump(config, sort_keys=False))
         self.write_json(self.run_json, run)
+
+    def _lock(self) -> None:
+        """Hold an exclusive lock on the run dir for the life of this process."""
+        fh = open(self.root / ".lock", "w")  # noqa: SIM115 - kept open to hold the lock
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.close()
+            raise RunDirError(
+                f"another synthmill process is running in {self.root}; wait for it or stop it"
+            ) from None
+        _LOCKS[str(self.root)] = fh
+
+    def unlock(self) -> None:
+        fh = _LOCKS.pop(str(self.root), None)
+        if fh is not None:
+            fh.close()
 
     def _check_same(self, config: dict[str, Any]) -> None:
         old = yaml.safe_load(self.config_path.read_text(encoding="utf-8"))

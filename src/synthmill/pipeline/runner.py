@@ -77,6 +77,13 @@ class Runner:
     def run(self) -> RunResult:
         p = self.pipeline
         self.rundir.prepare(p.to_config(), p.seed, self.overwrite)
+        try:
+            return self._run_segments()
+        finally:
+            self.rundir.unlock()
+
+    def _run_segments(self) -> RunResult:
+        p = self.pipeline
         segments = plan(p.stages)
         source = p.stages[0]
         assert isinstance(source, Source)
