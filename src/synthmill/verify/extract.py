@@ -1,0 +1,77 @@
+"""Find the final answer in a model's solution text, and the code in a model's reply.
+
+Order of preference: the last \\boxed{...}; the last "Answer: ..." / "answer is ..." /
+"#### ..." line; the last number (integer, decimal, fraction, LaTeX fraction, percent).
+"""
+
+from __future__ import annotations
+
+import re
+
+_ANSWER_LINE = re.compile(
+    r"(?:final answer|answer)\s*(?:is|:|=)\s*:?\s*(.+)|^\s*####\s*(.+)$",
+    re.IGNORECASE | re.MULTILINE,
+)
+_NUMBER = re.compile(
+    r"\\d?frac\{-?\d+\}\{\d+\}"  # \frac{3}{4}
+    r"|-?\d{1,3}(?:,\d{3})+(?:\.\d+)?%?"  # 1,234.5
+    r"|-?\d+(?:\.\d+)?\s*/\s*\d+(?:\.\d+)?"  # 3/4
+    r"|-?\d*\.?\d+(?:[eE][-+]?\d+)?\s*(?:\\?%)?"  # 42, -0.5, 1e3, 75%
+)
+_FENCE = re.compile(r"```[ \t]*(?:python|py|python3)?[ \t]*\n(.*?)```", re.DOTALL | re.IGNORECASE)
+
+
+def boxed(text: str) -> str | None:
+    """The content of the last \\boxed{...} or \\fbox{...}, braces balanced."""
+    start = max(text.rfind("\\boxed{"), text.rfind("\\fbox{"))
+    if start < 0:
+        return None
+    i = text.index("{", start) + 1
+    depth, j = 1, i
+    while j < len(text) and depth:
+        depth += {"{": 1, "}": -1}.get(text[j], 0)
+        j += 1
+    return text[i : j - 1].strip() if depth == 0 else None
+
+
+def _clean(answer: str) -> str:
+    """Strip the wrapping people put around an answer: $...$, a final period, bold."""
+    answer = answer.strip().strip("*").strip()
+    answer = re.sub(r"^\$+|\$+$", "", answer).strip()
+    answer = re.sub(r"^\\\(|\\\)$|^\\\[|\\\]$", "", answer).strip()
+    return answer.rstrip(".").strip()
+
+
+def answer_line(text: str) -> str | None:
+    """The rest of the last line that says "Answer: X", "the answer is X" or "#### X"."""
+    matches = list(_ANSWER_LINE.finditer(text))
+    if not matches:
+        return None
+    last = matches[-1]
+    found = _clean(last.group(1) or last.group(2) or "")
+    inner = boxed(found)
+    return inner if inner is not None else (found or None)
+
+
+def last_number(text: str) -> str | None:
+    """The last number-like token: 42, -3.5, 3/4, \\frac{3}{4}, 1,000, 75%."""
+    found = [m.group(0).strip() for m in _NUMBER.finditer(text)]
+    found = [f for f in found if any(c.isdigit() for c in f)]
+    return found[-1] if found else None
+
+
+def extract_answer(text: str) -> str | None:
+    """The final answer of a solution, or None when it states none."""
+    for finder in (boxed, answer_line, last_number):
+        found = finder(text)
+        if found:
+            return _clean(found) or None
+    return None
+
+
+def extract_code(text: str) -> str:
+    """The code in a reply: the longest ```python fenced block, else the reply itself."""
+    blocks = _FENCE.findall(text)
+    if blocks:
+        return str(max(blocks, key=len))
+    return text

@@ -1,0 +1,33 @@
+"""`verify.math`: keep rows whose solution's final answer equals the gold answer."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from pydantic import Field
+
+from synthmill.records import Record, Verdict
+from synthmill.verify.base import DetailedCheck
+from synthmill.verify.equivalence import check_solution
+
+
+class MathCheck(DetailedCheck):
+    """Reasons: "wrong", "no answer", "timeout", "error", "no gold answer"."""
+
+    kind: ClassVar[str] = "verify.math"
+    solution_column: str = Field(default="solution", description="Column with the solution.")
+    answer_column: str = Field(default="answer", description="Column with the gold answer.")
+    timeout: float = Field(default=5.0, gt=0, description="Seconds per symbolic comparison.")
+    symbolic: bool = Field(
+        default=True, description="Use math-verify when the fast exact path cannot decide."
+    )
+
+    def judge(self, record: Record) -> tuple[Verdict, dict[str, Any]]:
+        gold = str(record.data.get(self.answer_column) or "").strip()
+        if not gold:
+            return Verdict(False, "no gold answer"), {}
+        solution = str(record.data.get(self.solution_column) or "")
+        result = check_solution(gold, solution, timeout=self.timeout, symbolic=self.symbolic)
+        raw = {"answer": result.answer, "method": result.method, "detail": result.detail}
+        reason = "" if result.ok else result.outcome
+        return Verdict(result.ok, reason, 1.0 if result.ok else 0.0), raw
