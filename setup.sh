@@ -11,8 +11,19 @@ LLAMA_VERSION=0.3.36
 # some CPUs; these flags give a portable AVX2 build.
 LLAMA_CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DLLAVA_BUILD=OFF"
 
-extras="local,curate"
-if [[ "${1:-}" == "--test" ]]; then extras="local,curate,test,embed"; fi
+extras="local,curate,verify"
+if [[ "${1:-}" == "--test" ]]; then extras="local,curate,verify,test,embed"; fi
+
+# Untrusted generated code runs inside bubblewrap; without it synthmill refuses to run it.
+if ! command -v bwrap >/dev/null 2>&1; then
+  if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null 2>&1; then
+    apt-get install -y -q bubblewrap >/dev/null || { apt-get update -q && apt-get install -y -q bubblewrap; } \
+      || echo "note: could not install bubblewrap; code verification will refuse untrusted code"
+  else
+    echo "note: bubblewrap (bwrap) is missing; install it (sudo apt-get install bubblewrap)" \
+      "or code verification will refuse to run untrusted code"
+  fi
+fi
 
 [[ -x .venv/bin/python ]] || "$PYTHON" -m venv .venv
 pip() { .venv/bin/python -m pip --disable-pip-version-check -q "$@"; }

@@ -9,6 +9,7 @@ from rich.console import Console
 
 from synthmill.cli.progress import RichProgress
 from synthmill.pipeline.pipeline import Pipeline
+from synthmill.verify.sandbox import allow_unsandboxed
 
 
 def run(
@@ -22,11 +23,16 @@ def run(
     no_cache: bool = typer.Option(
         False, "--no-cache", help="Call the model again instead of reusing cached responses."
     ),
+    unsafe_no_sandbox: bool = typer.Option(
+        False, "--unsafe-no-sandbox", help="Run untrusted generated code without bubblewrap."
+    ),
 ) -> None:
     """Run a pipeline. Run it again after a crash or kill to resume where it stopped."""
     pipeline = Pipeline.from_yaml(config, set_)
     if no_cache:
         pipeline = pipeline.model_copy(update={"cache": False})
+    if unsafe_no_sandbox:
+        allow_unsandboxed(pipeline.stages)
     console = Console(stderr=True)
     with RichProgress(console) as progress:
         result = pipeline.run(progress=progress, overwrite=overwrite)

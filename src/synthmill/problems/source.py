@@ -27,6 +27,8 @@ class Phase(BaseModel):
 
 
 class Problems(Source):
+    """Generated math and code problems with known answers; no model needed."""
+
     kind: ClassVar[str] = "problems"
     n: int = Field(ge=0, description="How many problems to generate.")
     families: list[str] = Field(

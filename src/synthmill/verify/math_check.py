@@ -12,7 +12,7 @@ from synthmill.verify.equivalence import check_solution
 
 
 class MathCheck(DetailedCheck):
-    """Reasons: "wrong", "no answer", "timeout", "error", "no gold answer"."""
+    """Keep rows whose final answer equals the gold. Rejects: wrong, no answer, timeout, error."""
 
     kind: ClassVar[str] = "verify.math"
     solution_column: str = Field(default="solution", description="Column with the solution.")

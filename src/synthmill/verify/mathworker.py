@@ -8,6 +8,7 @@ answer takes longer than the timeout the child is killed and a fresh one started
 from __future__ import annotations
 
 import atexit
+import importlib.util
 import json
 import logging
 import os
@@ -17,6 +18,8 @@ import subprocess
 import sys
 import threading
 from typing import Any
+
+from synthmill.errors import MissingExtraError
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +69,8 @@ class MathWorker:
         self._proc: subprocess.Popen[str] | None = None
 
     def _start(self) -> subprocess.Popen[str]:
+        if importlib.util.find_spec("math_verify") is None:
+            raise MissingExtraError("math-verify", "verify")
         proc = subprocess.Popen(
             [sys.executable, "-m", "synthmill.verify.mathworker"],
             stdin=subprocess.PIPE,

@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterable
 from contextlib import ExitStack, suppress
 from dataclasses import dataclass
 from typing import IO, Any, Literal
@@ -235,3 +236,10 @@ def _status(code: int, timed_out: bool, stderr: str, output_full: bool) -> Statu
     if signum:
         return "killed"
     return "passed" if code == 0 else "failed"
+
+
+def allow_unsandboxed(stages: Iterable[object]) -> None:
+    """What `synthmill run --unsafe-no-sandbox` does: opt every stage that can out."""
+    for stage in stages:
+        if "unsafe_no_sandbox" in getattr(type(stage), "model_fields", {}):
+            stage.unsafe_no_sandbox = True  # type: ignore[attr-defined]
