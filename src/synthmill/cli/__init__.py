@@ -8,7 +8,16 @@ import sys
 import typer
 
 from synthmill import __version__
-from synthmill.cli import inspect_cmd, run_cmd, stages_cmd
+from synthmill.cli import (
+    collapse_cmd,
+    decontaminate_cmd,
+    dedup_cmd,
+    filter_cmd,
+    inspect_cmd,
+    measure_cmd,
+    run_cmd,
+    stages_cmd,
+)
 from synthmill.errors import SynthmillError
 
 app = typer.Typer(
@@ -39,8 +48,13 @@ def _root(
 
 
 run_cmd.register(app)
+collapse_cmd.register(app)
 inspect_cmd.register(app)
 stages_cmd.register(app)
+dedup_cmd.register(app)
+decontaminate_cmd.register(app)
+filter_cmd.register(app)
+measure_cmd.register(app)
 
 
 def main() -> None:

@@ -1,0 +1,84 @@
+"""`synthmill dedup IN --out OUT`: exact, MinHash or semantic deduplication of a file."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from synthmill.curate.apply import Outcome, apply, build
+from synthmill.pipeline.stage import Stage
+
+
+class Method(str, Enum):
+    exact = "exact"
+    minhash = "minhash"
+    semantic = "semantic"
+
+
+def show(outcome: Outcome) -> None:
+    """Print what each stage kept and rejected, and where the files are."""
+    table = Table("stage", "rows in", "kept", "rejected", "reasons")
+    for label, s in outcome.stages.items():
+        reasons = ", ".join(f"{r}: {n}" for r, n in s["rejected"].items())
+        table.add_row(
+            label, str(s["rows_in"]), str(s["rows_out"]), str(s["rows_in"] - s["rows_out"]), reasons
+        )
+    console = Console(stderr=True)
+    console.print(table)
+    console.print(
+        f"[bold green]done[/]: {outcome.rows_out} of {outcome.rows_in} rows kept in "
+        f"{outcome.out}; rejects: {outcome.rejects}; stats: {outcome.stats}"
+    )
+
+
+def dedup(
+    src: Path = typer.Argument(..., help="Input JSONL or Parquet file."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output .jsonl or .parquet file."),
+    method: Method = typer.Option(Method.minhash, help="exact, minhash or semantic."),
+    column: list[str] = typer.Option(["text"], "--column", "-c", help="Text column(s)."),
+    threshold: float | None = typer.Option(
+        None, help="Jaccard (minhash, default 0.8) or cosine (semantic, default 0.95)."
+    ),
+    shingle: str = typer.Option("word", help="minhash: word or char shingles."),
+    shingle_size: int = typer.Option(5, help="minhash: words or characters per shingle."),
+    num_perm: int = typer.Option(128, help="minhash: number of permutations."),
+    confirm: str = typer.Option("estimate", help="minhash: confirm by estimate or exact."),
+    seed: int = typer.Option(0, help="Seed recorded in the rows' provenance."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing OUT."),
+) -> None:
+    """Remove duplicate rows; each removed row names the kept row it duplicated."""
+    stage: Stage
+    if method is Method.exact:
+        from synthmill.curate.exact_dedup import ExactDedup
+
+        stage = build(ExactDedup, {"columns": column})
+    elif method is Method.minhash:
+        from synthmill.curate.minhash_dedup import MinHashDedup
+
+        stage = build(
+            MinHashDedup,
+            {
+                "columns": column,
+                "shingle": shingle,
+                "shingle_size": shingle_size,
+                "num_perm": num_perm,
+                "confirm": confirm,
+            }
+            | ({"threshold": threshold} if threshold is not None else {}),
+        )
+    else:
+        from synthmill.curate.semantic_dedup import SemanticDedup
+
+        stage = build(
+            SemanticDedup,
+            {"columns": column} | ({"threshold": threshold} if threshold is not None else {}),
+        )
+    show(apply([stage], src, out, seed=seed, overwrite=overwrite))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("dedup")(dedup)

@@ -1,0 +1,58 @@
+"""`synthmill filter IN --out OUT`: quality rules and language identification on a file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from synthmill.cli.dedup_cmd import show
+from synthmill.curate.apply import apply, build
+from synthmill.curate.language import LanguageFilter
+from synthmill.curate.quality import QualityFilter
+from synthmill.errors import ConfigError
+from synthmill.pipeline.stage import Stage
+
+
+def filter_(
+    src: Path = typer.Argument(..., help="Input JSONL or Parquet file."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output .jsonl or .parquet file."),
+    profile: str | None = typer.Option(
+        "prose", help="Quality rules for prose, code or math; 'none' skips them."
+    ),
+    thresholds: str = typer.Option(
+        "{}", help="Threshold overrides as JSON, e.g. '{\"min_words\": 20}'."
+    ),
+    language: list[str] = typer.Option(
+        [], "--language", "-l", help="Keep only these languages (ISO codes); repeatable."
+    ),
+    min_language_score: float = typer.Option(0.5, help="Least language-id confidence kept."),
+    column: list[str] = typer.Option(["text"], "--column", "-c", help="Text column(s) judged."),
+    seed: int = typer.Option(0, help="Seed recorded in the rows' provenance."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing OUT."),
+) -> None:
+    """Drop rows failing heuristic quality rules or in unwanted languages."""
+    stages: list[Stage] = []
+    if language:
+        stages.append(
+            build(
+                LanguageFilter,
+                {"columns": column, "languages": language, "min_score": min_language_score},
+            )
+        )
+    if profile and profile != "none":
+        try:
+            overrides = json.loads(thresholds)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"--thresholds is not valid JSON ({exc.msg}); fix it") from None
+        stages.append(
+            build(QualityFilter, {"columns": column, "profile": profile, "thresholds": overrides})
+        )
+    if not stages:
+        raise ConfigError("nothing to do: give --profile and/or --language")
+    show(apply(stages, src, out, seed=seed, overwrite=overwrite))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("filter")(filter_)

@@ -1,0 +1,83 @@
+"""`synthmill measure IN`: diversity and homogeneity metrics of a file, as a table and JSON."""
+
+from __future__ import annotations
+
+import json
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from synthmill.curate import embed as embedding
+from synthmill.curate.apply import FileRecords
+from synthmill.curate.text import text_of
+from synthmill.errors import ConfigError
+from synthmill.io.atomic import write_text_atomic
+from synthmill.measure import diversity
+
+
+class Embedder(str, Enum):
+    auto = "auto"
+    minilm = "minilm"
+    hashed = "hashed"
+    none = "none"
+
+
+def read_texts(src: Path, columns: list[str], limit: int | None) -> list[str]:
+    """The texts of a JSONL/Parquet/CSV file (columns joined), at most `limit` of them."""
+    if not src.exists():
+        raise ConfigError(f"input {src} does not exist; check the path")
+    texts: list[str] = []
+    for record in FileRecords(src, 0):
+        if limit is not None and len(texts) >= limit:
+            break
+        texts.append(text_of(record.data, columns))
+    return texts
+
+
+def vectors(texts: list[str], how: Embedder) -> tuple[str, diversity.F32 | None]:
+    """The embedder's name and the unit-length vectors (None when switched off)."""
+    if how is Embedder.none:
+        return "none", None
+    if how is Embedder.minilm or (how is Embedder.auto and embedding.available()):
+        return "all-MiniLM-L6-v2", embedding.embed(texts)
+    return "hashed-bow-1024", diversity.hashed_vectors(texts)
+
+
+def show(metrics: dict[str, Any]) -> None:
+    table = Table("metric", "value")
+    for name, value in metrics.items():
+        table.add_row(name, f"{value:.4f}" if isinstance(value, float) else str(value))
+    Console().print(table)
+
+
+def measure(
+    src: Path = typer.Argument(..., help="Input JSONL, Parquet or CSV file."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Write the metrics as JSON here."),
+    column: list[str] = typer.Option(["text"], "--column", "-c", help="Text column(s)."),
+    embedder: Embedder = typer.Option(
+        Embedder.auto, help="auto (MiniLM if installed, else hashed), minilm, hashed or none."
+    ),
+    sample: int = typer.Option(300, help="Rows sampled for self-BLEU."),
+    clusters: int = typer.Option(20, help="k-means clusters for cluster entropy."),
+    limit: int | None = typer.Option(None, help="Measure only the first N rows."),
+    seed: int = typer.Option(0, help="Seed for sampling and clustering."),
+) -> None:
+    """Print distinct-n, entropy, compression, self-BLEU, cosine, Vendi and cluster metrics."""
+    texts = read_texts(src, column, limit)
+    metrics: dict[str, Any] = {"rows": len(texts)}
+    metrics |= diversity.lexical(texts, sample, seed)
+    name, emb = vectors(texts, embedder)
+    metrics["embedder"] = name
+    if emb is not None:
+        metrics |= diversity.semantic(emb, clusters, seed)
+    show(metrics)
+    if out is not None:
+        write_text_atomic(out, json.dumps(metrics, indent=2) + "\n")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("measure")(measure)

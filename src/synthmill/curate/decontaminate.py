@@ -1,0 +1,118 @@
+"""`decontaminate`: reject rows that overlap benchmark test items.
+
+Benchmark texts are normalized (NFKC, case folded) into word tokens (\\w+); items
+with at least `n` words are indexed by their n-grams (13 by default, as in GPT-3 and
+Llama 2 contamination studies), shorter items by their whole token sequence, which must
+then appear inside a row (items under `min_short_words` must equal the row exactly).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from pydantic import Field, PrivateAttr
+
+from synthmill.curate.benchmarks import Benchmark, Item
+from synthmill.curate.detailed import DetailedCheck
+from synthmill.curate.text import ngram_hash, ngrams, normalize, text_of, words
+from synthmill.records import Record, Verdict
+
+ItemKey = tuple[str, str, str]  # benchmark, item, column
+
+
+@dataclass
+class NgramIndex:
+    """n-gram hashes of long items, whole-sequence hashes of short ones."""
+
+    n: int
+    long: dict[int, ItemKey] = field(default_factory=dict)
+    short: dict[int, dict[int, ItemKey]] = field(default_factory=dict)  # length -> hash -> key
+    exact: dict[int, ItemKey] = field(default_factory=dict)
+    items: int = 0
+
+    def add(self, item: Item, min_short_words: int) -> None:
+        toks = words(normalize(item.text, punctuation=False))
+        key = (item.benchmark, item.item, item.column)
+        self.items += 1
+        if len(toks) >= self.n:
+            for _, h in ngrams(toks, self.n):
+                self.long.setdefault(h, key)
+        elif len(toks) >= min_short_words:
+            self.short.setdefault(len(toks), {})[ngram_hash(toks)] = key
+        elif toks:
+            self.exact[ngram_hash(toks)] = key
+
+    def matches(self, toks: list[str], min_matches: int) -> list[tuple[ItemKey, int, int]]:
+        """(item, matched n-grams, first hit position) of every item the tokens overlap.
+
+        Long items need `min_matches` shared n-grams; short and exact items one whole hit.
+        """
+        counts: Counter[ItemKey] = Counter()
+        first: dict[ItemKey, int] = {}
+        whole: set[ItemKey] = set()
+        for length, table in [(self.n, self.long), *self.short.items()]:
+            for pos, h in ngrams(toks, length):
+                if (key := table.get(h)) is not None:
+                    counts[key] += 1
+                    first.setdefault(key, pos)
+                    if table is not self.long:
+                        whole.add(key)
+        if toks and (key := self.exact.get(ngram_hash(toks))) is not None:
+            counts[key] += 1
+            first.setdefault(key, 0)
+            whole.add(key)
+        return [
+            (key, c, first[key])
+            for key, c in counts.most_common()
+            if c >= min_matches or key in whole
+        ]
+
+
+class Decontaminate(DetailedCheck):
+    """Reject rows sharing an n-gram (or a whole short item) with a benchmark test set."""
+
+    kind: ClassVar[str] = "decontaminate"
+    columns: list[str] = Field(default=["text"], min_length=1, description="Columns checked.")
+    benchmarks: list[Benchmark] = Field(
+        default_factory=lambda: [Benchmark(name="humaneval")],
+        description="Test sets: [{name: humaneval}] or [{name, path, columns, id_column}].",
+    )
+    n: int = Field(default=13, ge=1, description="n-gram length in words.")
+    min_matches: int = Field(default=1, ge=1, description="Matched n-grams that reject a row.")
+    min_short_words: int = Field(
+        default=4, ge=1, description="Shorter items only match a row that equals them."
+    )
+    _index: NgramIndex | None = PrivateAttr(default=None)
+
+    def index(self) -> NgramIndex:
+        """The n-gram index, built on first use (and rebuilt after unpickling)."""
+        if self._index is None:
+            index = NgramIndex(self.n)
+            for bench in self.benchmarks:
+                for item in bench.items():
+                    index.add(item, self.min_short_words)
+            self._index = index
+        return self._index
+
+    def inspect(self, record: Record) -> tuple[Verdict, Any]:
+        toks = words(normalize(text_of(record.data, self.columns), punctuation=False))
+        hits = self.index().matches(toks, self.min_matches)
+        if not hits:
+            return Verdict(True, score=0.0), None
+        (bench, item, column), count, pos = hits[0]
+        raw = {
+            "benchmark": bench,
+            "item": item,
+            "column": column,
+            "matched_ngrams": count,
+            "match": " ".join(toks[pos : pos + self.n]),
+            "items_matched": len(hits),
+        }
+        return Verdict(False, f"overlaps {bench}", float(count)), raw
+
+    def __getstate__(self) -> dict[Any, Any]:
+        state = super().__getstate__()
+        state["__pydantic_private__"] = {"_index": None}
+        return state

@@ -1,0 +1,1 @@
+"""Measurement: diversity and homogeneity of a dataset (tails and fidelity live beside it)."""
