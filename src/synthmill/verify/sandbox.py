@@ -88,10 +88,9 @@ def bwrap_works() -> bool:
     if exe is None:
         return False
     args = [*bwrap_command(Limits()), "/usr/bin/true"]
-    args[0] = exe
     try:
         done = subprocess.run(
-            args, capture_output=True, timeout=30, check=False, cwd="/", **_as_user(True)
+            args, capture_output=True, timeout=30, check=False, cwd="/", env={}, **_as_user(True)
         )
     except (OSError, subprocess.TimeoutExpired):
         return False
@@ -137,7 +136,15 @@ def sandbox_python() -> str:
 def bwrap_command(limits: Limits) -> list[str]:
     """The bwrap prefix: no namespaces shared, read-only system, private /tmp."""
     root = os.path.dirname(os.path.dirname(sandbox_python()))
-    cmd = ["bwrap", "--unshare-all", "--unshare-user", "--uid", str(NOBODY), "--gid", str(NOBODY)]
+    cmd = [
+        shutil.which("bwrap") or "bwrap",
+        "--unshare-all",
+        "--unshare-user",
+        "--uid",
+        str(NOBODY),
+        "--gid",
+        str(NOBODY),
+    ]
     cmd += ["--die-with-parent", "--new-session", "--ro-bind", "/usr", "/usr"]
     for link in ("bin", "lib", "lib64", "sbin"):
         if os.path.islink(f"/{link}"):
@@ -180,7 +187,9 @@ def run_python(code: str, limits: Limits | None = None, *, sandbox: bool = True)
 def _execute(
     cmd: list[str], limits: Limits, streams: list[IO[bytes]], work: str, sandbox: bool
 ) -> RunResult:
-    env = None if sandbox else {"PATH": "/usr/bin:/bin", "HOME": work}
+    # bwrap itself gets a clean environment too: its init process is pid 1 inside the
+    # sandbox, and /proc/1/environ would otherwise show the caller's secrets.
+    env = {"PATH": "/usr/bin:/bin", "HOME": "/tmp" if sandbox else work}
     start = time.perf_counter()
     proc = subprocess.Popen(
         cmd, stdin=streams[0], stdout=streams[1], stderr=streams[2], cwd="/" if sandbox else work,
