@@ -1,0 +1,167 @@
+"""A trigram language model trained on real text (KJV verses shipped in collapse/data/).
+
+The model interpolates trigram, bigram and unigram counts (Jelinek-Mercer, lambda 0.7
+per level) over a uniform floor on the real vocabulary, so perplexity on held-out real
+text stays finite and comparable across generations. Samples come from the counts only
+(the floor is never sampled), so a word or bigram lost from the training data is lost
+for good: the lab counts how many of the real data's rare bigrams survive.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+import random
+import re
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from importlib import resources
+from itertools import accumulate
+from typing import Any, ClassVar
+
+import numpy as np
+
+from synthmill.collapse.base import Data, Family
+
+BOS, EOS = "<s>", "</s>"
+LAMBDA = 0.7
+HELD_OUT = 0.1  # the last 10% of lines are the held-out real text
+_TOKEN = re.compile(r"[a-z]+|[^\sa-z]")
+
+
+def load_text() -> list[str]:
+    """The shipped real text, one verse per line (see collapse/data/SOURCE.md)."""
+    text = resources.files("synthmill.collapse").joinpath("data/kjv.txt").read_text("utf-8")
+    return [line for line in text.splitlines() if line.strip()]
+
+
+def tokenize(line: str) -> tuple[str, ...]:
+    return tuple(_TOKEN.findall(line.lower()))
+
+
+@dataclass
+class TrigramModel:
+    tri: dict[tuple[str, str], Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    bi: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    uni: Counter[str] = field(default_factory=Counter)
+    _tables: dict[Any, tuple[list[str], list[int]]] = field(default_factory=dict)
+
+    def add(self, sentence: tuple[str, ...]) -> None:
+        padded = (BOS, BOS, *sentence, EOS)
+        for u, v, w in zip(padded, padded[1:], padded[2:], strict=False):
+            self.tri[u, v][w] += 1
+            self.bi[v][w] += 1
+            self.uni[w] += 1
+
+    def prob(self, u: str, v: str, w: str, vocab: int) -> float:
+        p = LAMBDA * self.uni[w] / max(self.uni.total(), 1) + (1 - LAMBDA) / vocab
+        for counts in (self.bi.get(v), self.tri.get((u, v))):
+            if counts:
+                p = LAMBDA * counts[w] / counts.total() + (1 - LAMBDA) * p
+        return p
+
+    def _table(self, key: Any, counts: Counter[str]) -> tuple[list[str], list[int]]:
+        if key not in self._tables:
+            words = list(counts)
+            self._tables[key] = (words, list(accumulate(counts[w] for w in words)))
+        return self._tables[key]
+
+    def _draw(self, key: Any, counts: Counter[str], r: random.Random) -> str:
+        words, cum = self._table(key, counts)
+        return words[bisect.bisect_right(cum, r.random() * cum[-1])]
+
+    def next_word(self, u: str, v: str, r: random.Random) -> str:
+        tri = self.tri.get((u, v))
+        if tri and r.random() < LAMBDA:
+            return self._draw((u, v), tri, r)
+        bi = self.bi.get(v)
+        if bi and r.random() < LAMBDA:
+            return self._draw(v, bi, r)
+        return self._draw(None, self.uni, r)
+
+    def generate(self, r: random.Random, max_len: int = 60) -> tuple[str, ...]:
+        out: list[str] = []
+        u, v = BOS, BOS
+        while len(out) < max_len:
+            w = self.next_word(u, v, r)
+            if w == EOS:
+                break
+            out.append(w)
+            u, v = v, w
+        return tuple(out)
+
+
+def _as_data(sentences: list[tuple[str, ...]]) -> Data:
+    data = np.empty(len(sentences), dtype=object)
+    data[:] = sentences
+    return data
+
+
+def bigrams(sentences: Any) -> set[tuple[str, str]]:
+    return {(a, b) for s in sentences for a, b in zip((BOS, *s), (*s, EOS), strict=True)}
+
+
+class NgramLM(Family):
+    name: ClassVar[str] = "ngram"
+    verify_oversample: ClassVar[int] = 2
+
+    def __init__(self, n: int = 1000, rare_max: int = 1) -> None:
+        super().__init__(n)
+        self.rare_max = rare_max
+        lines = [tokenize(line) for line in load_text()]
+        split = int(len(lines) * (1 - HELD_OUT))
+        self.train_lines, self.held_out = lines[:split], lines[split:]
+        counts = Counter(b for s in self.train_lines for b in bigrams([s]))
+        self.real_bigrams = set(counts)
+        self.vocab = len({w for s in lines for w in s}) + 1  # +1 for EOS
+        self.n = min(n, len(self.train_lines))
+        self._rare: set[tuple[str, str]] = set()  # the rare bigrams of the chain's real data
+
+    def config(self) -> dict[str, Any]:
+        return {"n": self.n, "rare_max": self.rare_max, "vocab": self.vocab}
+
+    def real(self, rng: np.random.Generator) -> Data:
+        idx = np.sort(rng.choice(len(self.train_lines), size=self.n, replace=False))
+        data = _as_data([self.train_lines[i] for i in idx])
+        self._rare = _rare_bigrams(data, self.rare_max)
+        return data
+
+    def fit(self, data: Data, rng: np.random.Generator) -> TrigramModel:
+        model = TrigramModel()
+        for sentence in data:
+            model.add(sentence)
+        return model
+
+    def sample(self, model: Any, n: int, rng: np.random.Generator) -> Data:
+        r = random.Random(int(rng.integers(2**63)))
+        return _as_data([model.generate(r) for _ in range(n)])
+
+    def metrics(self, model: Any, rng: np.random.Generator) -> dict[str, float]:
+        seen = {(v, w) for v, ws in model.bi.items() for w in ws}
+        return {
+            "perplexity": self.perplexity(model),
+            "rare_bigram_recall": len(self._rare & seen) / max(len(self._rare), 1),
+            "bigram_recall": len(self.real_bigrams & seen) / len(self.real_bigrams),
+            "vocabulary": float(len(model.uni)),
+        }
+
+    def perplexity(self, model: TrigramModel) -> float:
+        log_sum, count = 0.0, 0
+        for s in self.held_out:
+            padded = (BOS, BOS, *s, EOS)
+            for u, v, w in zip(padded, padded[1:], padded[2:], strict=False):
+                log_sum += math.log(model.prob(u, v, w, self.vocab))
+                count += 1
+        return math.exp(-log_sum / count)
+
+    def verify(self, model: Any, candidates: Data, rng: np.random.Generator) -> Data:
+        """Keep sentences made only of bigrams that occur in the real training text."""
+        ok = [bigrams([s]) <= self.real_bigrams for s in candidates]
+        return np.asarray(candidates[np.asarray(ok, dtype=bool)][: self.n])
+
+
+def _rare_bigrams(data: Data, rare_max: int) -> set[tuple[str, str]]:
+    counts: Counter[tuple[str, str]] = Counter()
+    for s in data:
+        counts.update(zip((BOS, *s), (*s, EOS), strict=True))
+    return {b for b, c in counts.items() if c <= rare_max}

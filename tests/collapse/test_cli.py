@@ -1,0 +1,43 @@
+"""`synthmill collapse run` as a user meets it: JSON of every chain, PNG plots, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+CLI = [sys.executable, "-m", "synthmill"]
+
+
+def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*CLI, *args], cwd=cwd, capture_output=True, text=True, timeout=300)
+
+
+def test_collapse_run_writes_json_and_plots(tmp_path: Path) -> None:
+    args = ["collapse", "run", "-f", "gaussian", "-f", "zipf", "-g", "3", "-s", "2", "-o", "lab"]
+    out = cli(*args, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "done" in out.stderr and "replace" in out.stderr
+    results = json.loads((tmp_path / "lab" / "collapse.json").read_text())
+    assert results["machine"]["cpu_count"] >= 1
+    assert set(results["families"]) == {"gaussian", "zipf"}
+    runs = results["families"]["gaussian"]["runs"]
+    assert len(runs) == 5 * 2 * 4  # policies x seeds x (generations + 1)
+    assert {"var_ratio", "w2", "real_share"} <= set(runs[0])
+    summary = results["families"]["zipf"]["summary"]
+    assert {e["policy"] for e in summary} == {
+        "replace", "accumulate", "keep-real", "accumulate-subsample", "verified"
+    }  # fmt: skip
+    assert summary[0]["test_error"]["q25"] <= summary[0]["test_error"]["median"]
+    for name in ("gaussian.png", "zipf.png"):
+        assert (tmp_path / "lab" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_collapse_unknown_family_is_one_line(tmp_path: Path) -> None:
+    out = cli("collapse", "run", "-f", "gpt", cwd=tmp_path)
+    assert out.returncode == 2
+    assert out.stderr.strip().startswith("error: unknown family 'gpt'; use one of gaussian")
+    bad = cli("collapse", "run", "-f", "kde", "-p", "forget", cwd=tmp_path)
+    assert bad.returncode == 2 and "unknown policy 'forget'" in bad.stderr
+    assert not (tmp_path / "runs").exists()
