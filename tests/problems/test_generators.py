@@ -67,8 +67,8 @@ def test_linear_and_quadratic_answers_solve_their_equations() -> None:
         q = FAMILIES["algebra.linear"](random.Random(seed), 1 + seed % 5)
         left, right = re.search(r"x: (.+) = (.+)\.$", q.problem).groups()  # type: ignore[union-attr]
         x = parse_number(q.answer)
-        f = lambda side: eval(re.sub(r"(\d)x", r"\1*x", side), {"x": x})  # noqa: E731
-        assert f(left) == f(right), (q.problem, q.answer)
+        sides = [eval(re.sub(r"(\d)x", r"\1*x", side), {"x": x}) for side in (left, right)]
+        assert sides[0] == sides[1], (q.problem, q.answer)
 
 
 def test_system_answer_satisfies_both_equations() -> None:

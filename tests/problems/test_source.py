@@ -34,7 +34,12 @@ def test_rows_carry_answer_family_difficulty_and_provenance(tmp_path: Path) -> N
     rows = _run(tmp_path, "a", n=100, families=["algebra", "number_theory.gcd"])
     assert len(rows) == 100
     families = {r["family"] for r in rows}
-    assert families == {"algebra.linear", "algebra.system", "algebra.quadratic", "number_theory.gcd"}
+    assert families == {
+        "algebra.linear",
+        "algebra.system",
+        "algebra.quadratic",
+        "number_theory.gcd",
+    }
     for row in rows:
         assert row["answer"] and row["problem"] and row["difficulty"] in (1, 2, 3)
         meta = row["_meta"]

@@ -1,0 +1,130 @@
+"""verify.code and verify.math as pipeline stages: real runs, real sandbox, real rejects."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+import yaml
+
+from synthmill import Pipeline
+from synthmill.problems.humaneval import load_humaneval
+from synthmill.verify.code_check import run_solution
+from synthmill.verify.sandbox import Limits
+
+pytestmark = pytest.mark.sandbox
+
+
+def _rows(root: Path) -> list[dict[str, object]]:
+    return [
+        r for f in sorted((root / "data").glob("*.parquet")) for r in pq.read_table(f).to_pylist()
+    ]
+
+
+def _rejects(root: Path) -> list[dict[str, object]]:
+    return [json.loads(line) for f in root.glob("rejects/*/*.jsonl") for line in f.open()]
+
+
+@pytest.mark.slow
+def test_humaneval_canonical_solutions_pass_and_broken_ones_fail() -> None:
+    tasks = load_humaneval()
+    assert len(tasks) == 164
+
+    def run(task: dict[str, str]) -> tuple[str, str, str]:
+        good = run_solution(
+            task["prompt"] + task["canonical_solution"], task["test"], task["entry_point"]
+        )
+        body = task["canonical_solution"].rstrip().splitlines()
+        broken = "\n".join(body[:-1]) + "\n    return None\n" if len(body) > 1 else "    pass\n"
+        bad = run_solution(task["prompt"] + broken, task["test"], task["entry_point"])
+        return task["task_id"], good.status, bad.status
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(run, tasks))
+    assert [r for r in results if r[1] != "passed"] == []
+    assert [r for r in results if r[2] == "passed"] == []
+
+
+def _code_pipeline(tmp_path: Path, solution: str) -> dict[str, object]:
+    return {
+        "name": "code",
+        "seed": 1,
+        "stages": [
+            {"use": "problems", "n": 12, "families": ["code"], "difficulties": [1, 3, 5]},
+            {"use": "map", "function": f"tests.verify.steps:{solution}"},
+            {"use": "verify.code", "wall_seconds": 5, "cpu_seconds": 2, "concurrency": 2,
+             "batch_size": 3},
+        ],
+        "output": {"dir": str(tmp_path / solution)},
+    }  # fmt: skip
+
+
+def test_reference_solutions_pass_in_a_pipeline(tmp_path: Path) -> None:
+    result = Pipeline.from_config(_code_pipeline(tmp_path, "reference")).run()
+    rows = _rows(result.root)
+    assert len(rows) == 12
+    assert all(json.loads(r["_meta"]["verdicts"])["verify.code"]["ok"] for r in rows)  # type: ignore[index, arg-type]
+
+
+def test_hostile_solutions_are_rejected_with_reasons(tmp_path: Path) -> None:
+    result = Pipeline.from_config(_code_pipeline(tmp_path, "hostile")).run()
+    assert _rows(result.root) == []
+    rejects = _rejects(result.root)
+    assert len(rejects) == 12
+    reasons = {r["reason"] for r in rejects}
+    assert reasons <= {"failed", "timeout", "memory", "output_limit", "process_limit", "killed"}
+    assert len(reasons) >= 3
+    stats = json.loads((result.root / "stats.json").read_text())
+    assert stats["stages"]["verify.code"]["rejected_total"] == 12
+    assert all(r["raw"]["sandboxed"] for r in rejects)
+
+
+def test_math_check_in_a_pipeline(tmp_path: Path) -> None:
+    config = {
+        "name": "math",
+        "stages": [
+            {"use": "problems", "n": 40, "families": ["arithmetic", "algebra", "probability"]},
+            {"use": "map", "function": "tests.verify.steps:half_right"},
+            {"use": "verify.math"},
+        ],
+        "output": {"dir": str(tmp_path / "math")},
+    }
+    result = Pipeline.from_config(config).run()
+    kept, rejected = _rows(result.root), _rejects(result.root)
+    assert len(kept) + len(rejected) == 40
+    assert all(str(r["solution"]).startswith("Correct") for r in kept)
+    assert all(r["row"]["solution"].startswith("Wrong") for r in rejected)
+    assert {r["reason"] for r in rejected} <= {"wrong", "no answer"}
+    assert len(kept) > 10 and len(rejected) > 10
+
+
+def test_cli_refuses_untrusted_code_without_bubblewrap(tmp_path: Path) -> None:
+    config = _code_pipeline(tmp_path, "reference")
+    path = tmp_path / "code.yaml"
+    path.write_text(yaml.safe_dump(config))
+    env = {**os.environ, "PATH": str(tmp_path)}  # no bwrap on this PATH
+    cmd = [sys.executable, "-m", "synthmill", "run", str(path)]
+    refused = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+    assert refused.returncode == 2
+    last = refused.stderr.strip().splitlines()[-1]  # progress bars come before it
+    assert last.startswith("error: ") and "--unsafe-no-sandbox" in last and "bubblewrap" in last
+    allowed = subprocess.run(
+        [*cmd, "--unsafe-no-sandbox", "--overwrite"], capture_output=True, text=True, env=env,
+        check=False,
+    )  # fmt: skip
+    assert allowed.returncode == 0, allowed.stderr
+    assert len(_rows(tmp_path / "reference")) == 12
+
+
+def test_limits_are_applied() -> None:
+    tight = Limits(wall_seconds=5, memory_mb=64)
+    result = run_solution(
+        "def f():\n    return bytearray(10**8)\n", "def check(c):\n    c()\n", "f", limits=tight
+    )
+    assert result.status == "memory"
