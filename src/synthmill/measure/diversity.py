@@ -164,15 +164,17 @@ def assign(x: F32, centers: F32) -> npt.NDArray[np.int64]:
     return np.asarray(d.argmin(axis=1), dtype=np.int64)
 
 
-def cluster_entropy(emb: F32, k: int = 20, seed: int = 0) -> float:
-    """Entropy of the k-means cluster shares over log k, from 0 (one cluster) to 1 (even).
+def cluster_entropy(emb: F32, k: int = 20, seed: int = 0, reference: F32 | None = None) -> float:
+    """Entropy of the rows' k-means cluster shares over log k: 0 (one cluster) to 1 (even).
 
-    A coarse topic-spread measure (as in Lee et al. 2023 / Dolma-style cluster audits).
+    Clusters are fit on `reference` (real data) when given, else on the rows themselves,
+    where a low value means a few dense modes hold most rows (mode collapse).
     """
-    k = min(k, len(emb))
-    if k < 2:
+    base = emb if reference is None else reference
+    k = min(k, len(base))
+    if k < 2 or len(emb) == 0:
         return 0.0
-    shares = np.bincount(assign(emb, kmeans(emb, k, seed)), minlength=k) / len(emb)
+    shares = np.bincount(assign(emb, kmeans(base, k, seed)), minlength=k) / len(emb)
     shares = shares[shares > 0]
     return float(-(shares * np.log(shares)).sum() / math.log(k)) + 0.0
 
