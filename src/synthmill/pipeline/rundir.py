@@ -48,11 +48,15 @@ TRACKED_PACKAGES = (
 EXECUTION_KEYS = ("concurrency", "executor")
 
 
-def fingerprint(config: dict[str, Any]) -> str:
-    """Hash of what decides the output rows: the config without paths and speed knobs."""
+def row_deciding(config: dict[str, Any]) -> dict[str, Any]:
+    """The parts of a config that decide the output rows (no paths, no speed knobs)."""
     stages = [{k: v for k, v in s.items() if k not in EXECUTION_KEYS} for s in config["stages"]]
     content = {k: v for k, v in config.items() if k not in ("output", "stages", "cache")}
-    return stable_hash(content, stages, config["output"].get("format"), length=32)
+    return {**content, "stages": stages, "output": {"format": config["output"].get("format")}}
+
+
+def fingerprint(config: dict[str, Any]) -> str:
+    return stable_hash(row_deciding(config), length=32)
 
 
 def default_cache_dir() -> Path:
@@ -173,7 +177,7 @@ class RunDir:
         old = yaml.safe_load(self.config_path.read_text(encoding="utf-8"))
         if fingerprint(old) == fingerprint(config):
             return
-        where = first_difference(old, config) or "the config"
+        where = first_difference(row_deciding(old), row_deciding(config)) or "the config"
         raise RunDirError(
             f"{self.root} holds a run of another config ({where} differs); "
             "pass --overwrite to replace it, or set another output.dir"
