@@ -15,6 +15,7 @@ from synthmill.cli import (
     filter_cmd,
     inspect_cmd,
     measure_cmd,
+    mix_cmd,
     run_cmd,
     stages_cmd,
 )
@@ -49,6 +50,7 @@ def _root(
 
 run_cmd.register(app)
 collapse_cmd.register(app)
+mix_cmd.register(app)
 inspect_cmd.register(app)
 stages_cmd.register(app)
 dedup_cmd.register(app)

@@ -1,0 +1,176 @@
+"""`mix`: combine real and synthetic datasets by policy, share and budget, keeping lineage.
+
+The default policy is accumulate: every real row and every synthetic generation stays
+(Gerstgrasser et al. 2024 show that accumulating, unlike replacing, avoids model collapse).
+Each row keeps its origin (real or synthetic) in `meta.origin`, and `meta.params["mix"]`
+records the dataset it came from and its generation (0 for real data), so the card's
+synthetic share and any later audit can trace every row. Subsampling ranks rows by a hash
+of (seed, row id), so the same inputs and seed always give the same rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field, model_validator
+
+from synthmill.errors import ConfigError
+from synthmill.io.rows import read_rows, sniff_format
+from synthmill.pipeline.stage import Source, StageContext
+from synthmill.records import META_COLUMN, Origin, Record, stable_hash
+from synthmill.sources.read import expand
+
+
+def dataset_files(path: str) -> str:
+    """The data of a path: a synthmill run directory means its data/ folder."""
+    p = Path(path).expanduser()
+    if p.is_dir() and (p / "run.json").exists() and (p / "data").is_dir():
+        return str(p / "data")
+    return path
+
+
+def dataset_name(path: str) -> str:
+    """A short name for a dataset: its run directory, folder or file name."""
+    p = Path(path).expanduser()
+    return p.name if p.is_dir() else p.stem
+
+
+class Mix(Source):
+    """Real + synthetic rows by policy, synthetic share and budget; lineage in meta."""
+
+    kind: ClassVar[str] = "mix"
+    real: list[str] = Field(default=[], description="Real datasets: files, folders, globs, runs.")
+    synthetic: list[str] = Field(
+        default=[], description="Synthetic datasets, oldest generation first."
+    )
+    generations: list[int] | None = Field(
+        default=None, description="Generation of each synthetic dataset; default 1, 2, 3, ..."
+    )
+    policy: Literal["accumulate", "replace"] = Field(
+        default="accumulate",
+        description="accumulate keeps every generation; replace keeps only the newest one.",
+    )
+    synthetic_share: float | None = Field(
+        default=None, ge=0.0, le=1.0, description="Target share of synthetic rows (0..1)."
+    )
+    budget: int | None = Field(default=None, ge=1, description="Rows in the mix at most.")
+    text_column: str = Field(default="text", description="Column for plain text files.")
+
+    @model_validator(mode="after")
+    def _check(self) -> Mix:
+        if not self.real and not self.synthetic:
+            raise ValueError("give at least one real or synthetic dataset to mix")
+        share = self.synthetic_share
+        if share is not None and (
+            (share > 0 and not self.synthetic) or (share < 1 and not self.real)
+        ):
+            raise ValueError(f"synthetic_share {share} needs real and synthetic datasets; add both")
+        if self.generations is not None and len(self.generations) != len(self.synthetic):
+            raise ValueError("generations needs one number per synthetic dataset")
+        for path in [*self.real, *self.synthetic]:
+            if not expand(dataset_files(path)):
+                raise ValueError(f"no file matches {path!r}; check the path")
+        return self
+
+    def _generation_of(self) -> list[int]:
+        return self.generations or list(range(1, len(self.synthetic) + 1))
+
+    def _inputs(self) -> list[tuple[str, Origin, int]]:
+        """(path, origin, generation) of every dataset the policy keeps."""
+        inputs: list[tuple[str, Origin, int]] = [(p, "real", 0) for p in self.real]
+        synth = list(zip(self.synthetic, self._generation_of(), strict=True))
+        if self.policy == "replace" and synth:
+            newest = max(g for _, g in synth)
+            synth = [(p, g) for p, g in synth if g == newest]
+        return inputs + [(p, "synthetic", g) for p, g in synth]
+
+    def _load(self, path: str, origin: Origin, generation: int) -> list[Record]:
+        """The rows of one dataset; rows with synthmill provenance keep it (and their origin)."""
+        name = dataset_name(path)
+        out = []
+        for file in expand(dataset_files(path)):
+            rows = read_rows(file, sniff_format(file), text_column=self.text_column)
+            for index, row in enumerate(rows):
+                if isinstance(row.get(META_COLUMN), dict):
+                    record = Record.from_row(row)
+                else:
+                    key = (name, generation, file.name, index)
+                    record = Record.new(row, key=key, stage=self.label, origin=origin)
+                out.append(_with_lineage(record, name, generation))
+        return out
+
+    def rows(self, ctx: StageContext) -> Iterator[Record]:
+        pool = [r for spec in self._inputs() for r in self._load(*spec)]
+        yield from _unique_ids(select(pool, self.synthetic_share, self.budget, ctx.seed))
+
+    def process(self, batch: list[Record], ctx: StageContext) -> list[Record]:
+        """Count rows per origin, dataset and generation; the counts go into the card."""
+        for r in batch:
+            mix = r.meta.params.get("mix", {})
+            ctx.count(
+                f"{r.meta.origin} rows from {mix.get('source')} (gen {mix.get('generation')})"
+            )
+        return batch
+
+
+def _with_lineage(record: Record, source: str, generation: int) -> Record:
+    """Record where a row came from, unless an earlier mix already did."""
+    if "mix" in record.meta.params:
+        return record
+    params = {**record.meta.params, "mix": {"source": source, "generation": generation}}
+    return record.with_meta(params=params)
+
+
+def _unique_ids(records: list[Record]) -> Iterator[Record]:
+    """Rows from different runs may share an id; give later ones a derived id."""
+    seen: set[str] = set()
+    for r in records:
+        if r.meta.id in seen:
+            mix = r.meta.params["mix"]
+            r = r.with_meta(id=stable_hash(r.meta.id, mix["source"], mix["generation"]))
+        seen.add(r.meta.id)
+        yield r
+
+
+def _take(records: list[Record], k: int, seed: int) -> list[Record]:
+    """k rows chosen by a hash of (seed, id): stable under reordering; order kept."""
+    if k >= len(records):
+        return records
+    keep = set(sorted(range(len(records)), key=lambda i: stable_hash(seed, records[i].meta.id))[:k])
+    return [r for i, r in enumerate(records) if i in keep]
+
+
+def shares(n_real: int, n_synth: int, share: float | None, budget: int | None) -> tuple[int, int]:
+    """How many real and synthetic rows to keep for a target share and budget."""
+    total = n_real + n_synth if budget is None else min(budget, n_real + n_synth)
+    if share is None:
+        if total >= n_real + n_synth:
+            return n_real, n_synth
+        want_synth = round(total * n_synth / max(n_real + n_synth, 1))
+        return total - want_synth, want_synth
+    if share in (0.0, 1.0):
+        return (0, min(n_synth, total)) if share == 1.0 else (min(n_real, total), 0)
+    most = min(n_real / (1 - share), n_synth / share, total)  # the largest mix with this share
+    synth = round(most * share)
+    return round(most) - synth, synth
+
+
+def select(pool: list[Record], share: float | None, budget: int | None, seed: int) -> list[Record]:
+    """Keep the rows that meet the share and budget; raise if the share cannot be met."""
+    real = [r for r in pool if r.meta.origin == "real"]
+    synth = [r for r in pool if r.meta.origin != "real"]
+    if share is not None and ((share > 0 and not synth) or (share < 1 and not real)):
+        raise ConfigError(
+            f"synthetic_share {share} needs both real and synthetic rows; add the missing kind"
+        )
+    k_real, k_synth = shares(len(real), len(synth), share, budget)
+    return _take(real, k_real, seed) + _take(synth, k_synth, seed)
+
+
+def describe(stats: dict[str, Any]) -> str:
+    """One line about a finished mix: rows and synthetic share."""
+    origin = stats.get("origin", {})
+    total = sum(origin.values()) or 1
+    return f"{stats['rows']} rows, {origin.get('synthetic', 0) / total:.1%} synthetic"

@@ -1,0 +1,123 @@
+"""`synthmill mix` and the `mix` source: shares, budgets, policies and lineage in meta."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from synthmill.mix import shares
+from synthmill.pipeline.pipeline import Pipeline
+from tests.conftest import REPO
+
+CLI = [sys.executable, "-m", "synthmill"]
+
+
+def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*CLI, *args], cwd=cwd, capture_output=True, text=True, timeout=300)
+
+
+def rows_of(run: Path) -> list[dict]:
+    return pq.read_table(sorted((run / "data").glob("*.parquet"))).to_pylist()
+
+
+def lineage(row: dict) -> tuple[str, str, int]:
+    mix = json.loads(row["_meta"]["params"])["mix"]
+    return row["_meta"]["origin"], mix["source"], mix["generation"]
+
+
+def write_jsonl(path: Path, prefix: str, n: int) -> Path:
+    path.write_text("".join(json.dumps({"text": f"{prefix} {i}"}) + "\n" for i in range(n)))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("n_real", "n_synth", "share", "budget", "expected"),
+    [
+        (100, 50, None, None, (100, 50)),  # accumulate: everything
+        (100, 50, None, 30, (20, 10)),  # budget alone: both kinds shrink in proportion
+        (100, 50, 0.5, None, (50, 50)),  # the scarce kind bounds the mix
+        (100, 50, 0.2, None, (100, 25)),
+        (100, 50, 0.25, 40, (30, 10)),
+        (100, 50, 1.0, 20, (0, 20)),
+        (100, 50, 0.0, None, (100, 0)),
+    ],
+)
+def test_shares(n_real: int, n_synth: int, share, budget, expected) -> None:
+    assert shares(n_real, n_synth, share, budget) == expected
+
+
+@pytest.fixture(scope="module")
+def cloze_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real synthetic dataset: the cloze example pipeline, run for real."""
+    out = tmp_path_factory.mktemp("cloze") / "run"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(REPO)
+        Pipeline.from_yaml(REPO / "examples/cloze.yaml", [f"output.dir={out}"]).run()
+    return out
+
+
+def test_mix_of_real_file_and_synthetic_run_keeps_lineage(tmp_path: Path, cloze_run: Path) -> None:
+    real = write_jsonl(tmp_path / "human.jsonl", "a human wrote this", 40)
+    synth_rows = rows_of(cloze_run)
+    args = ["mix", "-r", str(real), "-s", str(cloze_run), "--share", "0.2", "-o", "mixed"]
+    out = cli(*args, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    rows = rows_of(tmp_path / "mixed")
+    counts = Counter(lineage(r) for r in rows)
+    n_synth = round(min(40 / 0.8, len(synth_rows) / 0.2) * 0.2)
+    assert counts[("real", "human", 0)] == 40
+    assert counts[("synthetic", "run", 1)] == n_synth
+    assert len({r["_meta"]["id"] for r in rows}) == len(rows)
+    # synthetic rows keep the provenance their own pipeline gave them
+    by_id = {r["_meta"]["id"]: r for r in synth_rows}
+    for row in rows:
+        if row["_meta"]["origin"] == "synthetic":
+            original = by_id[row["_meta"]["id"]]["_meta"]
+            assert row["_meta"]["recipe"] == original["recipe"] == "cloze"
+            assert row["_meta"]["parents"] == original["parents"]
+    card = (tmp_path / "mixed" / "README.md").read_text()
+    share = n_synth / (40 + n_synth)
+    assert f"**{share:.1%} synthetic**" in card
+    assert f"synthetic rows from run (gen 1): {n_synth}" in card
+
+
+def test_accumulate_is_the_default_and_replace_keeps_the_newest(tmp_path: Path) -> None:
+    real = write_jsonl(tmp_path / "real.jsonl", "real", 10)
+    g1 = write_jsonl(tmp_path / "g1.jsonl", "first", 6)
+    g2 = write_jsonl(tmp_path / "g2.jsonl", "second", 4)
+    base = ["mix", "-r", str(real), "-s", str(g1), "-s", str(g2)]
+    assert cli(*base, "-o", "acc", cwd=tmp_path).returncode == 0
+    acc = Counter(lineage(r) for r in rows_of(tmp_path / "acc"))
+    assert acc == {("real", "real", 0): 10, ("synthetic", "g1", 1): 6, ("synthetic", "g2", 2): 4}
+    assert cli(*base, "--policy", "replace", "-o", "rep", cwd=tmp_path).returncode == 0
+    rep = Counter(lineage(r) for r in rows_of(tmp_path / "rep"))
+    assert rep == {("real", "real", 0): 10, ("synthetic", "g2", 2): 4}
+
+
+def test_budget_subsample_is_reproducible_and_order_free(tmp_path: Path) -> None:
+    real = write_jsonl(tmp_path / "real.jsonl", "real", 50)
+    synth = write_jsonl(tmp_path / "s.jsonl", "synth", 50)
+    for out in ("one", "two"):
+        args = ["mix", "-s", str(synth), "-r", str(real), "--budget", "30", "-o", out]
+        assert cli(*args, "--share", "0.5", cwd=tmp_path).returncode == 0
+    one, two = rows_of(tmp_path / "one"), rows_of(tmp_path / "two")
+    assert [r["text"] for r in one] == [r["text"] for r in two]
+    assert Counter(r["_meta"]["origin"] for r in one) == {"real": 15, "synthetic": 15}
+
+
+def test_impossible_share_is_one_line(tmp_path: Path) -> None:
+    real = write_jsonl(tmp_path / "real.jsonl", "real", 5)
+    out = cli("mix", "-r", str(real), "--share", "0.5", "-o", "x", cwd=tmp_path)
+    assert out.returncode == 2
+    assert out.stderr.strip() == (
+        "error: stages.0: synthetic_share 0.5 needs real and synthetic datasets; add both"
+    )
+    assert not (tmp_path / "x").exists()
+    missing = cli("mix", "-r", "nope.jsonl", cwd=tmp_path)
+    assert missing.returncode == 2 and "no file matches 'nope.jsonl'" in missing.stderr
