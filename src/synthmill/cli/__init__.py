@@ -12,6 +12,7 @@ from synthmill.cli import (
     collapse_cmd,
     decontaminate_cmd,
     dedup_cmd,
+    export_cmd,
     filter_cmd,
     inspect_cmd,
     measure_cmd,
@@ -54,6 +55,7 @@ mix_cmd.register(app)
 inspect_cmd.register(app)
 stages_cmd.register(app)
 dedup_cmd.register(app)
+export_cmd.register(app)
 decontaminate_cmd.register(app)
 filter_cmd.register(app)
 measure_cmd.register(app)
