@@ -109,7 +109,7 @@ class RejectionSampling(LLMRecipe):
     kind: ClassVar[str] = "rejection_sampling"
     k: int = Field(default=4, ge=1, description="Solutions sampled per problem.")
     temperature: float = Field(default=0.8, ge=0.0, le=2.0, description="Sampling temperature.")
-    max_tokens: int = Field(default=320, ge=16, description="Tokens per solution.")
+    max_tokens: int = Field(default=320, ge=48, description="Tokens per solution.")
     retries: int = Field(default=1, ge=0, description="Retries of a reply that is not JSON.")
     batch_size: int = Field(default=4, ge=1, description="Problems handed to process() at once.")
     problem_column: str = Field(default="problem", description="Column with the question.")
@@ -140,7 +140,9 @@ class RejectionSampling(LLMRecipe):
         question = str(record.data.get(self.problem_column) or "")
         code = self._is_code(record)
         system = CODE_INSTRUCTION if code else MATH_INSTRUCTION
-        fields = {"code": 1600} if code else {"solution": 900, "answer": 80}
+        # caps in characters that fit max_tokens, so a small model's JSON always closes
+        chars = 3 * self.max_tokens
+        fields = {"code": chars} if code else {"solution": chars - 120, "answer": 60}
         messages = [{"role": "system", "content": system}, {"role": "user", "content": question}]
         return self.chat(messages, ctx, (record.meta.id, j), json_schema(fields))
 
