@@ -16,7 +16,7 @@ from synthmill.curate.apply import FileRecords
 from synthmill.curate.text import text_of
 from synthmill.errors import ConfigError
 from synthmill.io.atomic import write_text_atomic
-from synthmill.measure import diversity
+from synthmill.measure import diversity, tails
 
 
 class Embedder(str, Enum):
@@ -65,6 +65,9 @@ def measure(
     clusters: int = typer.Option(20, help="k-means clusters for cluster entropy."),
     limit: int | None = typer.Option(None, help="Measure only the first N rows."),
     seed: int = typer.Option(0, help="Seed for sampling and clustering."),
+    reference: Path | None = typer.Option(
+        None, "--reference", help="Real data: how much of its tail SRC covers (warns in card)."
+    ),
 ) -> None:
     """Print distinct-n, entropy, compression, self-BLEU, cosine, Vendi and cluster metrics."""
     texts = read_texts(src, column, limit)
@@ -74,6 +77,9 @@ def measure(
     metrics["embedder"] = name
     if emb is not None:
         metrics |= diversity.semantic(emb, clusters, seed)
+    if reference is not None:  # embedding coverage only with the real embedder (embed extra)
+        embed = (lambda t: vectors(t, embedder)[1]) if name == "all-MiniLM-L6-v2" else None
+        metrics |= tails.against_reference(src, reference, column, limit, seed, embed)
     show(metrics)
     if out is not None:
         write_text_atomic(out, json.dumps(metrics, indent=2) + "\n")
