@@ -83,11 +83,11 @@ class RunResult:
 
 @functools.lru_cache(maxsize=1)
 def bwrap_works() -> bool:
-    """True when bwrap is installed and can create the namespaces we ask for."""
+    """True when bwrap is installed, can create our namespaces, and runs Python inside."""
     exe = shutil.which("bwrap")
     if exe is None:
         return False
-    args = [*bwrap_command(Limits()), "/usr/bin/true"]
+    args = [*bwrap_command(Limits()), sandbox_python(), "-I", "-c", "pass"]
     try:
         done = subprocess.run(
             args, capture_output=True, timeout=30, check=False, cwd="/", env={}, **_as_user(True)
