@@ -38,9 +38,10 @@ def backend(server: FaultServer, **options: object) -> OpenAIBackend:
     return OpenAIBackend(model="m", base_url=server.base_url, **{**fast, **options})  # type: ignore[arg-type]
 
 
-def run(server: FaultServer, out: Path, n: int = N, **options: object) -> Path:
+def run(server: FaultServer, out: Path, n: int = N, cache: bool = True, **options: object) -> Path:
     stage = AskQA(backend=backend(server, **options), batch_size=6)
-    Pipeline(name="faults", stages=[Range(n=n), stage], output=Output(dir=out)).run()
+    stages = [Range(n=n), stage]
+    Pipeline(name="faults", stages=stages, output=Output(dir=out), cache=cache).run()
     return out
 
 
@@ -146,6 +147,8 @@ def test_repeated_run_makes_no_calls(tmp_path: Path) -> None:
         calls = server.calls()
         kept, _, stats = read_run(run(server, tmp_path / "second", n=5))
         assert server.calls() == calls and calls >= 5
+        run(server, tmp_path / "no-cache", n=5, cache=False)  # what --no-cache sets
+        assert server.calls() == calls + 5
     assert len(kept) == 5
     assert stats["stages"]["test.ask_qa"]["counters"]["llm.cache_hits"] == 5
     assert stats["stages"]["test.ask_qa"]["counters"].get("llm.calls", 0) == 0
