@@ -36,8 +36,10 @@ def load_model() -> Any:
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     try:
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
     except ImportError:
         raise MissingExtraError("sentence-transformers", "embed") from None
+    hf_logging.disable_progress_bar()  # the CLI draws its own; no bars inside tables
     return SentenceTransformer(str(model_dir()), device="cpu", local_files_only=True)
 
 
