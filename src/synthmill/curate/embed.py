@@ -39,7 +39,7 @@ def load_model() -> Any:
         from transformers.utils import logging as hf_logging
     except ImportError:
         raise MissingExtraError("sentence-transformers", "embed") from None
-    hf_logging.disable_progress_bar()  # the CLI draws its own; no bars inside tables
+    hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # no bars in tables
     return SentenceTransformer(str(model_dir()), device="cpu", local_files_only=True)
 
 
