@@ -131,6 +131,7 @@ def test_math_verify_in_a_thread_is_safe() -> None:
         ("Answer: **7**", "7"),
         ("nothing numeric here", None),
         ("it costs $8.41 in change", "8.41"),
+        ("the answer isn't obvious, but it is 5", "5"),
     ],
 )
 def test_extract_answer(text: str, answer: str | None) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 _ANSWER_LINE = re.compile(
-    r"(?:final answer|answer)\s*(?:is|:|=)\s*:?\s*(.+)|^\s*####\s*(.+)$",
+    r"(?:final answer|answer)\s*(?:is\b|:|=)\s*:?\s*(.+)|^\s*####\s*(.+)$",
     re.IGNORECASE | re.MULTILINE,
 )
 _NUMBER = re.compile(
