@@ -49,6 +49,10 @@ class Family(ABC):
         """Closed-form expectations of some metrics, where theory gives them."""
         return {}
 
+    def extras(self, seeds: int) -> dict[str, Any]:
+        """Experiments beside the chains that belong to this family (default: none)."""
+        return {}
+
     def config(self) -> dict[str, Any]:
         """The sizes and parameters of this family, written into the results JSON."""
         return {k: v for k, v in vars(self).items() if isinstance(v, int | float | str)}

@@ -80,6 +80,7 @@ def run_family(
                 rows.extend(run_chain(family, policy, generations, seed, real_fraction))
                 if on_chain is not None:
                     on_chain()
+    extras = family.extras(seeds)
     seconds = time.perf_counter() - start
     log.info("collapse %s: %d chains in %.1fs", family.name, len(policies) * seeds, seconds)
     return {
@@ -87,6 +88,7 @@ def run_family(
         "seconds": round(seconds, 3),
         "runs": rows,
         "summary": summarize(rows),
+        **extras,
     }
 
 
@@ -143,6 +145,6 @@ def run_experiment(
         if plots:
             from synthmill.collapse.plot import plot_family
 
-            res["plot"] = plot_family(family.name, res["summary"], out / f"{family.name}.png")
+            res["plot"] = plot_family(family.name, res, out / f"{family.name}.png")
     (out / "collapse.json").write_text(json.dumps(results, indent=1), encoding="utf-8")
     return results

@@ -39,6 +39,7 @@ class Gaussian(Family):
         return {
             "mean": mu,
             "var_ratio": sigma**2 / self.sigma**2,
+            "log_var_ratio": 2 * math.log(max(sigma, 1e-300) / self.sigma),
             "w2": math.hypot(mu - self.mu, sigma - self.sigma),
         }
 

@@ -16,7 +16,7 @@ import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from importlib import resources
-from itertools import accumulate
+from itertools import accumulate, pairwise
 from typing import Any, ClassVar
 
 import numpy as np
@@ -41,43 +41,55 @@ def tokenize(line: str) -> tuple[str, ...]:
 
 @dataclass
 class TrigramModel:
-    tri: dict[tuple[str, str], Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
-    bi: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    """Trigram, bigram and unigram counts (flat Counters: counting runs in C)."""
+
+    tri: Counter[tuple[str, str, str]] = field(default_factory=Counter)
+    tri_ctx: Counter[tuple[str, str]] = field(default_factory=Counter)
+    bi: Counter[tuple[str, str]] = field(default_factory=Counter)
+    bi_ctx: Counter[str] = field(default_factory=Counter)
     uni: Counter[str] = field(default_factory=Counter)
+    total: int = 0
     _tables: dict[Any, tuple[list[str], list[int]]] = field(default_factory=dict)
 
-    def add(self, sentence: tuple[str, ...]) -> None:
-        padded = (BOS, BOS, *sentence, EOS)
-        for u, v, w in zip(padded, padded[1:], padded[2:], strict=False):
-            self.tri[u, v][w] += 1
-            self.bi[v][w] += 1
-            self.uni[w] += 1
+    @classmethod
+    def fit(cls, sentences: Any) -> TrigramModel:
+        """Count over all sentences at once (one Counter call per order), then drop the
+        n-grams that straddle two sentences: exactly those ending in BOS."""
+        flat = [t for s in sentences for t in (BOS, BOS, *s, EOS)]
+        m = cls()
+        m.tri = Counter(zip(flat, flat[1:], flat[2:], strict=False))
+        m.bi = Counter(pairwise(flat))
+        for counts in (m.tri, m.bi):
+            for gram in [g for g in counts if g[-1] == BOS]:
+                del counts[gram]
+        for (u, v, _), c in m.tri.items():
+            m.tri_ctx[u, v] += c
+        for (v, _), c in m.bi.items():
+            m.bi_ctx[v] += c
+        m.uni = Counter(t for t in flat if t != BOS)
+        m.total = len(flat) - 2 * len(sentences)
+        return m
 
     def prob(self, u: str, v: str, w: str, vocab: int) -> float:
-        p = LAMBDA * self.uni[w] / max(self.uni.total(), 1) + (1 - LAMBDA) / vocab
-        for counts in (self.bi.get(v), self.tri.get((u, v))):
-            if counts:
-                p = LAMBDA * counts[w] / counts.total() + (1 - LAMBDA) * p
+        p = LAMBDA * self.uni[w] / max(self.total, 1) + (1 - LAMBDA) / vocab
+        if n := self.bi_ctx[v]:
+            p = LAMBDA * self.bi[v, w] / n + (1 - LAMBDA) * p
+        if n := self.tri_ctx[u, v]:
+            p = LAMBDA * self.tri[u, v, w] / n + (1 - LAMBDA) * p
         return p
 
-    def _table(self, key: Any, counts: Counter[str]) -> tuple[list[str], list[int]]:
-        if key not in self._tables:
-            words = list(counts)
-            self._tables[key] = (words, list(accumulate(counts[w] for w in words)))
-        return self._tables[key]
-
-    def _draw(self, key: Any, counts: Counter[str], r: random.Random) -> str:
-        words, cum = self._table(key, counts)
+    def _draw(self, key: Any, r: random.Random) -> str:
+        if not self._tables:
+            self._tables = _tables(self)
+        words, cum = self._tables[key]
         return words[bisect.bisect_right(cum, r.random() * cum[-1])]
 
     def next_word(self, u: str, v: str, r: random.Random) -> str:
-        tri = self.tri.get((u, v))
-        if tri and r.random() < LAMBDA:
-            return self._draw((u, v), tri, r)
-        bi = self.bi.get(v)
-        if bi and r.random() < LAMBDA:
-            return self._draw(v, bi, r)
-        return self._draw(None, self.uni, r)
+        if self.tri_ctx[u, v] and r.random() < LAMBDA:
+            return self._draw((u, v), r)
+        if self.bi_ctx[v] and r.random() < LAMBDA:
+            return self._draw(v, r)
+        return self._draw(None, r)
 
     def generate(self, r: random.Random, max_len: int = 60) -> tuple[str, ...]:
         out: list[str] = []
@@ -89,6 +101,17 @@ class TrigramModel:
             out.append(w)
             u, v = v, w
         return tuple(out)
+
+
+def _tables(m: TrigramModel) -> dict[Any, tuple[list[str], list[int]]]:
+    """Next-word tables per context (a (u, v) pair, a word v, or None for unigrams)."""
+    groups: dict[Any, list[tuple[str, int]]] = defaultdict(list)
+    for (u, v, w), c in m.tri.items():
+        groups[u, v].append((w, c))
+    for (v, w), c in m.bi.items():
+        groups[v].append((w, c))
+    groups[None] = list(m.uni.items())
+    return {k: ([w for w, _ in g], list(accumulate(c for _, c in g))) for k, g in groups.items()}
 
 
 def _as_data(sentences: list[tuple[str, ...]]) -> Data:
@@ -127,17 +150,14 @@ class NgramLM(Family):
         return data
 
     def fit(self, data: Data, rng: np.random.Generator) -> TrigramModel:
-        model = TrigramModel()
-        for sentence in data:
-            model.add(sentence)
-        return model
+        return TrigramModel.fit(data)
 
     def sample(self, model: Any, n: int, rng: np.random.Generator) -> Data:
         r = random.Random(int(rng.integers(2**63)))
         return _as_data([model.generate(r) for _ in range(n)])
 
     def metrics(self, model: Any, rng: np.random.Generator) -> dict[str, float]:
-        seen = {(v, w) for v, ws in model.bi.items() for w in ws}
+        seen = set(model.bi)
         return {
             "perplexity": self.perplexity(model),
             "rare_bigram_recall": len(self._rare & seen) / max(len(self._rare), 1),

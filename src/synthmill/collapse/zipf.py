@@ -21,6 +21,8 @@ import numpy as np
 from synthmill.collapse.base import Data, Family
 
 UNSEEN = -1
+TAIL_CUTS = (50, 200, 1000)
+CLEAN_FRACTIONS = (0.0, 0.05, 0.1, 0.2, 0.5, 1.0)
 
 
 class ZipfMemorizer(Family):
@@ -73,6 +75,19 @@ class ZipfMemorizer(Family):
             "unseen_mass": float(self.p[~seen].sum()),
             "support": float(seen.sum()),
         }
+
+    def extras(self, seeds: int) -> dict[str, Any]:
+        """One step of Dohmatob et al.: error vs tail cut k and clean share, with theory."""
+        rng = np.random.default_rng(0)
+        sweep = []
+        for k in TAIL_CUTS:
+            for clean in CLEAN_FRACTIONS:
+                runs = [tail_cut_error(self.p, self.n, k, clean, rng) for _ in range(seeds)]
+                expected = tail_cut_expected_error(self.p, self.n, k, clean)
+                sweep.append(
+                    {"tail_cut": k, "clean_fraction": clean, "errors": runs, "expected": expected}
+                )
+        return {"tail_cut_sweep": sweep}
 
     def verify(self, model: Any, candidates: Data, rng: np.random.Generator) -> Data:
         """Drop rows whose label is wrong (a checker that knows f)."""
