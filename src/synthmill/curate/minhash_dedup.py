@@ -51,6 +51,7 @@ class MinHashDedup(GlobalStage):
             text_of(record.data, self.columns),
             lowercase=self.lowercase,
             punctuation=self.strip_punctuation,
+            whitespace=self.shingle == "char",  # word shingles split on any whitespace
         )
         return shingles(text, self.shingle, self.shingle_size)
 
