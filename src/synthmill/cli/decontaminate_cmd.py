@@ -27,7 +27,7 @@ def decontaminate(
     column: list[str] = typer.Option(["text"], "--column", "-c", help="Text column(s) checked."),
     n: int = typer.Option(13, "--n", help="n-gram length in words."),
     min_matches: int = typer.Option(1, help="Shared n-grams that make a row contaminated."),
-    seed: int = typer.Option(0, help="Seed recorded in the rows' provenance."),
+    seed: int = typer.Option(0, help="Run seed (stages draw their random numbers from it)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing OUT."),
 ) -> None:
     """Remove rows sharing n-grams with benchmark items; the rejects say which item matched."""

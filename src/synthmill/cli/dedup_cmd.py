@@ -47,7 +47,7 @@ def dedup(
     shingle_size: int = typer.Option(5, help="minhash: words or characters per shingle."),
     num_perm: int = typer.Option(128, help="minhash: number of permutations."),
     confirm: str = typer.Option("estimate", help="minhash: confirm by estimate or exact."),
-    seed: int = typer.Option(0, help="Seed recorded in the rows' provenance."),
+    seed: int = typer.Option(0, help="Run seed (stages draw their random numbers from it)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing OUT."),
 ) -> None:
     """Remove duplicate rows; each removed row names the kept row it duplicated."""

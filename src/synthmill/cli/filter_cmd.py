@@ -29,7 +29,7 @@ def filter_(
     ),
     min_language_score: float = typer.Option(0.5, help="Least language-id confidence kept."),
     column: list[str] = typer.Option(["text"], "--column", "-c", help="Text column(s) judged."),
-    seed: int = typer.Option(0, help="Seed recorded in the rows' provenance."),
+    seed: int = typer.Option(0, help="Run seed (stages draw their random numbers from it)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing OUT."),
 ) -> None:
     """Drop rows failing heuristic quality rules or in unwanted languages."""

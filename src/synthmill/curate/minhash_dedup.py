@@ -86,7 +86,7 @@ class MinHashDedup(GlobalStage):
         self, records: Iterable[Record], path: Path
     ) -> tuple[mh.SignatureFile, npt.NDArray[np.bool_]]:
         sigfile = mh.SignatureFile(path, self.num_perm)
-        valid: list[bool] = []
+        valid = bytearray()  # 1 byte a row: rows with no shingles never match
         batch: list[set[str]] = []
         with open(path, "wb") as fh:
             for record in records:
@@ -98,7 +98,7 @@ class MinHashDedup(GlobalStage):
                     batch = []
             if batch:
                 sigfile.append(mh.signatures(batch, self.num_perm, self.seed), fh)
-        return sigfile, np.array(valid, dtype=bool)
+        return sigfile, np.frombuffer(bytes(valid), dtype=np.uint8).astype(bool)
 
     def _similarity(
         self, records: Iterable[Record], sigs: mh.U32, pairs: mh.I64

@@ -40,7 +40,7 @@ def shingles(text: str, kind: ShingleKind, size: int) -> set[str]:
         toks = text.split()
         if len(toks) <= size:
             return {" ".join(toks)} if toks else set()
-        return set(map(" ".join, zip(*(toks[i:] for i in range(size)))))
+        return set(map(" ".join, zip(*(toks[i:] for i in range(size)), strict=False)))
     if len(text) <= size:
         return {text} if text else set()
     return {text[i : i + size] for i in range(len(text) - size + 1)}
