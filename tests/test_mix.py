@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from collections import Counter
@@ -121,3 +122,16 @@ def test_impossible_share_is_one_line(tmp_path: Path) -> None:
     assert not (tmp_path / "x").exists()
     missing = cli("mix", "-r", "nope.jsonl", cwd=tmp_path)
     assert missing.returncode == 2 and "no file matches 'nope.jsonl'" in missing.stderr
+
+
+def test_mix_example_runs(tmp_path: Path) -> None:
+    shutil.copytree(REPO / "examples", tmp_path / "examples")
+    assert cli("run", "examples/cloze.yaml", cwd=tmp_path).returncode == 0
+    out = cli("run", "examples/mix.yaml", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    rows = rows_of(tmp_path / "runs" / "mix")
+    kinds = Counter(lineage(r)[:2] for r in rows)
+    assert set(kinds) == {("real", "docs"), ("synthetic", "cloze")}
+    card = (tmp_path / "runs" / "mix" / "README.md").read_text()
+    share = kinds["synthetic", "cloze"] / len(rows)
+    assert f"**{share:.1%} synthetic**" in card
