@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 CLI = [sys.executable, "-m", "synthmill"]
 
 
@@ -14,6 +16,7 @@ def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*CLI, *args], cwd=cwd, capture_output=True, text=True, timeout=300)
 
 
+@pytest.mark.slow
 def test_collapse_run_writes_json_and_plots(tmp_path: Path) -> None:
     args = ["collapse", "run", "-f", "gaussian", "-f", "zipf", "-g", "3", "-s", "2", "-o", "lab"]
     out = cli(*args, cwd=tmp_path)
@@ -41,3 +44,10 @@ def test_collapse_unknown_family_is_one_line(tmp_path: Path) -> None:
     bad = cli("collapse", "run", "-f", "kde", "-p", "forget", cwd=tmp_path)
     assert bad.returncode == 2 and "unknown policy 'forget'" in bad.stderr
     assert not (tmp_path / "runs").exists()
+
+
+def test_collapse_families_lists_every_family(tmp_path: Path) -> None:
+    out = cli("collapse", "families", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    for name in ("gaussian", "gmm", "kde", "regression", "zipf", "ngram"):
+        assert name in out.stdout

@@ -50,6 +50,7 @@ def test_gmm_l2_distance_is_a_metric_on_mixtures() -> None:
     assert l2_distance(shifted, family.truth) > 0.05
 
 
+@pytest.mark.slow
 def test_gmm_verified_and_accumulate_stay_closer_than_replace() -> None:
     # Replace compounds each fit's estimation error; the other two pull back to the truth
     # (accumulate keeps the real rows, the verifier resamples by p_true / p_model).

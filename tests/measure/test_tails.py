@@ -122,6 +122,7 @@ def test_embedding_coverage_is_calibrated() -> None:
     assert embedding_coverage(real, narrow, k) < 0.5
 
 
+@pytest.mark.slow
 def test_measure_reference_writes_the_card(tmp_path: Path, kjv, collapsed: list[str]) -> None:
     real, _ = kjv
     (tmp_path / "real.jsonl").write_text("".join(json.dumps({"text": t}) + "\n" for t in real))
