@@ -21,14 +21,20 @@ def test_datasets_reads_what_synthmill_wrote(tmp_path: Path, fmt: str) -> None:
     result = Pipeline(
         seed=3,
         shard_size=8,  # several shards, some with rows that differ in columns
-        stages=[Range(n=40), FunctionStage(function=steps.make_text), ExactDedup(),
-                FunctionStage(function=steps.tag)],
+        stages=[
+            Range(n=40),
+            FunctionStage(function=steps.make_text),
+            ExactDedup(),
+            FunctionStage(function=steps.tag),
+        ],
         output=Output(dir=tmp_path / "run", format=fmt),  # type: ignore[arg-type]
     ).run()
     files = sorted(str(p) for p in (result.root / "data").iterdir())
     assert len(files) > 1
     builder = "parquet" if fmt == "parquet" else "json"
-    by_files = load_dataset(builder, data_files=files, split="train", cache_dir=str(tmp_path / "c1"))
+    by_files = load_dataset(
+        builder, data_files=files, split="train", cache_dir=str(tmp_path / "c1")
+    )
     by_card = load_dataset(str(result.root), split="train", cache_dir=str(tmp_path / "c2"))
     assert by_files.num_rows == by_card.num_rows == result.rows
     assert by_files["text"] == by_card["text"]

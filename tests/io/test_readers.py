@@ -19,8 +19,12 @@ def rows_of(**options: object) -> list[dict[str, object]]:
 
 def test_csv_jsonl_parquet_give_the_same_rows(tmp_path: Path) -> None:
     (tmp_path / "a.csv").write_text("text,label\nhello,x\nworld,y\n")
-    (tmp_path / "a.jsonl").write_text('{"text": "hello", "label": "x"}\n\n{"text": "world", "label": "y"}\n')
-    pq.write_table(pa.table({"text": ["hello", "world"], "label": ["x", "y"]}), tmp_path / "a.parquet")
+    (tmp_path / "a.jsonl").write_text(
+        '{"text": "hello", "label": "x"}\n\n{"text": "world", "label": "y"}\n'
+    )
+    pq.write_table(
+        pa.table({"text": ["hello", "world"], "label": ["x", "y"]}), tmp_path / "a.parquet"
+    )
     expected = [{"text": "hello", "label": "x"}, {"text": "world", "label": "y"}]
     for name in ("a.csv", "a.jsonl", "a.parquet"):
         assert rows_of(path=str(tmp_path / name)) == expected
@@ -35,7 +39,10 @@ def test_text_per_file_and_per_line(tmp_path: Path) -> None:
         {"text": "first doc\nsecond line\n", "source": "one.txt"},
         {"text": "# title\n", "source": "two.md"},
     ]
-    assert rows_of(path=str(docs / "one.txt"), per="line") == [{"text": "first doc"}, {"text": "second line"}]
+    assert rows_of(path=str(docs / "one.txt"), per="line") == [
+        {"text": "first doc"},
+        {"text": "second line"},
+    ]
 
 
 def test_glob_and_limit(tmp_path: Path) -> None:

@@ -39,4 +39,6 @@ def tag(batch: list[Record], ctx: StageContext) -> list[Record]:
 
 def double(batch: list[Record]) -> list[Record]:
     """One-argument form: two children per row."""
-    return [r.child({"text": r.data["text"] * 2}, stage="double", key=k) for r in batch for k in (0, 1)]
+    return [
+        r.child({"text": r.data["text"] * 2}, stage="double", key=k) for r in batch for k in (0, 1)
+    ]

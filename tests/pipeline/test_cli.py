@@ -24,7 +24,14 @@ def test_cloze_example_runs_and_inspects(tmp_path: Path) -> None:
     assert "done:" in run.stderr and "dedup.exact" in run.stderr  # the progress bars
     shown = cli("inspect", "out", "--rows", "2", cwd=tmp_path)
     assert shown.returncode == 0, shown.stderr
-    for word in ("finished", "sentences", "filter.length", "dedup.exact", "exact duplicate", "question"):
+    for word in (
+        "finished",
+        "sentences",
+        "filter.length",
+        "dedup.exact",
+        "exact duplicate",
+        "question",
+    ):
         assert word in shown.stdout
     summary = json.loads(cli("inspect", "out", "--json", cwd=tmp_path).stdout)
     assert summary["stages"]["dedup.exact"]["rejected"] == {"exact duplicate": 4}
@@ -35,7 +42,9 @@ def test_cloze_example_runs_and_inspects(tmp_path: Path) -> None:
 def test_inspect_of_a_non_run_dir_is_one_line(tmp_path: Path) -> None:
     out = cli("inspect", str(tmp_path), cwd=tmp_path)
     assert out.returncode == 2
-    assert out.stderr.strip() == f"error: {tmp_path} is not a synthmill run directory (no config.yaml)"
+    assert (
+        out.stderr.strip() == f"error: {tmp_path} is not a synthmill run directory (no config.yaml)"
+    )
 
 
 def test_help_and_version(tmp_path: Path) -> None:

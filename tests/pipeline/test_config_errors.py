@@ -36,28 +36,68 @@ def variant(**changes: Any) -> dict[str, Any]:
 DELETE = object()
 
 CASES = [
-    (variant(stages__1__min_chras=3), [], "stages.1.min_chras: unknown key; did you mean 'min_chars'?"),
-    (variant(stages__1__min_chars="many"), [], "stages.1.min_chars: Input should be a valid integer"),
-    (variant(stages__1__use="filter.lenght"), [], "stages.1.use: unknown stage 'filter.lenght'; did you mean 'filter.length'?"),
-    (variant(stages__0__path="missing.jsonl"), [], "stages.0.path: no file matches 'missing.jsonl'"),
+    (
+        variant(stages__1__min_chras=3),
+        [],
+        "stages.1.min_chras: unknown key; did you mean 'min_chars'?",
+    ),
+    (
+        variant(stages__1__min_chars="many"),
+        [],
+        "stages.1.min_chars: Input should be a valid integer",
+    ),
+    (
+        variant(stages__1__use="filter.lenght"),
+        [],
+        "stages.1.use: unknown stage 'filter.lenght'; did you mean 'filter.length'?",
+    ),
+    (
+        variant(stages__0__path="missing.jsonl"),
+        [],
+        "stages.0.path: no file matches 'missing.jsonl'",
+    ),
     (variant(seeed=3), [], "seeed: unknown key; did you mean 'seed'?"),
     (variant(seed="x"), [], "seed: Input should be a valid integer"),
     (variant(output=DELETE), [], "output: required key is missing; add it"),
     (variant(stages=[]), [], "stages: required list of stages is missing or empty"),
-    (variant(stages__1=DELETE, stages__0={"path": "DATA"}), [], "stages.0: each stage needs a 'use:' key"),
+    (
+        variant(stages__1=DELETE, stages__0={"path": "DATA"}),
+        [],
+        "stages.0: each stage needs a 'use:' key",
+    ),
     (variant(stages__0={"use": "filter.length"}), [], "the first stage must be a source"),
     (variant(output__format="xml"), [], "output.format: Input should be 'parquet' or 'jsonl'"),
-    (variant(stages__1__batch_size=0), [], "stages.1.batch_size: Input should be greater than or equal to 1"),
-    (variant(stages__1__executor="gpu"), [], "stages.1.executor: Input should be 'thread' or 'process'"),
+    (
+        variant(stages__1__batch_size=0),
+        [],
+        "stages.1.batch_size: Input should be greater than or equal to 1",
+    ),
+    (
+        variant(stages__1__executor="gpu"),
+        [],
+        "stages.1.executor: Input should be 'thread' or 'process'",
+    ),
     (GOOD, ["stages.5.n=3"], "--set stages.5.n=3: stages.5 is not an index of a list of 2"),
     (GOOD, ["nokey"], "--set 'nokey': write it as key.path=value"),
-    (GOOD, ["filter.length.min_char=3"], "stages.1.min_char: unknown key; did you mean 'min_chars'?"),
-    (variant(stages__1__function="nope:fn", stages__1__use="map"), [], "stages.1.function: cannot import 'nope'"),
+    (
+        GOOD,
+        ["filter.length.min_char=3"],
+        "stages.1.min_char: unknown key; did you mean 'min_chars'?",
+    ),
+    (
+        variant(stages__1__function="nope:fn", stages__1__use="map"),
+        [],
+        "stages.1.function: cannot import 'nope'",
+    ),
 ]
 
 
 def materialize(config: Any, tmp: Path) -> Path:
-    text = yaml.safe_dump(config).replace("DATA", str(tmp / "in.jsonl")).replace("OUT", str(tmp / "out"))
+    text = (
+        yaml.safe_dump(config)
+        .replace("DATA", str(tmp / "in.jsonl"))
+        .replace("OUT", str(tmp / "out"))
+    )
     text = text.replace(str(tmp / "in.jsonl").replace("in.jsonl", "missing.jsonl"), "missing.jsonl")
     (tmp / "in.jsonl").write_text('{"text": "hello world"}\n')
     path = tmp / "pipeline.yaml"
@@ -76,8 +116,12 @@ def run_cli(args: list[str], monkeypatch: pytest.MonkeyPatch) -> int:
 
 @pytest.mark.parametrize(("config", "sets", "expected"), CASES)
 def test_bad_config_gives_one_line(
-    config: Any, sets: list[str], expected: str, tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    config: Any,
+    sets: list[str],
+    expected: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     path = materialize(config, tmp_path)
     args = ["run", str(path)] + [a for s in sets for a in ("--set", s)]
@@ -95,8 +139,13 @@ def test_bad_config_gives_one_line(
         ("- just\n- a list\n", "expected a mapping"),
     ],
 )
-def test_bad_yaml(text: str, expected: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                  capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_yaml(
+    text: str,
+    expected: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     path = tmp_path / "bad.yaml"
     path.write_text(text)
     assert run_cli(["run", str(path)], monkeypatch) == 2
@@ -105,8 +154,11 @@ def test_bad_yaml(text: str, expected: str, tmp_path: Path, monkeypatch: pytest.
 
 
 def test_missing_config_file_from_a_real_process(tmp_path: Path) -> None:
-    proc = subprocess.run([sys.executable, "-m", "synthmill", "run", str(tmp_path / "nope.yaml")],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "synthmill", "run", str(tmp_path / "nope.yaml")],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [
         f"error: config file not found: {tmp_path / 'nope.yaml'} (check the path)"
@@ -124,4 +176,7 @@ def test_run_dir_of_another_config_is_refused_and_kept(
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert "stages.1.min_chars differs" in err and "--overwrite" in err
     assert sorted(p.read_bytes() for p in (tmp_path / "out" / "data").iterdir()) == before
-    assert run_cli(["run", str(path), "--set", "stages.1.min_chars=5", "--overwrite"], monkeypatch) == 0
+    assert (
+        run_cli(["run", str(path), "--set", "stages.1.min_chars=5", "--overwrite"], monkeypatch)
+        == 0
+    )

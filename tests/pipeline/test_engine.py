@@ -36,7 +36,11 @@ def build(out: Path, **knobs: object) -> Pipeline:
 
 
 def data_rows(run_dir: Path) -> list[dict[str, object]]:
-    return [r for f in sorted((run_dir / "data").glob("*.parquet")) for r in pq.read_table(f).to_pylist()]
+    return [
+        r
+        for f in sorted((run_dir / "data").glob("*.parquet"))
+        for r in pq.read_table(f).to_pylist()
+    ]
 
 
 def test_same_config_and_seed_give_same_rows_whatever_the_executor(tmp_path: Path) -> None:
@@ -55,15 +59,24 @@ def test_stats_add_up_and_rejects_keep_reason_and_raw(tmp_path: Path) -> None:
     for label in ("filter.length", "dedup.exact", "tag"):
         s = stages[label]
         assert s["rows_in"] == s["rows_out"] + s["rejected_total"]
-    assert stages["filter.length"]["rejected"] == {"fewer than 2 words": stages["filter.length"]["rejected_total"]}
+    assert stages["filter.length"]["rejected"] == {
+        "fewer than 2 words": stages["filter.length"]["rejected_total"]
+    }
     assert stages["dedup.exact"]["rejected_total"] > 0
     assert result.rows == stages["tag"]["rows_out"] == len(data_rows(result.root))
-    rejects = [json.loads(line) for f in sorted((result.root / "rejects" / "dedup.exact").glob("*.jsonl"))
-               for line in f.read_text().splitlines()]
+    rejects = [
+        json.loads(line)
+        for f in sorted((result.root / "rejects" / "dedup.exact").glob("*.jsonl"))
+        for line in f.read_text().splitlines()
+    ]
     assert len(rejects) == stages["dedup.exact"]["rejected_total"]
     kept_ids = {r["_meta"]["id"] for r in data_rows(result.root)} | {
-        json.loads(line)["_meta"]["id"] for line in
-        (result.root / "rejects" / "tag").glob("*.jsonl").__next__().read_text().splitlines()
+        json.loads(line)["_meta"]["id"]
+        for line in (result.root / "rejects" / "tag")
+        .glob("*.jsonl")
+        .__next__()
+        .read_text()
+        .splitlines()
     }
     for rej in rejects:
         assert rej["stage"] == "dedup.exact" and rej["reason"] == "exact duplicate"
@@ -87,8 +100,11 @@ def test_children_link_to_parents_and_read_keeps_provenance(tmp_path: Path) -> N
         output=Output(dir=tmp_path / "second", format="jsonl"),
     ).run()
     parents = {r["_meta"]["id"] for r in data_rows(first.root)}
-    lines = [json.loads(x) for f in sorted((chained.root / "data").glob("*.jsonl"))
-             for x in f.read_text().splitlines()]
+    lines = [
+        json.loads(x)
+        for f in sorted((chained.root / "data").glob("*.jsonl"))
+        for x in f.read_text().splitlines()
+    ]
     assert len(lines) == 2 * len(parents)
     assert {p for row in lines for p in row["_meta"]["parents"]} == parents
     assert isinstance(lines[0]["_meta"]["params"], dict)  # JSONL keeps meta as objects
@@ -100,14 +116,18 @@ def test_yaml_and_python_build_the_same_pipeline(tmp_path: Path) -> None:
     again = Pipeline.from_config(yaml.safe_load(pipeline.to_yaml()))
     assert again.to_config() == config
     assert config["stages"][1] == {
-        "use": "map", "concurrency": 2, "function": "tests.pipeline.steps:make_text"
+        "use": "map",
+        "concurrency": 2,
+        "function": "tests.pipeline.steps:make_text",
     }
 
 
 def test_plan_cuts_segments_at_global_stages(tmp_path: Path) -> None:
     segments = plan(build(tmp_path).stages)
     assert [[s.label for s in seg] for seg in segments] == [
-        ["range", "make_text", "filter.length"], ["dedup.exact"], ["tag"]
+        ["range", "make_text", "filter.length"],
+        ["dedup.exact"],
+        ["tag"],
     ]
 
 

@@ -26,8 +26,13 @@ def write_config(tmp: Path, out: str) -> Path:
         "shard_size": 10,
         "stages": [
             {"use": "range", "n": 240},
-            {"use": "map", "function": "tests.pipeline.steps:make_text",
-             "executor": "process", "concurrency": 2, "batch_size": 4},
+            {
+                "use": "map",
+                "function": "tests.pipeline.steps:make_text",
+                "executor": "process",
+                "concurrency": 2,
+                "batch_size": 4,
+            },
             {"use": "filter.length", "min_words": 2},
             {"use": "map", "function": "tests.pipeline.steps:slow", "batch_size": 5},
             {"use": "dedup.exact"},
@@ -66,8 +71,13 @@ def run_and_kill_at(cfg: Path, run_dir: Path, target: int, delay: float) -> bool
 
     Returns whether the kill landed before the run finished by itself.
     """
-    proc = subprocess.Popen([*CLI, "run", str(cfg)], env=env(), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        [*CLI, "run", str(cfg)],
+        env=env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     while proc.poll() is None and progress_files(run_dir) < target:
         time.sleep(0.01)
     time.sleep(delay)
