@@ -18,10 +18,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._machine import machine  # noqa: E402
-from synthmill import Output, Pipeline, Record, StageContext  # noqa: E402
-from synthmill.pipeline.function import FunctionStage  # noqa: E402
-from synthmill.sources.range import Range  # noqa: E402
+from bench._machine import machine
+from synthmill import Output, Pipeline, Record, StageContext
+from synthmill.pipeline.function import FunctionStage
+from synthmill.sources.range import Range
 
 ROWS = 100_000
 SHARD = 10_000
