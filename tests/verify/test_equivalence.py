@@ -64,6 +64,8 @@ CASES: list[tuple[str, str, bool]] = [
     ("-2, 3", "Answer: -2", False),  # trap: one root of two
     ("-2, 3", "Answer: -2, 3, 4", False),
     ("-2, 3", "$\\boxed{\\{-2, 3\\}}$", True),
+    ("-2, 3", "The roots are x = -2 and x = 3.", True),  # no answer line: last two numbers
+    ("-2, 3", "The roots are x = 2 and x = 3.", False),
     # symbolic answers (math-verify, gold first)
     ("\\frac{\\sqrt{2}}{2}", "$\\boxed{\\frac{1}{\\sqrt{2}}}$", True),
     ("3\\sqrt{3}", "$\\boxed{\\sqrt{27}}$", True),

@@ -12,7 +12,7 @@ from typing import Literal
 
 from synthmill.verify.extract import extract_answer
 from synthmill.verify.mathworker import worker
-from synthmill.verify.numbers import fast_equivalent
+from synthmill.verify.numbers import fast_equivalent, split_list
 
 Outcome = Literal["correct", "wrong", "no answer", "timeout", "error"]
 
@@ -55,7 +55,8 @@ def check_solution(
     gold: str, solution: str, *, timeout: float = 5.0, symbolic: bool = True
 ) -> MathResult:
     """Extract the final answer from a whole solution text, then compare it."""
-    answer = extract_answer(solution)
+    items = split_list(gold)
+    answer = extract_answer(solution, count=len(items[0]) if items else 1)
     if answer is None:
         return MathResult("no answer")
     return equivalent(gold, answer, timeout=timeout, symbolic=symbolic)

@@ -53,20 +53,25 @@ def answer_line(text: str) -> str | None:
     return inner if inner is not None else (found or None)
 
 
-def last_number(text: str) -> str | None:
-    """The last number-like token: 42, -3.5, 3/4, \\frac{3}{4}, 1,000, 75%."""
+def last_number(text: str, count: int = 1) -> str | None:
+    """The last number-like token (42, -3.5, 3/4, \\frac{3}{4}, 1,000, 75%), or the last
+    `count` of them joined by commas when the gold answer is a list."""
     found = [m.group(0).strip() for m in _NUMBER.finditer(text)]
     found = [f for f in found if any(c.isdigit() for c in f)]
-    return found[-1] if found else None
+    return ", ".join(found[-count:]) if found else None
 
 
-def extract_answer(text: str) -> str | None:
-    """The final answer of a solution, or None when it states none."""
-    for finder in (boxed, answer_line, last_number):
+def extract_answer(text: str, count: int = 1) -> str | None:
+    """The final answer of a solution, or None when it states none.
+
+    `count` is how many numbers a bare-number fallback takes (the roots of a quadratic).
+    """
+    for finder in (boxed, answer_line):
         found = finder(text)
         if found:
             return _clean(found) or None
-    return None
+    found = last_number(text, count)
+    return _clean(found) if found else None
 
 
 def extract_code(text: str) -> str:
