@@ -68,6 +68,7 @@ def test_dedup_then_decontaminate_then_filter(data: Path, tmp_path: Path) -> Non
     assert stats["rows_in"] == len(kept) - 1 and stats["rows_out"] == 3
 
 
+@pytest.mark.slow
 def test_cli_refuses_to_overwrite_input_and_bad_options(data: Path, tmp_path: Path) -> None:
     r = cli("dedup", str(data), "--out", str(data))
     assert r.returncode == 2 and "overwrite the input" in r.stderr
