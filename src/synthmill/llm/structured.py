@@ -87,7 +87,8 @@ def complete_structured(
             result = parse(first[i], completion, model, attempt)
             results[i] = result
             if not result.ok and result.reason != REASON_CALL and attempt <= retries:
-                current[i] = feedback(current[i], completion.text, result.detail, schema)
+                wanted = first[i].json_schema or schema
+                current[i] = feedback(current[i], completion.text, result.detail, wanted)
                 still.append(i)
         pending = still
         if not pending:
