@@ -6,8 +6,8 @@ from pathlib import Path
 
 import typer
 
-from synthmill.cli.dedup_cmd import show
-from synthmill.curate.apply import apply, build
+from synthmill.cli.dedup_cmd import run, show
+from synthmill.curate.apply import build
 from synthmill.curate.decontaminate import Decontaminate
 
 
@@ -43,7 +43,7 @@ def decontaminate(
         "min_matches": min_matches,
     }
     stage = build(Decontaminate, options)
-    show(apply([stage], src, out, seed=seed, overwrite=overwrite))
+    show(run([stage], src, out, seed, overwrite))
 
 
 def register(app: typer.Typer) -> None:

@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from synthmill.cli.progress import RichProgress
 from synthmill.curate.apply import Outcome, apply, build
 from synthmill.pipeline.stage import Stage
 
@@ -33,6 +34,12 @@ def show(outcome: Outcome) -> None:
         f"[bold green]done[/]: {outcome.rows_out} of {outcome.rows_in} rows kept in "
         f"{outcome.out}; rejects: {outcome.rejects}; stats: {outcome.stats}"
     )
+
+
+def run(stages: list[Stage], src: Path, out: Path, seed: int, overwrite: bool) -> Outcome:
+    """apply() with rich progress bars on stderr."""
+    with RichProgress(Console(stderr=True)) as progress:
+        return apply(stages, src, out, seed=seed, overwrite=overwrite, progress=progress)
 
 
 def dedup(
@@ -77,7 +84,7 @@ def dedup(
             SemanticDedup,
             {"columns": column} | ({"threshold": threshold} if threshold is not None else {}),
         )
-    show(apply([stage], src, out, seed=seed, overwrite=overwrite))
+    show(run([stage], src, out, seed, overwrite))
 
 
 def register(app: typer.Typer) -> None:

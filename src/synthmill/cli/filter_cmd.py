@@ -7,8 +7,8 @@ from pathlib import Path
 
 import typer
 
-from synthmill.cli.dedup_cmd import show
-from synthmill.curate.apply import apply, build
+from synthmill.cli.dedup_cmd import run, show
+from synthmill.curate.apply import build
 from synthmill.curate.language import LanguageFilter
 from synthmill.curate.quality import QualityFilter
 from synthmill.errors import ConfigError
@@ -51,7 +51,7 @@ def filter_(
         )
     if not stages:
         raise ConfigError("nothing to do: give --profile and/or --language")
-    show(apply(stages, src, out, seed=seed, overwrite=overwrite))
+    show(run(stages, src, out, seed, overwrite))
 
 
 def register(app: typer.Typer) -> None:

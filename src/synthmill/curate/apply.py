@@ -18,6 +18,7 @@ from synthmill.errors import ConfigError
 from synthmill.io.atomic import write_text_atomic
 from synthmill.io.records_io import write_records, write_rejects
 from synthmill.pipeline.config import validate
+from synthmill.pipeline.progress import LogProgress, Progress
 from synthmill.pipeline.runner import chunks
 from synthmill.pipeline.stage import GlobalStage, Stage, StageContext
 from synthmill.records import Record
@@ -75,10 +76,17 @@ def check_paths(src: Path, out: Path, overwrite: bool) -> None:
 
 
 def apply(
-    stages: list[Stage], src: Path, out: Path, *, seed: int = 0, overwrite: bool = False
+    stages: list[Stage],
+    src: Path,
+    out: Path,
+    *,
+    seed: int = 0,
+    overwrite: bool = False,
+    progress: Progress | None = None,
 ) -> Outcome:
     """Run stages in order over the rows of `src`; write kept rows, rejects and stats."""
     check_paths(src, out, overwrite)
+    progress = progress or LogProgress()
     rows: Iterable[Record] = FileRecords(src, seed)
     rejected: list[Record] = []
     report: dict[str, dict[str, Any]] = {}
@@ -86,7 +94,8 @@ def apply(
     for n, stage in enumerate(stages):
         start = time.perf_counter()
         ctx = StageContext(seed, stage.label)
-        kept, dropped, seen = _run(stage, rows, ctx)
+        progress.stage_started(stage.label, None if n == 0 else rows_in - len(rejected))
+        kept, dropped, seen = _run(stage, rows, ctx, progress)
         rows_in = seen if n == 0 else rows_in
         rejected += dropped
         report[stage.label] = _stage_report(seen, kept, dropped, ctx, time.perf_counter() - start)
@@ -102,21 +111,30 @@ def apply(
 
 
 def _run(
-    stage: Stage, rows: Iterable[Record], ctx: StageContext
+    stage: Stage, rows: Iterable[Record], ctx: StageContext, progress: Progress, every: int = 1024
 ) -> tuple[list[Record], list[Record], int]:
     kept: list[Record] = []
     dropped: list[Record] = []
-    seen = 0
     if isinstance(stage, GlobalStage):
         produced: Iterable[Record] = stage.process_all(rows, ctx)
     else:
         produced = (
             r for batch in chunks(rows, stage.batch_size) for r in stage.process(batch, ctx)
         )
+    shown = (0, 0)
     for record in produced:
-        seen += 1
         (dropped if record.rejected else kept).append(record)
-    return kept, dropped, seen
+        if (len(kept) + len(dropped)) % every == 0:
+            shown = _advance(progress, stage.label, shown, len(kept) + len(dropped), len(kept))
+    _advance(progress, stage.label, shown, len(kept) + len(dropped), len(kept))
+    return kept, dropped, len(kept) + len(dropped)
+
+
+def _advance(
+    progress: Progress, label: str, shown: tuple[int, int], seen: int, kept: int
+) -> tuple[int, int]:
+    progress.advance(label, seen - shown[0], kept - shown[1])
+    return seen, kept
 
 
 def _stage_report(
