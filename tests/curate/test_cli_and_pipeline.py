@@ -59,6 +59,7 @@ def test_dedup_then_decontaminate_then_filter(data: Path, tmp_path: Path) -> Non
     assert r.returncode == 0, r.stderr
     (leak,) = read_jsonl(tmp_path / "dc.rejects.jsonl")
     assert leak["row"]["kind"] == "leak" and leak["raw"]["item"] == "HumanEval/0"
+    assert "HumanEval/0" in r.stderr  # the matched-items report
 
     out = tmp_path / "clean.jsonl"
     r = cli("filter", str(dc), "-o", str(out), "--language", "en", "--profile", "prose")

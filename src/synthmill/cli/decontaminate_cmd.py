@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
+from collections import Counter
 from pathlib import Path
 
 import typer
+from rich.console import Console
+from rich.table import Table
 
 from synthmill.cli.dedup_cmd import run, show
-from synthmill.curate.apply import build
+from synthmill.curate.apply import Outcome, build
 from synthmill.curate.decontaminate import Decontaminate
 
 
@@ -43,7 +47,24 @@ def decontaminate(
         "min_matches": min_matches,
     }
     stage = build(Decontaminate, options)
-    show(run([stage], src, out, seed, overwrite))
+    outcome = run([stage], src, out, seed, overwrite)
+    show(outcome)
+    matched_items(outcome)
+
+
+def matched_items(outcome: Outcome, top: int = 20) -> None:
+    """Which benchmark items the removed rows overlapped, most matched first."""
+    counts: Counter[tuple[str, str]] = Counter()
+    with open(outcome.rejects, encoding="utf-8") as fh:
+        for line in fh:
+            raw = json.loads(line).get("raw") or {}
+            counts[(str(raw.get("benchmark")), str(raw.get("item")))] += 1
+    if not counts:
+        return
+    table = Table("benchmark", "item", "rows removed", title="matched benchmark items")
+    for (bench, item), n in counts.most_common(top):
+        table.add_row(bench, item, str(n))
+    Console(stderr=True).print(table)
 
 
 def register(app: typer.Typer) -> None:
