@@ -7,7 +7,8 @@ The corpus has random-word base documents, planted near-duplicates of known Jacc
 (word 5-gram shingles) and exact copies. Every method uses the same normalization
 (lowercase, punctuation stripped), word 5-gram shingles, 128 permutations and Jaccard
 threshold 0.8, and runs in its own process so peak RSS is its own. Timings exclude
-reading the corpus and building records.
+reading the corpus and building records. datatrove is optional (`pip install datatrove`;
+its run is recorded as an error when it is missing); datasketch comes with the test extra.
 """
 
 from __future__ import annotations
