@@ -98,3 +98,14 @@ def test_judge_with_the_embedded_model() -> None:
         else:
             assert 1 <= r.meta.scores["score.judge"] <= 5
     assert sum(not r.rejected for r in out) >= 2
+
+
+@pytest.mark.slow
+def test_classifier_on_minilm_embeddings() -> None:
+    pytest.importorskip("sentence_transformers")
+    rows = corpus(200)
+    stage = ClassifierFilter(backend=FAKE, sample=120, features="embed")
+    ctx = StageContext(0, stage.label)
+    out = list(stage.process_all(rows, ctx))
+    assert len(out) == 200 and ctx.counters["heldout.rows"] > 15
+    assert ctx.counters["heldout.f1_pct"] >= 80
