@@ -30,9 +30,6 @@ EXPLAIN_SYSTEM_PROMPTS = (
 )
 
 
-_FORMAT = '\n\nReply as JSON with the key "answer".'
-
-
 class Answer(BaseModel):
     answer: str
 
@@ -58,9 +55,7 @@ class Distill(LLMRecipe):
     def process(self, batch: list[Record], ctx: StageContext) -> list[Record]:
         schema = json_schema({"answer": self.max_chars})
         turns = [self.turns(r, ctx) for r in batch]
-        requests = [
-            self.chat(_wire(t), ctx, r.meta.id, schema) for r, t in zip(batch, turns, strict=True)
-        ]
+        requests = [self.chat(t, ctx, r.meta.id, schema) for r, t in zip(batch, turns, strict=True)]
         results = self.ask(requests, Answer, ctx)
         out = []
         for record, convo, result in zip(batch, turns, results, strict=True):
@@ -84,12 +79,6 @@ class Distill(LLMRecipe):
         user = user_turn(record, self.prompt_column, self.input_column)
         head = [{"role": "system", "content": system}] if system else []
         return [*head, {"role": "user", "content": user}]
-
-
-def _wire(turns: list[dict[str, str]]) -> list[dict[str, str]]:
-    """The turns as sent: the last one also says how to format the reply."""
-    last = {**turns[-1], "content": turns[-1]["content"] + _FORMAT}
-    return [*turns[:-1], last]
 
 
 def user_turn(record: Record, prompt_column: str, input_column: str | None) -> str:

@@ -26,8 +26,7 @@ def qa_prompt(passage: str) -> str:
     """Ask for one question the passage answers, and the answer in the passage's words."""
     return (
         f"Passage: {passage}\n\nWrite one question that this passage answers, and its short "
-        "answer using words from the passage. Reply as JSON with the keys "
-        '"question" and "answer".'
+        "answer using words from the passage."
     )
 
 

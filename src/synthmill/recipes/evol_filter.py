@@ -15,7 +15,14 @@ from synthmill.pipeline.stage import Check
 from synthmill.recipes.text import content_words, words
 from synthmill.records import Record, Verdict
 
-LEAKS = ("given prompt", "rewritten prompt", "created prompt", "the prompt below")
+LEAKS = (
+    "given prompt",
+    "rewritten prompt",
+    "created prompt",
+    "prompt below",
+    "[insert",
+    "prompt here",
+)
 REFUSALS = ("sorry", "as an ai", "i cannot", "i can't", "i am unable", "i'm unable")
 
 

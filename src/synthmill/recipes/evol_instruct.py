@@ -29,12 +29,12 @@ IN_DEPTH: dict[str, str] = {
 _DEPTH = (
     "Rewrite the prompt below into a more difficult version that people can still "
     "understand and answer. {how} Add at most 20 words, and do not answer it.\n\n"
-    'Prompt: {prompt}\n\nReply as JSON with the key "prompt".'
+    "Prompt: {prompt}"
 )
 _BREADTH = (
     "Write a brand new prompt inspired by the prompt below: same domain, but a rarer and "
     "different task of similar length and difficulty. Do not answer it.\n\n"
-    'Prompt: {prompt}\n\nReply as JSON with the key "prompt".'
+    "Prompt: {prompt}"
 )
 
 

@@ -44,7 +44,7 @@ class SelfInstruct(Source, LLMRecipe):
 
     n: int = Field(ge=0, description="How many tasks to try to make (slots to fill).")
     seed_tasks: str = Field(default=BUILTIN, description="JSONL of seed tasks, or 'builtin'.")
-    examples: int = Field(default=3, ge=1, le=8, description="Seed tasks shown per prompt.")
+    examples: int = Field(default=2, ge=1, le=8, description="Seed tasks shown per prompt.")
     topics: str | None = Field(
         default=BUILTIN, description="Topics file steering each prompt ('builtin'; null: off)."
     )
@@ -54,7 +54,6 @@ class SelfInstruct(Source, LLMRecipe):
     )
     max_chars: int = Field(default=240, ge=20, description="Cap on each field's characters.")
     max_tokens: int = Field(default=160, ge=8, description="Tokens per reply; keep it small.")
-    temperature: float = Field(default=0.9, ge=0.0, le=2.0, description="Sampling temperature.")
     batch_size: int = Field(default=8, ge=1, description="Slots handed to process() at once.")
 
     def count(self) -> int:
@@ -125,7 +124,7 @@ class SelfInstruct(Source, LLMRecipe):
         if isinstance(value, NewTask):
             data = {
                 "instruction": _TASK_LABEL.sub("", clean(value.instruction)),
-                "input": clean(value.input),
+                "input": _no_input(clean(value.input)),
                 "output": clean(value.output),
             }
         parents = tuple(e.id for e in examples)
@@ -139,6 +138,11 @@ def _instruction(result: Structured[NewInstruction]) -> str:
     return _TASK_LABEL.sub("", clean(result.value.instruction))
 
 
+def _no_input(text: str) -> str:
+    """Small models spell an empty input as 'none', '(none)', 'N/A' or 'empty'."""
+    return "" if text.lower().strip("().") in {"none", "n/a", "na", "empty", "null", "-"} else text
+
+
 def _topic(rng: Random, source: str | None) -> str | None:
     return rng.choice(load_topics(source)) if source else None
 
@@ -146,19 +150,23 @@ def _topic(rng: Random, source: str | None) -> str | None:
 def _show(task: SeedTask, with_instance: bool = True) -> str:
     if not with_instance:
         return f"- {task.instruction}"
-    output = task.output if len(task.output) <= 160 else task.output[:157] + "..."
-    return f"Instruction: {task.instruction}\nInput: {task.input or '(none)'}\nOutput: {output}"
+    output = task.output if len(task.output) <= 120 else task.output[:117] + "..."
+    return f"Instruction: {task.instruction}\nInput: {task.input}\nOutput: {output}"
 
 
 def joint_prompt(examples: list[SeedTask], topic: str | None) -> str:
-    """Ask for one complete new task, shown a few seed tasks as examples."""
+    """Ask for one complete new task, shown a few seed tasks as examples.
+
+    The reply format comes from the JSON schema; naming JSON in the prompt makes small
+    models write about JSON instead.
+    """
     shown = "\n\n".join(_show(t) for t in examples)
+    noun = "a task" if len(examples) == 1 else "tasks"
     about = f" about {topic}" if topic else ""
     return (
-        f"Here are examples of tasks for an AI assistant:\n\n{shown}\n\n"
-        f"Write one new, different task{about}. Give its instruction, an input "
-        "(empty if none is needed) and the correct output, as JSON with the keys "
-        '"instruction", "input" and "output".'
+        f"Here {'is' if len(examples) == 1 else 'are'} {noun} for an AI assistant.\n{shown}\n\n"
+        f"Write a new task{about}: a different instruction, its input (may be empty) "
+        "and its output."
     )
 
 
@@ -168,13 +176,13 @@ def instruction_prompt(examples: list[SeedTask], topic: str | None) -> str:
     about = f" about {topic}" if topic else ""
     return (
         f"Here are instructions for an AI assistant:\n{shown}\n\n"
-        f'Write one new, different instruction{about}, as JSON with the key "instruction".'
+        f"Write one new, different instruction{about}."
     )
 
 
 def instance_prompt(instruction: str) -> str:
     """Self-Instruct step 2 (input-first): an input for the instruction and its output."""
     return (
-        f"Task: {instruction}\n\nWrite an input for this task (empty if none is needed) and "
-        'the correct output, as JSON with the keys "input" and "output".'
+        f"Task: {instruction}\n\nWrite an input for this task (may be empty) and the "
+        "output a good assistant would give."
     )

@@ -1,0 +1,151 @@
+"""Recipe logic with the deterministic fake backend: prompts, rows, provenance, rejects."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from synthmill import Pipeline
+from synthmill.io.records_io import read_records
+from synthmill.llm.fake import FakeBackend
+from synthmill.pipeline.stage import StageContext
+from synthmill.recipes.distill import EXPLAIN_SYSTEM_PROMPTS, Distill
+from synthmill.recipes.docqa import DocQA
+from synthmill.recipes.evol_instruct import EvolInstruct
+from synthmill.recipes.seeds import load_seed_tasks
+from synthmill.recipes.self_instruct import SelfInstruct
+from synthmill.records import Record
+
+FAKE = FakeBackend(function="tests.recipes.replies:reply", model="fake-teacher")
+BROKEN = FakeBackend(function="tests.recipes.replies:broken")
+PROVENANCE = ("recipe", "model", "prompt_hash", "params", "seed")
+
+
+def ctx(stage: str = "s") -> StageContext:
+    return StageContext(seed=1, stage=stage)
+
+
+def assert_provenance(record: Record, recipe: str) -> None:
+    meta = record.meta
+    assert meta.recipe == recipe and meta.model == "fake-teacher" and meta.origin == "synthetic"
+    assert meta.prompt_hash and meta.params["json_schema"] is True and meta.seed is not None
+    assert meta.parents
+
+
+def test_self_instruct_slots_rows_and_provenance() -> None:
+    stage = SelfInstruct(n=5, backend=FAKE, examples=2)
+    slots = list(stage.rows(ctx(stage.label)))
+    assert len(slots) == stage.count() == 5
+    out = stage.process(slots, ctx(stage.label))
+    seed_ids = {t.id for t in load_seed_tasks()}
+    assert len({r.data["instruction"] for r in out}) == 5
+    for r in out:
+        assert_provenance(r, "self-instruct")
+        assert set(r.data) == {"instruction", "input", "output"}
+        assert len(r.meta.parents) == 2 and set(r.meta.parents) <= seed_ids
+
+
+def test_self_instruct_is_deterministic_per_slot_not_per_batch() -> None:
+    stage = SelfInstruct(n=4, backend=FAKE)
+    slots = list(stage.rows(ctx(stage.label)))
+    together = stage.process(slots, ctx(stage.label))
+    apart = [stage.process([s], ctx(stage.label))[0] for s in slots]
+    assert [r.to_row() for r in together] == [r.to_row() for r in apart]
+
+
+def test_self_instruct_two_step_asks_twice() -> None:
+    stage = SelfInstruct(n=3, backend=FAKE, mode="two_step")
+    c = ctx(stage.label)
+    out = stage.process(list(stage.rows(c)), c)
+    assert c.counters["llm.calls"] == 6
+    assert all(r.data["instruction"].startswith("instruction number") for r in out)
+    assert all(r.data["output"].startswith("output number") for r in out)
+
+
+def test_bad_output_is_retried_then_rejected_with_raw_output() -> None:
+    stage = SelfInstruct(n=2, backend=BROKEN, retries=1)
+    c = ctx(stage.label)
+    out = stage.process(list(stage.rows(c)), c)
+    assert all(r.rejected for r in out)
+    rejection = out[0].meta.rejection
+    assert rejection is not None and rejection.reason == "invalid json"
+    assert rejection.raw["output"] == "not json at all" and rejection.raw["attempts"] == 2
+    assert c.counters["llm.calls"] == 4 and c.counters["structured.failed"] == 2
+
+
+def test_evol_instruct_records_the_evolution() -> None:
+    parent = Record.new(
+        {"instruction": "Describe rain.", "input": "in Spain", "output": "x"}, key=0, stage="read"
+    )
+    stage = EvolInstruct(backend=FAKE, methods=["deepen"])
+    (child,) = stage.process([parent], ctx(stage.label))
+    assert_provenance(child, "evol-instruct")
+    assert child.meta.parents == (parent.meta.id,)
+    assert child.data["evolved_from"] == "Describe rain.\nin Spain"
+    assert child.data["evolution"] == "deepen" and child.data["evol_round"] == 1
+    assert "output" not in child.data and child.data["input"] == ""
+    assert "more difficult" in FAKE_PROMPT(stage, parent)
+
+
+def FAKE_PROMPT(stage: EvolInstruct, parent: Record) -> str:
+    from synthmill.recipes.evol_instruct import evolution_prompt
+
+    return evolution_prompt(stage.methods[0], stage.text(parent))
+
+
+def test_distill_explain_draws_an_orca_system_prompt_per_row() -> None:
+    rows = [
+        Record.new({"instruction": f"Question {i}?", "input": ""}, key=i, stage="read")
+        for i in range(6)
+    ]
+    stage = Distill(backend=FAKE, explain=True)
+    out = stage.process(rows, ctx(stage.label))
+    for r in out:
+        assert_provenance(r, "distill")
+        roles = [m["role"] for m in r.data["messages"]]
+        assert roles == ["system", "user", "assistant"]
+        assert r.data["system"] in EXPLAIN_SYSTEM_PROMPTS
+        assert r.data["messages"][-1]["content"] == r.data["response"]
+    assert len({r.data["system"] for r in out}) > 1
+
+
+def test_distill_without_system_prompt() -> None:
+    row = Record.new({"instruction": "Sum up.", "input": "A text."}, key=0, stage="read")
+    (out,) = Distill(backend=FAKE).process([row], ctx())
+    assert out.data["messages"][0] == {"role": "user", "content": "Sum up.\n\nA text."}
+    assert out.data["system"] == ""
+
+
+def test_docqa_one_pair_per_question_slot() -> None:
+    chunk = Record.new(
+        {"text": "Otters hold hands while sleeping.", "doc_id": 1}, key=0, stage="chunk"
+    )
+    stage = DocQA(backend=FAKE, questions=2)
+    out = stage.process([chunk], ctx(stage.label))
+    assert len(out) == 2 and out[0].meta.id != out[1].meta.id
+    for r in out:
+        assert_provenance(r, "docqa")
+        assert r.data["context"] == "Otters hold hands while sleeping."
+        assert r.data["answer"] == "Otters" and r.data["doc_id"] == 1 and "text" not in r.data
+
+
+def test_pipeline_resume_reuses_rows(tmp_path: Path) -> None:
+    config = {
+        "name": "t",
+        "seed": 3,
+        "shard_size": 2,
+        "backend": FAKE.to_config(),
+        "stages": [{"use": "self_instruct", "n": 5}, {"use": "filter.novelty"}],
+        "output": {"dir": str(tmp_path / "run")},
+    }
+    first = Pipeline.from_config(config).run()
+    rows = [
+        r.to_row() for p in sorted((first.root / "data").glob("*.parquet")) for r in read_records(p)
+    ]
+    again = Pipeline.from_config(config).run()
+    rows2 = [
+        r.to_row() for p in sorted((again.root / "data").glob("*.parquet")) for r in read_records(p)
+    ]
+    assert rows == rows2 and first.rows == len(rows) >= 1
+    # The fake replies differ only in their hash: ROUGE-L 5/6, so novelty keeps the first.
+    novelty = first.stats["stages"]["filter.novelty"]
+    assert novelty["rejected"] == {"too similar to an earlier task": 5 - first.rows}
