@@ -1,0 +1,200 @@
+"""LLM throughput: synthmill versus llama-cpp-python called directly, and the openai backend.
+
+    .venv/bin/python bench/llm_throughput.py        # writes bench/results/llm_throughput.json
+
+The same prompts, seeds and JSON schema go (1) straight to llama_cpp.Llama, (2) through
+a synthmill pipeline on the embedded `llamacpp` backend (run directory, checkpoints,
+Parquet and card included, response cache off), and (3) through the `openai` backend
+against a local `python -m llama_cpp.server` at concurrency 1, 2 and 4. Direct and
+synthmill runs alternate so that load from other processes hits both alike.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, ClassVar
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from pydantic import BaseModel, Field
+
+from bench._machine import machine
+from synthmill.llm import BackendField, Request, backend_option, complete_structured
+from synthmill.llm.llamacpp import default_model_path
+from synthmill.pipeline.pipeline import Output, Pipeline
+from synthmill.pipeline.stage import Stage, StageContext
+from synthmill.records import Record
+from synthmill.sources.range import Range
+
+PROMPTS = 6
+MAX_TOKENS = 64
+THREADS = 1  # on 2 shared cores, 2 spinning llama.cpp threads lose badly to other load
+REPEATS = 4
+TOPICS = ["rivers", "bread", "chess", "volcanoes", "poetry", "bicycles", "tea", "stars"]
+OUT = Path(__file__).resolve().parent / "results" / "llm_throughput.json"
+
+
+class Task(BaseModel):
+    # Length caps go into the JSON schema, so the grammar closes the object in time.
+    instruction: str = Field(max_length=80)
+    answer: str = Field(max_length=60)
+
+
+def request(i: int) -> Request:
+    text = f"Write one short instruction about {TOPICS[i % len(TOPICS)]} and its answer."
+    schema = Task.model_json_schema()
+    messages = ({"role": "user", "content": text},)
+    return Request(messages=messages, json_schema=schema, max_tokens=MAX_TOKENS, seed=i)
+
+
+class Generate(Stage):
+    """One structured call per row, no retries, so the work equals the direct loop's."""
+
+    kind: ClassVar[str] = "bench.generate"
+    backend: BackendField = backend_option()
+
+    def process(self, batch: list[Record], ctx: StageContext) -> list[Record]:
+        reqs = [request(r.data["index"]) for r in batch]
+        results = complete_structured(self.backend, reqs, Task, ctx, retries=0)
+        return [
+            r.child(res.value.model_dump(), stage=self.label, **res.provenance())
+            if res.value is not None
+            else r.reject(self.label, res.reason or "", raw=res.rejection())
+            for r, res in zip(batch, results, strict=True)
+        ]
+
+
+def direct(llm: Any, n: int = PROMPTS) -> dict[str, float]:
+    """The baseline: the same calls straight into llama-cpp-python."""
+    start, tokens, rows = time.perf_counter(), 0, 0
+    for i in range(n):
+        req = request(i)
+        reply = llm.create_chat_completion(
+            messages=list(req.messages),
+            max_tokens=MAX_TOKENS,
+            temperature=req.temperature,
+            top_p=req.top_p,
+            seed=req.seed,
+            response_format={"type": "json_object", "schema": req.json_schema},
+        )
+        tokens += reply["usage"]["completion_tokens"]
+        rows += _valid(reply["choices"][0]["message"]["content"])
+    return _rates(time.perf_counter() - start, tokens, rows)
+
+
+def through_synthmill(backend: dict[str, Any], n: int = PROMPTS) -> dict[str, float]:
+    """A full pipeline run (range -> generate -> publish) with the cache off."""
+    with tempfile.TemporaryDirectory() as tmp:
+        stage = Generate(backend=backend, batch_size=PROMPTS)
+        pipe = Pipeline(
+            name="bench",
+            stages=[Range(n=n), stage],
+            output=Output(dir=Path(tmp)),
+            cache=False,
+        )
+        start = time.perf_counter()
+        result = pipe.run()
+        seconds = time.perf_counter() - start
+    counters = result.stats["stages"]["bench.generate"]["counters"]
+    return _rates(seconds, counters.get("llm.completion_tokens", 0), result.rows)
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _valid(text: str) -> int:
+    try:
+        Task.model_validate_json(text)
+    except ValueError:
+        return 0
+    return 1
+
+
+def _rates(seconds: float, tokens: int, rows: int) -> dict[str, float]:
+    return {
+        "seconds": round(seconds, 3),
+        "completion_tokens": tokens,
+        "rows": rows,
+        "tokens_per_s": round(tokens / seconds, 2),
+        "rows_per_min": round(rows * 60 / seconds, 2),
+    }
+
+
+def embedded() -> dict[str, Any]:
+    import llama_cpp
+
+    llm = llama_cpp.Llama(
+        model_path=default_model_path(),
+        n_ctx=2048,
+        n_threads=THREADS,
+        n_threads_batch=THREADS,  # as synthmill does; llama-cpp-python's default is all cores
+        verbose=False,
+    )
+    backend = {"type": "llamacpp", "n_threads": THREADS}
+    direct(llm, 1)  # warm up both paths: model load and first-call costs
+    through_synthmill(backend, 1)
+    runs: dict[str, list[dict[str, float]]] = {"direct": [], "synthmill": []}
+    for repeat in range(REPEATS):  # alternate which goes first, so drifting load hits both
+        order = ["direct", "synthmill"] if repeat % 2 == 0 else ["synthmill", "direct"]
+        for name in order:
+            runs[name].append(direct(llm) if name == "direct" else through_synthmill(backend))
+        log(f"embedded repeat {repeat}: {runs['direct'][-1]} {runs['synthmill'][-1]}")
+    median = {k: statistics.median(r["tokens_per_s"] for r in v) for k, v in runs.items()}
+    ratio = median["synthmill"] / median["direct"]
+    return {
+        "runs": runs,
+        "median_tokens_per_s": median,
+        "median_rows_per_min": {
+            k: statistics.median(r["rows_per_min"] for r in v) for k, v in runs.items()
+        },
+        "ratio_synthmill_to_direct": round(ratio, 3),
+    }
+
+
+def served() -> dict[str, Any]:
+    """The openai backend against a local llama_cpp.server at concurrency 1, 2, 4."""
+    from tests.llm.servers import MODEL_ALIAS, free_port, wait_ready
+
+    port = free_port()
+    args = [sys.executable, "-m", "llama_cpp.server", "--model", default_model_path()]
+    args += ["--model_alias", MODEL_ALIAS, "--host", "127.0.0.1", "--port", str(port)]
+    args += ["--n_threads", str(THREADS), "--n_threads_batch", str(THREADS), "--verbose", "False"]
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}/v1"
+    try:
+        wait_ready(url, proc)
+        backend = {"type": "openai", "model": MODEL_ALIAS, "base_url": url}
+        through_synthmill(backend, 1)  # warm up: dialect probe, first call
+        out = {}
+        for c in (1, 2, 4):
+            out[f"concurrency_{c}"] = through_synthmill({**backend, "concurrency": c})
+            log(f"server concurrency {c}: {out[f'concurrency_{c}']}")
+        return out
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def main() -> None:
+    result = {
+        "benchmark": "llm_throughput",
+        "machine": machine(),
+        "params": {"prompts": PROMPTS, "max_tokens": MAX_TOKENS, "threads": THREADS},
+        "embedded": embedded(),
+        "openai_backend_llama_cpp_server": served(),
+    }
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    OUT.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps({k: v for k, v in result["embedded"].items() if k != "runs"}, indent=1))
+    print(json.dumps(result["openai_backend_llama_cpp_server"], indent=1))
+
+
+if __name__ == "__main__":
+    main()
