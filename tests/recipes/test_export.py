@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from synthmill import Pipeline
 from synthmill.cli import app
-from synthmill.errors import DataError
+from synthmill.errors import ConfigError, DataError
 from synthmill.export import Example, export, render, to_example
 
 FAKE = {"type": "fake", "function": "tests.recipes.replies:reply"}
@@ -96,4 +96,4 @@ def test_export_cli_on_docqa_run(tmp_path: Path) -> None:
     human = rows[0]["conversations"][0]["value"]  # type: ignore[index]
     assert "Otters sleep on water." in human
     bad = CliRunner().invoke(app, ["export", str(root), "--format", "csv"])
-    assert bad.exit_code != 0
+    assert isinstance(bad.exception, ConfigError) and "openai" in str(bad.exception)

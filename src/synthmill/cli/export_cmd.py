@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from synthmill.errors import RunDirError
+from synthmill.errors import ConfigError, RunDirError
 from synthmill.export import FORMATS, Format, export
 
 
@@ -28,7 +28,7 @@ def export_cmd(
     if not (run_dir / "config.yaml").is_file():
         raise RunDirError(f"{run_dir} is not a synthmill run directory (no config.yaml)")
     if fmt not in FORMATS:
-        raise typer.BadParameter(f"use one of {', '.join(FORMATS)}", param_hint="--format")
+        raise ConfigError(f"--format {fmt!r}: unknown format; use one of {', '.join(FORMATS)}")
     target = out or run_dir / "export" / f"{fmt}.jsonl"
     chosen: Format = fmt
     n = export(run_dir, target, chosen, with_context=not no_context, provenance=ids)
