@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
+from pathlib import Path
+
 from pydantic import BaseModel
 
 from synthmill.llm import Request, complete, complete_structured
@@ -80,6 +83,9 @@ def test_cache_serves_a_repeated_batch(tmp_path: object) -> None:
     assert all(c.cached for c in again) and not any(c.cached for c in first)
     assert ctx.counters["llm.cache_hits"] == 5 and ctx.counters["llm.calls"] == 0
     assert first_ctx.counters["llm.calls"] == 5
+    db = sqlite3.connect(Path(str(tmp_path)) / "llm-responses.sqlite")
+    assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    db.close()
 
 
 def test_extract_json_tolerates_fences() -> None:
