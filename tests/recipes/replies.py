@@ -29,3 +29,12 @@ def _value(key: str, tag: str, prompt: str) -> str:
 def broken(request: Request) -> str:
     """Never valid JSON: every row must end up in rejects with the raw output."""
     return "not json at all"
+
+
+def judge(request: Request) -> str:
+    """A judge that says yes exactly when the passage contains the answer verbatim."""
+    prompt = request.messages[-1]["content"]
+    passage = prompt.split("Passage: ", 1)[1].split("\n\nQuestion: ", 1)[0]
+    answer = prompt.split("\nAnswer: ", 1)[1].split("\n\n", 1)[0]
+    supported = "yes" if answer.lower() in passage.lower() else "no"
+    return json.dumps({"supported": supported, "reason": f"checked {answer!r}"})

@@ -101,6 +101,7 @@ def test_docqa_grounded_pairs(tmp_path: Path) -> None:
         {"use": "chunk", "max_words": 8, "min_words": 3},
         {"use": "docqa", "max_tokens": 80, "max_chars": 120},
         {"use": "filter.grounded", "min_coverage": 0.5},
+        {"use": "judge.grounded"},  # the 135M judge is weak; this checks the plumbing
     ]
     root = run(tmp_path, stages)
     rows, dropped = kept(root), rejects(root)
@@ -109,3 +110,6 @@ def test_docqa_grounded_pairs(tmp_path: Path) -> None:
         assert_made_by_model(r, "docqa")
         assert r.data["context"] in doc and r.data["question"] and r.data["answer"]
         assert r.meta.scores["filter.grounded"] >= 0.5
+        assert r.meta.verdicts["judge.grounded"]["ok"] is True
+    for d in dropped:
+        assert d["stage"] in ("chunk", "docqa", "filter.grounded", "judge.grounded")

@@ -122,3 +122,26 @@ def test_grounding_check() -> None:
     )
     same = rec(context=context, question="bees carry pollen", answer="Bees carry pollen")
     assert reason(f, same) == "answer repeats the question"
+
+
+def test_grounding_judge_keeps_supported_and_rejects_the_rest() -> None:
+    from synthmill.llm.fake import FakeBackend
+    from synthmill.recipes.grounded_judge import REJECTED, GroundedJudge
+
+    judge = GroundedJudge(backend=FakeBackend(function="tests.recipes.replies:judge"))
+    context = "Otters hold paws while they sleep."
+    rows = [
+        rec(0, context=context, question="What do otters hold?", answer="paws"),
+        rec(1, context=context, question="What do otters eat?", answer="fish"),
+    ]
+    c = StageContext(seed=0, stage=judge.label)
+    kept, dropped = judge.process(rows, c)
+    assert not kept.rejected and kept.meta.verdicts["judge.grounded"]["ok"] is True
+    assert dropped.meta.rejection is not None and dropped.meta.rejection.reason == REJECTED
+    assert dropped.meta.rejection.raw["judge_reason"] == "checked 'fish'"
+    assert c.counters["llm.calls"] == 2
+    broken = GroundedJudge(backend=FakeBackend(replies=["no json"]), retries=0)
+    (failed,) = broken.process(rows[:1], c)
+    assert (
+        failed.meta.rejection is not None and failed.meta.rejection.reason == "judge: invalid json"
+    )
