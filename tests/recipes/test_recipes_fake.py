@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from synthmill import Pipeline
+import pytest
+
+from synthmill import ConfigError, Pipeline
 from synthmill.io.records_io import read_records
 from synthmill.llm.fake import FakeBackend
 from synthmill.pipeline.stage import StageContext
@@ -149,3 +151,18 @@ def test_pipeline_resume_reuses_rows(tmp_path: Path) -> None:
     # The fake replies differ only in their hash: ROUGE-L 5/6, so novelty keeps the first.
     novelty = first.stats["stages"]["filter.novelty"]
     assert novelty["rejected"] == {"too similar to an earlier task": 5 - first.rows}
+
+
+def test_own_seed_tasks_and_bad_paths(tmp_path: Path) -> None:
+    seeds = tmp_path / "seeds.jsonl"
+    seeds.write_text('{"id": "mine-1", "instruction": "Name a colour."}\n')
+    stage = SelfInstruct(n=2, backend=FAKE, seed_tasks=str(seeds), topics=None)
+    c = ctx(stage.label)
+    out = stage.process(list(stage.rows(c)), c)
+    assert all(r.meta.parents == ("mine-1",) for r in out)
+    config = {
+        "stages": [{"use": "self_instruct", "n": 1, "seed_tasks": str(tmp_path / "none.jsonl")}],
+        "output": {"dir": str(tmp_path / "run")},
+    }
+    with pytest.raises(ConfigError, match=r"stages\.0: .*none\.jsonl: file not found"):
+        Pipeline.from_config(config)

@@ -10,7 +10,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from typing import ClassVar
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from synthmill.pipeline.stage import GlobalStage, StageContext
 from synthmill.recipes.seeds import BUILTIN, load_seed_tasks
@@ -28,6 +28,13 @@ class NoveltyFilter(GlobalStage):
     seed_tasks: str | None = Field(
         default=BUILTIN, description="Seed tasks that start the pool ('builtin', a JSONL, null)."
     )
+
+    @field_validator("seed_tasks")
+    @classmethod
+    def _readable(cls, value: str | None) -> str | None:
+        if value is not None:
+            load_seed_tasks(value)
+        return value
 
     def process_all(self, records: Iterable[Record], ctx: StageContext) -> Iterator[Record]:
         pool = Pool()

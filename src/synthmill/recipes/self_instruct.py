@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from random import Random
 from typing import ClassVar, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from synthmill.llm.structured import Structured
 from synthmill.pipeline.stage import Source, StageContext
@@ -55,6 +55,14 @@ class SelfInstruct(Source, LLMRecipe):
     max_chars: int = Field(default=240, ge=20, description="Cap on each field's characters.")
     max_tokens: int = Field(default=160, ge=8, description="Tokens per reply; keep it small.")
     batch_size: int = Field(default=8, ge=1, description="Slots handed to process() at once.")
+
+    @model_validator(mode="after")
+    def _load_files(self) -> SelfInstruct:
+        """Read the seed tasks and topics now, so a bad path fails before any model call."""
+        load_seed_tasks(self.seed_tasks)
+        if self.topics:
+            load_topics(self.topics)
+        return self
 
     def count(self) -> int:
         return self.n
