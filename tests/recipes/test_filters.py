@@ -33,6 +33,12 @@ def test_self_instruct_heuristics() -> None:
         "starts with punctuation": rec(instruction='"Explain how tides work', output="x"),
         "starts with a non-English character": rec(instruction="Écris un poème court", output="x"),
         "empty output": rec(instruction="Explain how tides work.", output=" "),
+        "echoes the generation prompt": rec(
+            instruction="A new task for the AI assistant.", output="x"
+        ),
+        "output repeats the instruction": rec(
+            instruction="Say hello to me.", output="say hello to me"
+        ),
         "output repeats the input": rec(
             instruction="Fix the grammar here.", input="He go home.", output="he go home"
         ),

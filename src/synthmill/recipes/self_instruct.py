@@ -169,10 +169,11 @@ def joint_prompt(examples: list[SeedTask], topic: str | None) -> str:
     models write about JSON instead.
     """
     shown = "\n\n".join(_show(t) for t in examples)
-    noun = "a task" if len(examples) == 1 else "tasks"
+    one = len(examples) == 1
+    head = "Here is a task" if one else "Here are tasks"
     about = f" about {topic}" if topic else ""
     return (
-        f"Here {'is' if len(examples) == 1 else 'are'} {noun} for an AI assistant.\n{shown}\n\n"
+        f"{head} for an AI assistant.\n{shown}\n\n"
         f"Write a new task{about}: a different instruction, its input (may be empty) "
         "and its output."
     )

@@ -3,6 +3,8 @@
 Drops instructions that are too short or too long, that mention what a text model cannot
 handle (images, files, audio...), that ask for a program, that begin with punctuation or
 a non-English character, and tasks whose output is empty or merely repeats the input.
+Beyond the paper: instructions that echo the generation prompt, outputs that repeat
+the instruction.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ BLACKLIST = (
     "image", "images", "graph", "graphs", "picture", "pictures", "file", "files", "map",
     "maps", "draw", "plot", "go to", "video", "audio", "music", "flowchart", "diagram",
 )  # fmt: skip
+# Small models write the request itself back ("A new task for the AI assistant...").
+ECHOES = ("new task", "another task", "different task", "new instruction", "ai assistant")
 
 
 class SelfInstructFilter(Check):
@@ -30,6 +34,9 @@ class SelfInstructFilter(Check):
     max_words: int = Field(default=150, ge=1, description="More instruction words: dropped.")
     blacklist: list[str] = Field(
         default=list(BLACKLIST), description="Words or phrases a text-only model cannot serve."
+    )
+    echoes: list[str] = Field(
+        default=list(ECHOES), description="Phrases of the generation prompt echoed back."
     )
     require_output: bool = Field(default=True, description="Drop tasks with an empty output.")
 
@@ -47,6 +54,8 @@ class SelfInstructFilter(Check):
         joined = " " + " ".join(words(text)) + " "
         if any(f" {w.lower()} " in joined for w in self.blacklist):
             return "needs a modality a text model lacks"
+        if any(e.lower() in text.lower() for e in self.echoes):
+            return "echoes the generation prompt"
         if text.lower().startswith("write a program"):
             return "asks for a program"
         if text[0] in string.punctuation:
@@ -62,4 +71,7 @@ class SelfInstructFilter(Check):
             return "empty output"
         if output and words(output) == words(given):
             return "output repeats the input"
+        instruction = words(str(record.data.get("instruction") or ""))
+        if output and words(output) == instruction:
+            return "output repeats the instruction"
         return None
