@@ -61,6 +61,8 @@ def test_self_instruct_two_step_asks_twice() -> None:
     assert c.counters["llm.calls"] == 6
     assert all(r.data["instruction"].startswith("instruction number") for r in out)
     assert all(r.data["output"].startswith("output number") for r in out)
+    for r in out:
+        assert r.meta.params["instruction_prompt_hash"] != r.meta.prompt_hash
 
 
 def test_bad_output_is_retried_then_rejected_with_raw_output() -> None:

@@ -117,7 +117,10 @@ class SelfInstruct(Source, LLMRecipe):
                 out.append(self._row(slot, ex, second or firsts[i]))
                 continue
             task = NewTask(instruction=_instruction(firsts[i]), **second.value.model_dump())
-            out.append(self._row(slot, ex, second, task))
+            row = self._row(slot, ex, second, task)
+            first = firsts[i].request  # the instruction's own call, beside the instance's
+            step1 = {"instruction_prompt_hash": first.prompt_hash(), "instruction_seed": first.seed}
+            out.append(row.with_meta(params={**row.meta.params, **step1}))
         return out
 
     def _row(
