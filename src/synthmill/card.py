@@ -57,6 +57,7 @@ def render_card(pipeline: Pipeline, stats: dict[str, Any], run: dict[str, Any]) 
         _stage_table(pipeline, stats),
         "## What the filters removed, and why\n",
         _rejects(stats),
+        *_summaries(stats),
         "## Models\n",
         _models(stats, pipeline),
         "## Provenance\n",
@@ -113,6 +114,26 @@ def _rejects(stats: dict[str, Any]) -> str:
         for reason, n in s["rejected"].items():
             lines.append(f"- **{label}** removed {n} rows: {reason}")
     return ("\n".join(lines) if lines else "No rows were removed.") + "\n"
+
+
+def _summaries(stats: dict[str, Any]) -> list[str]:
+    """One section per stage that summarized its own stats (for example pass@k)."""
+    parts = []
+    for label, s in stats["stages"].items():
+        if s.get("summary"):
+            parts += [f"## {label}: summary\n", _summary_table(s["summary"])]
+    return parts
+
+
+def _summary_table(summary: dict[str, Any]) -> str:
+    """A table when the summary is rows of metrics, else one bullet per value."""
+    if all(isinstance(v, dict) for v in summary.values()):
+        columns = list(dict.fromkeys(k for row in summary.values() for k in row))
+        lines = ["| | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
+        for name, row in summary.items():
+            lines.append(f"| {name} | " + " | ".join(str(row.get(c, "")) for c in columns) + " |")
+        return "\n".join(lines) + "\n"
+    return "\n".join(f"- {k}: {v}" for k, v in summary.items()) + "\n"
 
 
 def _models(stats: dict[str, Any], pipeline: Pipeline) -> str:

@@ -119,6 +119,11 @@ def test_keeps_correct_samples_and_reports_pass_at_k(tmp_path: Path) -> None:
     assert report["all"]["problems"] == 16
     assert report["all"]["pass@1"] == pytest.approx(sum(c / 4 for c in counts) / 16, abs=1e-4)
     assert report["all"]["pass@4"] == pytest.approx(sum(c > 0 for c in counts) / 16, abs=1e-4)
+    stats = json.loads((root / "stats.json").read_text())
+    assert stats["stages"]["rejection_sampling"]["summary"] == report  # the summarize() hook
+    card = (root / "README.md").read_text()
+    assert "## rejection_sampling: summary" in card
+    assert f"| all | 16 | 4 | {report['all']['pass@1']} | {report['all']['pass@4']} |" in card
     families = {r.data["family"] for r in problems}
     assert families <= set(report) and all(
         f"{f}/d1" in report or f"{f}/d2" in report for f in families

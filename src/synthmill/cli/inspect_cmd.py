@@ -39,6 +39,10 @@ def _render(console: Console, s: RunSummary) -> None:
     for label, st in s.stages.items():
         for reason, n in st.get("rejected", {}).items():
             console.print(f"  [red]{label}[/] rejected {n}: {reason}")
+    for label, st in s.stages.items():
+        if st.get("summary"):
+            console.print(f"[bold]{label}[/] summary:")
+            console.print_json(json.dumps(st["summary"]))
     console.print(Syntax(s.config_yaml, "yaml", theme="ansi_dark"))
     for row in s.samples:
         console.print_json(json.dumps(row, default=str, ensure_ascii=False))

@@ -37,12 +37,20 @@ def publish(rd: RunDir, pipeline: Pipeline, segments: list[list[Stage]]) -> dict
         "files": [str(f.relative_to(rd.root)) for f in files],
         "origin": _value_counts(tables, "origin"),
         "models": _value_counts(tables, "model"),
-        "stages": {label: s.to_dict() for label, s in stages.items()},
+        "stages": _with_summaries(pipeline, {k: s.to_dict() for k, s in stages.items()}),
         "published": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     rd.write_json(rd.stats_path, stats)
     write_text_atomic(rd.card_path, render_card(pipeline, stats, rd.read_json(rd.run_json)))
     return stats
+
+
+def _with_summaries(pipeline: Pipeline, stages: dict[str, Any]) -> dict[str, Any]:
+    for stage in pipeline.stages:
+        summary = stage.summarize(stages[stage.label])
+        if summary is not None:
+            stages[stage.label]["summary"] = summary
+    return stages
 
 
 def _unified(tables: list[pa.Table]) -> list[pa.Table]:

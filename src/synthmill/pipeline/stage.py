@@ -14,7 +14,7 @@ import random
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -63,6 +63,13 @@ class Stage(BaseModel):
     def process(self, batch: list[Record], ctx: StageContext) -> list[Record]:
         """Map one batch to its output; mark failures with `record.reject(...)`."""
         return batch
+
+    def summarize(self, stats: dict[str, Any]) -> dict[str, Any] | None:
+        """An optional summary of this stage's finished stats (pass@k, agreement...).
+
+        It is stored in stats.json, shown by `synthmill inspect` and in the dataset card.
+        """
+        return None
 
     def to_config(self) -> dict[str, object]:
         """The YAML form of this stage: `use:` plus every option that is not a default.

@@ -123,6 +123,10 @@ class RejectionSampling(LLMRecipe):
         default=False, description="Run sampled code WITHOUT bubblewrap. Only for trusted code."
     )
 
+    def summarize(self, stats: dict[str, Any]) -> dict[str, Any] | None:
+        """pass@k per family/difficulty, per family and overall, for the card and inspect."""
+        return passk_from_counters(stats["counters"]) or None
+
     def process(self, batch: list[Record], ctx: StageContext) -> list[Record]:
         out: list[Record] = []
         requests = [self._request(r, j, ctx) for r in batch for j in range(self.k)]
@@ -255,7 +259,11 @@ def passk_report(stats: Mapping[str, Any] | str | Path, stage: str = RECIPE) -> 
     else:
         path = Path(stats)
         parsed = json.loads((path / "stats.json" if path.is_dir() else path).read_text())
-    counters: dict[str, int] = parsed["stages"][stage]["counters"]
+    return passk_from_counters(parsed["stages"][stage]["counters"])
+
+
+def passk_from_counters(counters: Mapping[str, int]) -> dict[str, Any]:
+    """pass@k from the stage's histogram counters `HIST/family/dN/CofN`."""
     hist: dict[str, list[tuple[int, int, int]]] = {}
     for name, count in counters.items():
         if name.startswith(HIST + "/"):
