@@ -168,3 +168,21 @@ def test_own_seed_tasks_and_bad_paths(tmp_path: Path) -> None:
     }
     with pytest.raises(ConfigError, match=r"stages\.0: .*none\.jsonl: file not found"):
         Pipeline.from_config(config)
+
+
+def test_a_repeated_run_pays_for_no_call_twice(tmp_path: Path) -> None:
+    def config(name: str) -> dict[str, object]:
+        stages = [{"use": "self_instruct", "n": 4, "mode": "two_step"}]
+        out = {"dir": str(tmp_path / name)}
+        return {
+            "name": "t",
+            "seed": 5,
+            "backend": FAKE.to_config(),
+            "stages": stages,
+            "output": out,
+        }
+
+    first = Pipeline.from_config(config("a")).run().stats["stages"]["self_instruct"]["counters"]
+    second = Pipeline.from_config(config("b")).run().stats["stages"]["self_instruct"]["counters"]
+    assert first["llm.calls"] == 8 and first.get("llm.cache_hits", 0) == 0
+    assert second["llm.cache_hits"] == 8 and second.get("llm.calls", 0) == 0
