@@ -62,23 +62,14 @@ measure_cmd.register(app)
 
 
 def main() -> None:
-    """Entry point: SynthmillError becomes one line on stderr and exit code 2."""
+    """Entry point: SynthmillError becomes one line on stderr and exit code 2.
+
+    Usage errors (unknown option, bad value) are typer's own: usage line, exit code 2.
+    """
     try:
-        app(standalone_mode=False)
+        app()
     except SynthmillError as exc:
         if state["debug"]:
             raise
         typer.echo(f"error: {exc}", err=True)
         sys.exit(2)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except typer.Abort:
-        typer.echo("aborted", err=True)
-        sys.exit(130)
-    except Exception as exc:  # click usage errors carry their own exit code
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise

@@ -6,7 +6,6 @@ same reply) or from a function `module:name` that maps a Request to a string.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Sequence
 from typing import ClassVar
 
@@ -14,6 +13,7 @@ from pydantic import Field
 
 from synthmill.errors import ConfigError
 from synthmill.llm.base import Backend, Completion, Request
+from synthmill.pipeline.function import load_function
 from synthmill.records import stable_hash
 
 
@@ -48,14 +48,10 @@ class FakeBackend(Backend):
     def _function(self) -> Callable[[Request], str] | None:
         if self.function is None:
             return None
-        module, _, name = self.function.partition(":")
         try:
-            func = getattr(importlib.import_module(module), name)
-        except (ImportError, AttributeError) as exc:
-            raise ConfigError(f"function: cannot load {self.function!r} ({exc})") from None
-        if not callable(func):
-            raise ConfigError(f"function: {self.function!r} is not callable")
-        return func  # type: ignore[no-any-return]
+            return load_function(self.function)  # the same lookup as `use: map` stages
+        except ValueError as exc:
+            raise ConfigError(f"function: {exc}") from None
 
 
 def request_key(request: Request) -> str:

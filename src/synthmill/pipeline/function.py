@@ -14,15 +14,13 @@ from pydantic import field_validator
 from synthmill.pipeline.stage import Stage, StageContext
 from synthmill.records import Record
 
-BatchFn = Callable[..., list[Record]]
-
 
 def import_path(fn: Callable[..., Any]) -> str:
     """'module:qualname' for a function, so the pipeline can be written as YAML."""
     return f"{fn.__module__}:{fn.__qualname__}"
 
 
-def load_function(path: str) -> BatchFn:
+def load_function(path: str) -> Callable[..., Any]:
     module_name, _, attr = path.partition(":")
     if not attr:
         raise ValueError(f"{path!r} is not 'module:function'; write it like 'mypkg.steps:clean'")
