@@ -22,8 +22,9 @@ class Verdict:
     """What a check decided about one record."""
 
     ok: bool
-    reason: str = ""
+    reason: str = ""  # a short category, counted in stats and the card
     score: float | None = None
+    raw: Any = None  # details for the rejects file (what matched, the measured value)
 
 
 @dataclass(frozen=True)

@@ -27,19 +27,19 @@ def humaneval_prompt(k: int) -> tuple[str, str]:
 def test_humaneval_prompt_inside_a_row_is_caught_and_reported() -> None:
     task, prompt = humaneval_prompt(3)
     stage = Decontaminate()
-    verdict, raw = stage.inspect(rec("Here is a task for you.\n" + prompt.upper()))
+    verdict = stage.check(rec("Here is a task for you.\n" + prompt.upper()))
     assert not verdict.ok and verdict.reason == "overlaps humaneval"
-    assert raw["item"] == task and raw["column"] == "prompt"
-    assert raw["matched_ngrams"] >= 1 and len(raw["match"].split()) == 13
+    assert verdict.raw["item"] == task and verdict.raw["column"] == "prompt"
+    assert verdict.raw["matched_ngrams"] >= 1 and len(verdict.raw["match"].split()) == 13
 
 
 def test_clean_rows_and_partial_overlap_below_n_pass() -> None:
     _, prompt = humaneval_prompt(3)
     stage = Decontaminate()
-    assert stage.inspect(rec("Write a poem about the sea and the sky."))[0].ok
+    assert stage.check(rec("Write a poem about the sea and the sky.")).ok
     twelve = " ".join(words(prompt)[:12])  # 12 words cannot share a 13-gram
-    assert stage.inspect(rec(twelve))[0].ok
-    assert not Decontaminate(n=8).inspect(rec(twelve))[0].ok
+    assert stage.check(rec(twelve)).ok
+    assert not Decontaminate(n=8).check(rec(twelve)).ok
 
 
 def test_user_benchmark_file_with_short_items(tmp_path: Path) -> None:
@@ -60,10 +60,10 @@ def test_user_benchmark_file_with_short_items(tmp_path: Path) -> None:
         "id_column": "qid",
     }
     stage = Decontaminate(benchmarks=[spec], n=13)
-    verdict, raw = stage.inspect(rec("Q: what is the capital city of Burkina Faso? A: hmm"))
-    assert not verdict.ok and raw["benchmark"] == "quiz" and raw["item"] == "q1"
-    assert not stage.inspect(rec("titan"))[0].ok  # a one-word item matches only as a whole row
-    assert stage.inspect(rec("Titan is big, and so are other moons."))[0].ok
+    verdict = stage.check(rec("Q: what is the capital city of Burkina Faso? A: hmm"))
+    assert not verdict.ok and verdict.raw["benchmark"] == "quiz" and verdict.raw["item"] == "q1"
+    assert not stage.check(rec("titan")).ok  # a one-word item matches only as a whole row
+    assert stage.check(rec("Titan is big, and so are other moons.")).ok
 
 
 def test_bad_benchmarks_fail_with_a_fix() -> None:
@@ -80,4 +80,4 @@ def test_stage_pickles_without_its_index() -> None:
     stage.index()
     clone = pickle.loads(pickle.dumps(stage))
     assert clone._index is None
-    assert not clone.inspect(rec(humaneval_prompt(0)[1]))[0].ok
+    assert not clone.check(rec(humaneval_prompt(0)[1])).ok

@@ -16,8 +16,8 @@ def test_filter_keeps_wanted_languages_and_reports_the_other() -> None:
     stage = LanguageFilter(languages=["en", "fr"])
     keep = Record.new({"text": "Le chat dort sur le canapé depuis ce matin."}, key=1, stage="r")
     drop = Record.new({"text": "Der Hund spielt im Garten mit dem roten Ball."}, key=2, stage="r")
-    assert stage.inspect(keep)[0].ok
-    verdict, raw = stage.inspect(drop)
-    assert not verdict.ok and verdict.reason == "other language" and raw["language"] == "de"
+    assert stage.check(keep).ok
+    verdict = stage.check(drop)
+    assert not verdict.ok and verdict.reason == "other language" and verdict.raw["language"] == "de"
     empty = Record.new({"text": "  "}, key=3, stage="r")
-    assert stage.inspect(empty)[0].reason == "empty text"
+    assert stage.check(empty).reason == "empty text"

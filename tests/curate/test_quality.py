@@ -17,8 +17,8 @@ SPAM = "click here click here click here click here click here click here click 
 
 
 def verdict(text: str, **options: object) -> tuple[bool, str, object]:
-    v, raw = QualityFilter(**options).inspect(Record.new({"text": text}, key=text, stage="r"))
-    return v.ok, v.reason, raw
+    v = QualityFilter(**options).check(Record.new({"text": text}, key=text, stage="r"))
+    return v.ok, v.reason, v.raw
 
 
 def test_prose_profile_keeps_prose_rejects_junk() -> None:

@@ -15,8 +15,8 @@ from typing import Any, ClassVar
 from pydantic import Field, PrivateAttr
 
 from synthmill.curate.benchmarks import Benchmark, Item
-from synthmill.curate.detailed import DetailedCheck
 from synthmill.curate.text import ngram_hash, ngrams, normalize, text_of, words
+from synthmill.pipeline.stage import Check
 from synthmill.records import Record, Verdict
 
 ItemKey = tuple[str, str, str]  # benchmark, item, column
@@ -70,7 +70,7 @@ class NgramIndex:
         ]
 
 
-class Decontaminate(DetailedCheck):
+class Decontaminate(Check):
     """Reject rows sharing an n-gram (or a whole short item) with a benchmark test set."""
 
     kind: ClassVar[str] = "decontaminate"
@@ -96,11 +96,11 @@ class Decontaminate(DetailedCheck):
             self._index = index
         return self._index
 
-    def inspect(self, record: Record) -> tuple[Verdict, Any]:
+    def check(self, record: Record) -> Verdict:
         toks = words(normalize(text_of(record.data, self.columns), punctuation=False))
         hits = self.index().matches(toks, self.min_matches)
         if not hits:
-            return Verdict(True, score=0.0), None
+            return Verdict(True, score=0.0)
         (bench, item, column), count, pos = hits[0]
         raw = {
             "benchmark": bench,
@@ -110,7 +110,7 @@ class Decontaminate(DetailedCheck):
             "match": " ".join(toks[pos : pos + self.n]),
             "items_matched": len(hits),
         }
-        return Verdict(False, f"overlaps {bench}", float(count)), raw
+        return Verdict(False, f"overlaps {bench}", float(count), raw=raw)
 
     def __getstate__(self) -> dict[Any, Any]:
         state = super().__getstate__()

@@ -11,9 +11,9 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
-from synthmill.curate.detailed import DetailedCheck
 from synthmill.curate.text import text_of
 from synthmill.errors import MissingExtraError
+from synthmill.pipeline.stage import Check
 from synthmill.records import Record, Verdict
 
 
@@ -32,7 +32,7 @@ def detect(text: str, k: int = 1) -> list[tuple[str, float]]:
     return [(str(d["lang"]), float(d["score"])) for d in found]
 
 
-class LanguageFilter(DetailedCheck):
+class LanguageFilter(Check):
     """Reject rows whose detected language is not in `languages` with enough confidence."""
 
     kind: ClassVar[str] = "filter.language"
@@ -40,14 +40,14 @@ class LanguageFilter(DetailedCheck):
     languages: list[str] = Field(default=["en"], min_length=1, description="ISO 639 codes kept.")
     min_score: float = Field(default=0.5, ge=0, le=1, description="Least confidence to keep.")
 
-    def inspect(self, record: Record) -> tuple[Verdict, Any]:
+    def check(self, record: Record) -> Verdict:
         text = text_of(record.data, self.columns).strip()
         if not text:
-            return Verdict(False, "empty text", 0.0), {"language": None}
+            return Verdict(False, "empty text", 0.0, raw={"language": None})
         lang, score = detect(text)[0]
         raw = {"language": lang, "score": round(score, 4)}
         if lang not in self.languages:
-            return Verdict(False, "other language", score), raw
+            return Verdict(False, "other language", score, raw=raw)
         if score < self.min_score:
-            return Verdict(False, "low language confidence", score), raw
-        return Verdict(True, score=score), None
+            return Verdict(False, "low language confidence", score, raw=raw)
+        return Verdict(True, score=score)

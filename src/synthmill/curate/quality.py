@@ -12,9 +12,9 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from synthmill.curate.detailed import DetailedCheck
 from synthmill.curate.quality_rules import TextStats
 from synthmill.curate.text import text_of
+from synthmill.pipeline.stage import Check
 from synthmill.records import Record, Verdict
 
 Profile = Literal["prose", "code", "math"]
@@ -103,7 +103,7 @@ def thresholds_for(profile: str, overrides: dict[str, Any]) -> Thresholds:
     return Thresholds.model_validate({**PROFILES[profile], **overrides})
 
 
-class QualityFilter(DetailedCheck):
+class QualityFilter(Check):
     """Reject rows that fail a heuristic quality rule; the first failing rule is the reason."""
 
     kind: ClassVar[str] = "filter.quality"
@@ -121,15 +121,15 @@ class QualityFilter(DetailedCheck):
             raise ValueError(f"unknown thresholds {sorted(unknown)}; see Thresholds fields")
         return value
 
-    def inspect(self, record: Record) -> tuple[Verdict, Any]:
+    def check(self, record: Record) -> Verdict:
         limits = thresholds_for(self.profile, self.thresholds)
         stats = TextStats(text_of(record.data, self.columns))
         failed = _first_failure(stats, limits)
         if failed is None:
-            return Verdict(True, score=stats.n_words), None
+            return Verdict(True, score=stats.n_words)
         reason, rule, value, limit = failed
         raw = {"rule": rule, "value": round(value, 4), "threshold": limit}
-        return Verdict(False, reason, value), raw
+        return Verdict(False, reason, value, raw=raw)
 
 
 def _first_failure(

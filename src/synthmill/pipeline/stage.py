@@ -119,5 +119,7 @@ class Check(Stage):
         for record in batch:
             verdict = self.check(record)
             record = record.with_verdict(self.label, verdict)
-            out.append(record if verdict.ok else record.reject(self.label, verdict.reason))
+            out.append(
+                record if verdict.ok else record.reject(self.label, verdict.reason, verdict.raw)
+            )
         return out

@@ -9,9 +9,8 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
-from synthmill.pipeline.stage import StageContext
+from synthmill.pipeline.stage import Check, StageContext
 from synthmill.records import Record, Verdict
-from synthmill.verify.base import DetailedCheck
 from synthmill.verify.extract import extract_code
 from synthmill.verify.sandbox import Limits, RunResult, require_sandbox, run_python
 
@@ -49,7 +48,7 @@ def raw_details(result: RunResult) -> dict[str, Any]:
     }
 
 
-class CodeCheck(DetailedCheck):
+class CodeCheck(Check):
     """Keep rows whose code passes its hidden tests in the sandbox; rejects name the status."""
 
     kind: ClassVar[str] = "verify.code"
@@ -75,11 +74,11 @@ class CodeCheck(DetailedCheck):
         require_sandbox(self.unsafe_no_sandbox)  # refuse early, with the fix in the message
         return super().process(batch, ctx)
 
-    def judge(self, record: Record) -> tuple[Verdict, dict[str, Any]]:
+    def check(self, record: Record) -> Verdict:
         data = record.data
         solution = str(data.get(self.solution_column) or "")
         if not solution.strip():
-            return Verdict(False, "no code"), {}
+            return Verdict(False, "no code", raw={})
         prefix = str(data.get(self.prefix_column) or "") if self.prefix_column else ""
         result = run_solution(
             solution,
@@ -90,4 +89,4 @@ class CodeCheck(DetailedCheck):
             prefix=prefix,
         )
         reason = "" if result.ok else result.status
-        return Verdict(result.ok, reason, 1.0 if result.ok else 0.0), raw_details(result)
+        return Verdict(result.ok, reason, 1.0 if result.ok else 0.0, raw=raw_details(result))
