@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.console import Console
 
-from synthmill.cli.progress import RichProgress
+from synthmill.cli.run_cmd import execute
 from synthmill.mix import describe
 from synthmill.pipeline.pipeline import Pipeline
 
@@ -49,13 +48,7 @@ def mix(
     pipeline = Pipeline.from_config(
         {"name": name, "seed": seed, "stages": [stage], "output": output}
     )
-    console = Console(stderr=True)
-    with RichProgress(console) as progress:
-        result = pipeline.run(progress=progress, overwrite=overwrite)
-    console.print(
-        f"[bold green]done[/]: {describe(result.stats)} in {result.root / 'data'}; "
-        f"card: {result.root / 'README.md'}"
-    )
+    execute(pipeline, overwrite, lambda result: describe(result.stats))
 
 
 def register(app: typer.Typer) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import typer
@@ -9,6 +10,7 @@ from rich.console import Console
 
 from synthmill.cli.progress import RichProgress
 from synthmill.pipeline.pipeline import Pipeline
+from synthmill.pipeline.runner import RunResult
 from synthmill.verify.sandbox import allow_unsandboxed
 
 
@@ -33,13 +35,19 @@ def run(
         pipeline = pipeline.model_copy(update={"cache": False})
     if unsafe_no_sandbox:
         allow_unsandboxed(pipeline.stages)
+    execute(pipeline, overwrite, lambda r: f"{r.rows} rows")
+
+
+def execute(pipeline: Pipeline, overwrite: bool, what: Callable[[RunResult], str]) -> RunResult:
+    """Run with rich progress bars on stderr, then say where the data and card are."""
     console = Console(stderr=True)
     with RichProgress(console) as progress:
         result = pipeline.run(progress=progress, overwrite=overwrite)
     console.print(
-        f"[bold green]done[/]: {result.rows} rows in {result.root / 'data'}; "
+        f"[bold green]done[/]: {what(result)} in {result.root / 'data'}; "
         f"card: {result.root / 'README.md'}; inspect: synthmill inspect {result.root}"
     )
+    return result
 
 
 def register(app: typer.Typer) -> None:
