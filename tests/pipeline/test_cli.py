@@ -33,6 +33,8 @@ def test_cloze_example_runs_and_inspects(tmp_path: Path) -> None:
         "question",
     ):
         assert word in shown.stdout
+    table = [line.split()[1] for line in shown.stdout.splitlines() if line.startswith("│ ")]
+    assert table[:5] == ["read", "sentences", "filter.length", "dedup.exact", "cloze"]
     summary = json.loads(cli("inspect", "out", "--json", cwd=tmp_path).stdout)
     assert summary["stages"]["dedup.exact"]["rejected"] == {"exact duplicate": 4}
     assert summary["rows"] == summary["stages"]["cloze"]["rows_out"] > 0

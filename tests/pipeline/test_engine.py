@@ -56,6 +56,8 @@ def test_same_config_and_seed_give_same_rows_whatever_the_executor(tmp_path: Pat
 def test_stats_add_up_and_rejects_keep_reason_and_raw(tmp_path: Path) -> None:
     result = build(tmp_path / "run").run()
     stages = result.stats["stages"]
+    on_disk = json.loads((result.root / "stats.json").read_text())["stages"]
+    assert list(on_disk) == ["range", "make_text", "filter.length", "dedup.exact", "tag"]
     for label in ("filter.length", "dedup.exact", "tag"):
         s = stages[label]
         assert s["rows_in"] == s["rows_out"] + s["rejected_total"]

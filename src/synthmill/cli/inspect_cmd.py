@@ -39,6 +39,9 @@ def _render(console: Console, s: RunSummary) -> None:
     for label, st in s.stages.items():
         for reason, n in st.get("rejected", {}).items():
             console.print(f"  [red]{label}[/] rejected {n}: {reason}")
+        if st.get("counters"):
+            counters = ", ".join(f"{k}={v}" for k, v in st["counters"].items())
+            console.print(f"  [cyan]{label}[/] counters: {counters}")
     for label, st in s.stages.items():
         if st.get("summary"):
             console.print(f"[bold]{label}[/] summary:")
@@ -49,11 +52,10 @@ def _render(console: Console, s: RunSummary) -> None:
 
 
 def _stage_table(stages: dict[str, dict[str, Any]]) -> Table:
-    table = Table("stage", "rows in", "kept", "rejected", "seconds", "rows/s", "counters")
+    table = Table("stage", "rows in", "kept", "rejected", "seconds", "rows/s")
     for label, st in stages.items():
         secs = st.get("seconds", 0.0)
         rate = f"{st['rows_in'] / secs:.1f}" if secs else "-"
-        counters = ", ".join(f"{k}={v}" for k, v in st.get("counters", {}).items())
         table.add_row(
             label,
             str(st["rows_in"]),
@@ -61,7 +63,6 @@ def _stage_table(stages: dict[str, dict[str, Any]]) -> Table:
             str(st.get("rejected_total", 0)),
             f"{secs:.2f}",
             rate,
-            counters,
         )
     return table
 

@@ -126,7 +126,8 @@ class RunDir:
         return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
 
     def write_json(self, path: Path, value: Any) -> None:
-        write_text_atomic(path, json.dumps(value, indent=2, sort_keys=True, default=str) + "\n")
+        # key order is meaning here: stages are listed in pipeline order
+        write_text_atomic(path, json.dumps(value, indent=2, default=str) + "\n")
 
     def shards_done(self, seg: int) -> list[Path]:
         return sorted(self.segment_dir(seg).glob("shard-*.done.json"))
