@@ -6,9 +6,6 @@ Built-in backends are registered in pyproject.toml through the same door as plug
 
 from __future__ import annotations
 
-import difflib
-from functools import lru_cache
-from importlib.metadata import entry_points
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field, PlainSerializer
@@ -16,29 +13,21 @@ from pydantic import BeforeValidator, Field, PlainSerializer
 from synthmill.errors import ConfigError
 from synthmill.llm.base import Backend
 from synthmill.pipeline.config import validate
+from synthmill.plugins import load_plugin, plugin_names
 
 GROUP = "synthmill.backends"
 DEFAULT_BACKEND: dict[str, Any] = {"type": "llamacpp"}
 
 
-@lru_cache(maxsize=1)
 def backend_names() -> dict[str, str]:
     """type-name -> 'module:Class' of every installed backend."""
-    return {ep.name: ep.value for ep in entry_points(group=GROUP)}
+    return plugin_names(GROUP)
 
 
 def backend_class(name: str, where: str = "backend.type") -> type[Backend]:
     """The class registered as `name`, or a ConfigError naming the closest match."""
-    names = backend_names()
-    if name not in names:
-        close = difflib.get_close_matches(name, list(names), n=1)
-        hint = f"did you mean {close[0]!r}?" if close else f"known: {', '.join(sorted(names))}"
-        raise ConfigError(f"{where}: unknown backend {name!r}; {hint}")
-    (ep,) = [e for e in entry_points(group=GROUP) if e.name == name]
-    cls = ep.load()
-    if not (isinstance(cls, type) and issubclass(cls, Backend)):
-        raise ConfigError(f"{where}: {ep.value} is not a synthmill Backend")
-    return cls
+    known = ", ".join(sorted(backend_names()))
+    return load_plugin(GROUP, name, Backend, where, f"known: {known}")
 
 
 def make_backend(spec: dict[str, Any] | Backend | None, where: str = "backend") -> Backend:
