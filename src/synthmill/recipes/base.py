@@ -75,6 +75,26 @@ def emit(
     return record.reject(stage, result.reason or "failed", raw=result.rejection())
 
 
+def emit_child(
+    result: Structured[Any],
+    parent: Record,
+    data: dict[str, Any],
+    *,
+    stage: str,
+    recipe: str,
+    key: object = None,
+) -> Record:
+    """emit() for a row derived from `parent`: its id is the parent, keyed by `key` if given."""
+    return emit(
+        result,
+        data,
+        key=parent.meta.id if key is None else key,
+        stage=stage,
+        recipe=recipe,
+        parents=(parent.meta.id,),
+    )
+
+
 def json_schema(properties: dict[str, int]) -> dict[str, Any]:
     """An object schema of required string fields, each capped at a number of characters.
 

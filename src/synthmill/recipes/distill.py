@@ -11,7 +11,7 @@ from typing import ClassVar
 from pydantic import BaseModel, Field
 
 from synthmill.pipeline.stage import StageContext
-from synthmill.recipes.base import LLMRecipe, clean, emit, json_schema
+from synthmill.recipes.base import LLMRecipe, clean, emit_child, json_schema
 from synthmill.records import Record
 
 RECIPE = "distill"
@@ -63,12 +63,7 @@ class Distill(LLMRecipe):
             messages = [*convo, {"role": "assistant", "content": answer}]
             system = convo[0]["content"] if convo[0]["role"] == "system" else ""
             data = {**record.data, "system": system, "response": answer, "messages": messages}
-            out.append(
-                emit(
-                    result, data, key=record.meta.id, stage=self.label, recipe=RECIPE,
-                    parents=(record.meta.id,),
-                )
-            )  # fmt: skip
+            out.append(emit_child(result, record, data, stage=self.label, recipe=RECIPE))
         return out
 
     def turns(self, record: Record, ctx: StageContext) -> list[dict[str, str]]:

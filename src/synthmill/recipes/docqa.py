@@ -11,7 +11,7 @@ from typing import ClassVar
 from pydantic import BaseModel, Field
 
 from synthmill.pipeline.stage import StageContext
-from synthmill.recipes.base import LLMRecipe, clean, emit, json_schema
+from synthmill.recipes.base import LLMRecipe, clean, emit_child, json_schema
 from synthmill.records import Record
 
 RECIPE = "docqa"
@@ -56,11 +56,10 @@ class DocQA(LLMRecipe):
                 "answer": clean(pair.answer) if pair else "",
             }
             out.append(
-                emit(
-                    result, data, key=(record.meta.id, k), stage=self.label, recipe=RECIPE,
-                    parents=(record.meta.id,),
+                emit_child(
+                    result, record, data, stage=self.label, recipe=RECIPE, key=(record.meta.id, k)
                 )
-            )  # fmt: skip
+            )
         return out
 
     def passage(self, record: Record) -> str:

@@ -11,7 +11,7 @@ from typing import ClassVar, Literal, get_args
 from pydantic import BaseModel, Field
 
 from synthmill.pipeline.stage import StageContext
-from synthmill.recipes.base import LLMRecipe, clean, emit, json_schema
+from synthmill.recipes.base import LLMRecipe, clean, emit_child, json_schema
 from synthmill.records import Record
 
 RECIPE = "evol-instruct"
@@ -83,12 +83,7 @@ class EvolInstruct(LLMRecipe):
                 "evolution": method,
                 "evol_round": int(record.data.get("evol_round") or 0) + 1,
             }
-            out.append(
-                emit(
-                    result, data, key=record.meta.id, stage=self.label, recipe=RECIPE,
-                    parents=(record.meta.id,),
-                )
-            )  # fmt: skip
+            out.append(emit_child(result, record, data, stage=self.label, recipe=RECIPE))
         return out
 
     def text(self, record: Record) -> str:
