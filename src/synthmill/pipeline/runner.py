@@ -13,8 +13,9 @@ import itertools
 import logging
 import shutil
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -100,34 +101,36 @@ class Runner:
         return RunResult(self.rundir.root, stats["rows"], stats)
 
     # ---- local segments ------------------------------------------------------------------
-    def _inputs(self, k: int, stages: list[Stage]) -> Iterator[list[Record]]:
+    def _inputs(self, k: int, stages: list[Stage]) -> Iterator[Callable[[], list[Record]]]:
+        """Loaders of each input shard; a finished shard's input is never read again."""
         if k == 0:
             source = stages[0]
             assert isinstance(source, Source)
-            ctx = self._ctx(source)
-            yield from chunks(source.rows(ctx), self.pipeline.shard_size)
+            for chunk in chunks(source.rows(self._ctx(source)), self.pipeline.shard_size):
+                yield partial(list, chunk)
             return
         for path in sorted(self.rundir.segment_dir(k - 1).glob("shard-*.parquet")):
-            yield read_records(path)
+            yield partial(read_records, path)
 
     def _run_local(self, k: int, stages: list[Stage], executor: LocalExecutor) -> None:
         rd = self.rundir
         if rd.segment_marker(k).exists():
             self._replay(k)
             return
-        for i, records in enumerate(self._inputs(k, stages)):
+        for i, load in enumerate(self._inputs(k, stages)):
             marker = rd.shard_marker(k, i)
             if marker.exists():
                 self._replay_marker(marker)
                 continue
+            records = load()
             stats = {}
             for stage in stages:
                 records, stats[stage.label] = self._run_stage(k, i, stage, records, executor)
             write_records(rd.shard_path(k, i), records)
             rd.write_json(marker, {"shard": i, "rows": len(records), "stages": _dump(stats)})
-        parts = [rd.read_json(m)["stages"] for m in rd.shards_done(k)]
-        merged = merge(parts, [s.label for s in stages])
-        rows = sum(rd.read_json(m)["rows"] for m in rd.shards_done(k))
+        done = [rd.read_json(m) for m in rd.shards_done(k)]
+        merged = merge([d["stages"] for d in done], [s.label for s in stages])
+        rows = sum(d["rows"] for d in done)
         rd.write_json(rd.segment_marker(k), {"rows": rows, "stages": _dump(merged)})
 
     def _run_stage(
