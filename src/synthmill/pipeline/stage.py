@@ -18,7 +18,6 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from synthmill.pipeline.portable import portable_path, use_name
 from synthmill.records import Record, Verdict, stable_hash
 
 ANY_COLUMN = "*"  # in Stage.writes(): the stage may add any column (unknown before it runs)
@@ -92,15 +91,13 @@ class Stage(BaseModel):
     def to_config(self) -> dict[str, object]:
         """The YAML form of this stage: `use:` plus every option that is not a default.
 
-        Nested models with their own to_config() (backends) are written that way; a class
-        not registered under its kind is written by import path, project files relatively.
+        Nested models with their own to_config() (backends) are written that way.
         """
-        config: dict[str, object] = {"use": use_name(type(self))}
+        config: dict[str, object] = {"use": self.kind}
         dumped = self.model_dump(mode="json", exclude_defaults=True)
         for key, value in dumped.items():
             nested = getattr(self, key)
             config[key] = nested.to_config() if hasattr(nested, "to_config") else value
-            config[key] = portable_path(config[key])
         return config
 
 
