@@ -175,7 +175,7 @@ def test_concurrent_runs_in_one_dir_are_refused(tmp_path: Path) -> None:
     held = RunDir(tmp_path / "run")
     held.prepare(pipeline.to_config(), 5, overwrite=False)
     try:
-        with pytest.raises(RunDirError, match="another synthmill process"):
+        with pytest.raises(RunDirError, match="another run holds the lock"):
             pipeline.run()
     finally:
         held.unlock()

@@ -20,7 +20,7 @@ from synthmill.cli import (
     run_cmd,
     stages_cmd,
 )
-from synthmill.errors import SynthmillError
+from synthmill.errors import SynthmillError, describe_exception, describe_os_error
 
 app = typer.Typer(
     name="synthmill",
@@ -46,7 +46,10 @@ def _root(
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks and debug logs."),
 ) -> None:
     state["debug"] = debug
-    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING)
+    logging.basicConfig(
+        level=logging.DEBUG if debug else logging.WARNING,
+        format="%(levelname)s: %(message)s" if debug else "warning: %(message)s",
+    )
 
 
 run_cmd.register(app)
@@ -62,14 +65,27 @@ measure_cmd.register(app)
 
 
 def main() -> None:
-    """Entry point: SynthmillError becomes one line on stderr and exit code 2.
+    """Entry point: every error becomes one line on stderr and a meaningful exit code.
 
-    Usage errors (unknown option, bad value) are typer's own: usage line, exit code 2.
+    SynthmillError: its exit_code (2 bad config or input, 1 a run that stopped part-way);
+    an OSError (disk full, read-only folder): 1; anything else: 1 with the exception's
+    type. `--debug` keeps the traceback. Usage errors (unknown option) are typer's own.
     """
     try:
         app()
     except SynthmillError as exc:
-        if state["debug"]:
-            raise
-        typer.echo(f"error: {exc}", err=True)
-        sys.exit(2)
+        _fail(exc, str(exc), exc.exit_code)
+    except OSError as exc:
+        _fail(exc, describe_os_error(exc), 1)
+    except KeyboardInterrupt as exc:
+        _fail(exc, "interrupted; run the same command again to resume", 130)
+    except Exception as exc:  # a bug or an unforeseen fault: still one line, no traceback
+        _fail(exc, f"{describe_exception(exc)}; run with --debug for the traceback", 1)
+
+
+def _fail(exc: BaseException, message: str, code: int) -> None:
+    """Print `error: message` on one line and exit; with --debug raise with the traceback."""
+    if state["debug"]:
+        raise exc
+    typer.echo(f"error: {' '.join(message.split())}", err=True)
+    sys.exit(code)

@@ -1,4 +1,10 @@
-"""Plain rows from user files: CSV, JSONL, Parquet and text (per file or per line)."""
+"""Plain rows from user files: CSV, JSONL, Parquet and text (per file or per line).
+
+Every problem with a file is a one-line DataError naming the file (and the line where
+one is known): invalid JSON, bytes that are not UTF-8, a ragged CSV row, a corrupt or
+truncated Parquet file. `scan_rows` checks a file the same way without building records,
+so a run can refuse bad input before it writes anything.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from synthmill.errors import DataError
@@ -22,6 +29,7 @@ _SUFFIXES = {
     ".txt": "text",
     ".md": "text",
 }
+Per = Literal["file", "line"]
 
 
 def sniff_format(path: Path) -> str:
@@ -36,44 +44,185 @@ def sniff_format(path: Path) -> str:
 
 
 def read_rows(
-    path: Path, fmt: str, *, text_column: str = "text", per: Literal["file", "line"] = "file"
+    path: Path, fmt: str, *, text_column: str = "text", per: Per = "file"
 ) -> Iterator[dict[str, Any]]:
     """Yield the rows of one file as dicts."""
+    try:
+        if fmt == "parquet":
+            for batch in _parquet(path).iter_batches(batch_size=4096):
+                yield from batch.to_pylist()
+        elif fmt == "jsonl":
+            yield from _jsonl_rows(path)
+        elif fmt == "csv":
+            yield from _csv_rows(path)
+        elif fmt == "text":
+            yield from _text_rows(path, text_column, per)
+        else:
+            raise DataError(f"unknown input format {fmt!r}; use one of {', '.join(FORMATS)}")
+    except pa.ArrowException as exc:
+        raise DataError(f"{path}: not a readable Parquet file ({_first_line(exc)})") from exc
+    except OSError as exc:
+        raise DataError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
+
+
+class ColumnKinds:
+    """The kind of value each column holds, so mixed types fail before a run starts."""
+
+    def __init__(self) -> None:
+        self.seen: dict[str, tuple[str, str]] = {}  # column -> (kind, where first seen)
+
+    def add(self, column: str, kind: str | None, where: str) -> None:
+        if kind is None:
+            return
+        first = self.seen.setdefault(column, (kind, where))
+        if first[0] != kind:
+            raise DataError(
+                f"{where}: column {column!r} holds {kind} here but {first[0]} at {first[1]}; "
+                "make each column one type"
+            )
+
+    def add_row(self, row: dict[str, Any], where: str) -> None:
+        for column, value in row.items():
+            self.add(column, value_kind(value), where)
+
+
+def value_kind(value: Any) -> str | None:
+    """A coarse kind that Arrow can store in one column: number, text, boolean, ..."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, dict):
+        return "object"
+    if isinstance(value, list):
+        return "list"
+    return type(value).__name__
+
+
+def arrow_kind(t: pa.DataType) -> str:
+    if pa.types.is_boolean(t):
+        return "boolean"
+    if pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t):
+        return "number"
+    if pa.types.is_string(t) or pa.types.is_large_string(t):
+        return "text"
+    if pa.types.is_struct(t) or pa.types.is_map(t):
+        return "object"
+    if pa.types.is_list(t) or pa.types.is_large_list(t):
+        return "list"
+    return str(t)
+
+
+def scan_rows(
+    path: Path,
+    fmt: str,
+    kinds: ColumnKinds,
+    *,
+    text_column: str = "text",
+    per: Per = "file",
+    limit: int | None = None,
+) -> int:
+    """Check a whole file as read_rows would read it; return its number of rows."""
     if fmt == "parquet":
-        for batch in pq.ParquetFile(path).iter_batches(batch_size=4096):
-            yield from batch.to_pylist()
-    elif fmt == "jsonl":
-        yield from _jsonl_rows(path)
-    elif fmt == "csv":
-        with open(path, encoding="utf-8", newline="") as fh:
-            yield from csv.DictReader(fh)
-    elif fmt == "text":
-        yield from _text_rows(path, text_column, per)
-    else:
-        raise DataError(f"unknown input format {fmt!r}; use one of {', '.join(FORMATS)}")
+        try:
+            meta = pq.read_metadata(path)
+            schema = meta.schema.to_arrow_schema()
+        except (pa.ArrowException, OSError) as exc:
+            raise DataError(f"{path}: not a readable Parquet file ({_first_line(exc)})") from exc
+        for field in schema:
+            kinds.add(field.name, arrow_kind(field.type), str(path))
+        return int(meta.num_rows) if limit is None else min(limit, int(meta.num_rows))
+    n = 0
+    for row in read_rows(path, fmt, text_column=text_column, per=per):
+        if limit is not None and n >= limit:
+            break
+        n += 1
+        kinds.add_row(row, f"{path} row {n}")
+    return n
+
+
+def _parquet(path: Path) -> pq.ParquetFile:
+    return pq.ParquetFile(path)
+
+
+def _lines(path: Path) -> Iterator[tuple[int, str]]:
+    """(line number, text) of a UTF-8 file; bytes that are not UTF-8 name their line."""
+    with open(path, "rb") as fh:
+        for number, raw in enumerate(fh, start=1):
+            try:
+                text = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+            except UnicodeDecodeError as exc:
+                raise DataError(_not_utf8(path, number, raw[exc.start], exc.start)) from exc
+            yield number, text
+
+
+def _not_utf8(path: Path, line: int, byte: int, offset: int) -> str:
+    return (
+        f"{path}:{line}: not UTF-8 text (byte 0x{byte:02x} at column {offset + 1}); "
+        "re-encode the file as UTF-8 (e.g. iconv -t UTF-8)"
+    )
 
 
 def _jsonl_rows(path: Path) -> Iterator[dict[str, Any]]:
-    with open(path, encoding="utf-8") as fh:
-        for number, line in enumerate(fh, start=1):
-            if not line.strip():
+    for number, line in _lines(path):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{path}:{number}: not valid JSON ({exc.msg}); fix that line") from exc
+        if not isinstance(row, dict):
+            raise DataError(f"{path}:{number}: expected a JSON object per line")
+        yield row
+
+
+def _csv_rows(path: Path) -> Iterator[dict[str, Any]]:
+    """Rows of a CSV file with a header; a row with another number of fields is an error."""
+    reader = csv.reader(text for _, text in _lines(path))
+    try:
+        header = next(reader, None)
+        if header is None:
+            return
+        _check_header(path, header)
+        for row in reader:
+            if not row:
                 continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
+            if len(row) != len(header):
                 raise DataError(
-                    f"{path}:{number}: not valid JSON ({exc.msg}); fix that line"
-                ) from exc
-            if not isinstance(row, dict):
-                raise DataError(f"{path}:{number}: expected a JSON object per line")
-            yield row
+                    f"{path}:{reader.line_num}: {len(row)} fields where the header has "
+                    f"{len(header)}; fix that row (quote fields that contain commas)"
+                )
+            yield dict(zip(header, row, strict=True))
+    except csv.Error as exc:
+        raise DataError(f"{path}:{reader.line_num}: not valid CSV ({exc})") from exc
+
+
+def _check_header(path: Path, header: list[str]) -> None:
+    dupes = sorted({name for name in header if header.count(name) > 1})
+    if dupes:
+        raise DataError(f"{path}:1: the header names column {dupes[0]!r} twice; rename one")
 
 
 def _text_rows(path: Path, column: str, per: str) -> Iterator[dict[str, Any]]:
-    text = path.read_text(encoding="utf-8")
     if per == "file":
+        raw = path.read_bytes()
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            line = raw.count(b"\n", 0, exc.start) + 1
+            offset = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1)
+            raise DataError(_not_utf8(path, line, raw[exc.start], offset)) from exc
         yield {column: text, "source": path.name}
         return
-    for line in text.splitlines():
-        if line.strip():
-            yield {column: line}
+    for _, text_line in _lines(path):
+        if text_line.strip():
+            yield {column: text_line.rstrip("\r\n")}
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

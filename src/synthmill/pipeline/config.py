@@ -29,18 +29,50 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
     return data
 
 
-def apply_overrides(config: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
-    """Apply `--set a.b.c=value` overrides; a stage may be named by index or by name."""
+def apply_overrides(
+    config: dict[str, Any], overrides: list[str], top_keys: set[str] | None = None
+) -> dict[str, Any]:
+    """Apply `--set a.b.c=value` overrides; a stage may be named by index or by name.
+
+    `top_keys` are the pipeline's own keys: a first part that is neither one of them
+    nor a stage, but close to a stage's name, is reported with that name as a hint.
+    """
     for item in overrides:
         key, sep, raw = item.partition("=")
         if not sep or not key:
             raise ConfigError(f"--set {item!r}: write it as key.path=value, e.g. stages.0.n=100")
-        value = yaml.safe_load(raw) if raw else ""
-        _set_path(config, _resolve_stage_name(config, key.split(".")), value, item)
+        value = _parse_value(raw, item)
+        parts = _resolve_stage_name(config, key.split("."), item, top_keys or set())
+        _set_path(config, parts, value, item)
     return config
 
 
-def _resolve_stage_name(config: dict[str, Any], parts: list[str]) -> list[str]:
+def _parse_value(raw: str, item: str) -> Any:
+    if not raw:
+        return ""
+    try:
+        return yaml.safe_load(raw)
+    except yaml.YAMLError as exc:
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise ConfigError(
+            f"--set {item!r}: the value is not valid YAML ({problem}); "
+            "fix it, or quote it to pass it as text: key='\"...\"'"
+        ) from None
+
+
+def _stage_labels(stages: list[Any]) -> list[str]:
+    return [
+        str(label)
+        for stage in stages
+        if isinstance(stage, dict)
+        for label in (stage.get("name"), stage.get("use"))
+        if label
+    ]
+
+
+def _resolve_stage_name(
+    config: dict[str, Any], parts: list[str], item: str, top_keys: set[str]
+) -> list[str]:
     """Map `filter.length.min_chars` to `stages.N.min_chars` (stage kinds contain dots)."""
     stages = config.get("stages")
     if parts[0] == "stages" or not isinstance(stages, list):
@@ -50,7 +82,20 @@ def _resolve_stage_name(config: dict[str, Any], parts: list[str]) -> list[str]:
         for index, stage in enumerate(stages):
             if isinstance(stage, dict) and label in (stage.get("name"), stage.get("use")):
                 return ["stages", str(index), *parts[j:]]
+    if top_keys and parts[0] not in top_keys:
+        _suggest_stage(parts, _stage_labels(stages), item)
     return parts
+
+
+def _suggest_stage(parts: list[str], labels: list[str], item: str) -> None:
+    """Raise a ConfigError naming the stage a misspelt `--set STAGE.key=v` most likely meant."""
+    for j in range(len(parts) - 1, 0, -1):
+        label = ".".join(parts[:j])
+        close = difflib.get_close_matches(label, labels, n=1, cutoff=0.75)
+        if close:
+            raise ConfigError(
+                f"--set {item}: no stage is named {label!r}; did you mean {close[0]!r}?"
+            )
 
 
 def _set_path(node: Any, parts: list[str], value: Any, item: str) -> None:
@@ -95,6 +140,8 @@ def describe(exc: ValidationError, model: type[BaseModel], where: str) -> str:
     if kind == "missing":
         return f"{path}: required key is missing; add it"
     msg = err["msg"].removeprefix("Value error, ")
+    if not path:  # a check of the whole model: its message names what is wrong
+        return str(msg)
     got = err.get("input")
-    shown = "" if isinstance(got, dict | list) else f" (got {got!r})"
+    shown = "" if isinstance(got, dict | list | BaseModel) else f" (got {got!r})"
     return f"{path}: {msg}{shown}"

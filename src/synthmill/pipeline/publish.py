@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import json
+import os
+import shutil
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -18,6 +22,12 @@ from synthmill.io.atomic import atomic_path, write_text_atomic
 from synthmill.pipeline.stats import merge
 from synthmill.records import META_COLUMN
 
+# Temp folders beside data/ (names a killed run's cleanup removes: hidden, ending in .tmp).
+STAGING = ".data.new.tmp"
+OLD = ".data.old.tmp"
+_AT_FDCWD = -100
+_RENAME_EXCHANGE = 2
+
 if TYPE_CHECKING:
     from synthmill.pipeline.pipeline import Pipeline
     from synthmill.pipeline.rundir import RunDir
@@ -28,17 +38,22 @@ def publish(rd: RunDir, pipeline: Pipeline, segments: list[list[Stage]]) -> dict
     """Write data/, stats.json and README.md from the last segment's shards. Idempotent.
 
     Shards are read one at a time, so publishing needs memory for one shard, not the data.
+    The files are written into a staging folder that is then swapped in, so data/ holds
+    either the old complete dataset or the new one, whenever the process is killed.
     """
     last = len(segments) - 1
     shards = sorted(rd.segment_dir(last).glob("shard-*.parquet"))
     shards = [p for p in shards if pq.ParquetFile(p).metadata.num_rows > 0]
-    written = _write_data(rd.data_dir, shards, pipeline.output.format)
+    staging = rd.root / STAGING
+    shutil.rmtree(staging, ignore_errors=True)
+    written = _write_data(staging, shards, pipeline.output.format)
+    swap_in(staging, rd.data_dir)
     parts = [rd.read_json(rd.segment_marker(k))["stages"] for k in range(len(segments))]
     stages = merge(parts, [s.label for s in pipeline.stages])
     stats = {
         "name": pipeline.name,
         "rows": written.rows,
-        "files": [str(f.relative_to(rd.root)) for f in written.files],
+        "files": [str(rd.data_dir.relative_to(rd.root) / f.name) for f in written.files],
         "origin": dict(sorted(written.origin.items())),
         "models": dict(sorted(written.models.items())),
         "stages": _with_summaries(pipeline, {k: s.to_dict() for k, s in stages.items()}),
@@ -83,13 +98,47 @@ def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
     return pa.Table.from_arrays(cols, schema=schema)
 
 
+def swap_in(staging: Path, target: Path) -> None:
+    """Make `staging` the folder `target`, atomically where the kernel can exchange them.
+
+    Without renameat2 (not Linux, or a file system without it) two renames leave, at worst,
+    no `target` for a moment, never a partial one; the next run publishes again.
+    """
+    if not target.exists():
+        os.rename(staging, target)
+    elif _exchange(staging, target):
+        shutil.rmtree(staging)  # it now holds the old data
+    else:
+        old = target.with_name(OLD)
+        shutil.rmtree(old, ignore_errors=True)
+        os.rename(target, old)
+        os.rename(staging, target)
+        shutil.rmtree(old)
+    fd = os.open(target.parent, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths with renameat2(RENAME_EXCHANGE); False where that is not available."""
+    func = getattr(ctypes.CDLL(None, use_errno=True), "renameat2", None)
+    if func is None:
+        return False
+    if func(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.ENOTSUP):
+        return False
+    raise OSError(err, os.strerror(err), str(b))
+
+
 def _write_data(data_dir: Path, shards: list[Path], fmt: str) -> Written:
     data_dir.mkdir(parents=True, exist_ok=True)
     ext = "parquet" if fmt == "parquet" else "jsonl"
     n = len(shards)
     out = Written(files=[data_dir / f"train-{i:05d}-of-{n:05d}.{ext}" for i in range(n)])
-    for stale in set(data_dir.iterdir()) - set(out.files):
-        stale.unlink()
     schema = unified_schema(shards) if shards else pa.schema([])
     for path, shard in zip(out.files, shards, strict=True):
         table = conform(pq.read_table(shard), schema)

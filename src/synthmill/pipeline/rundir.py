@@ -13,7 +13,9 @@ RUN_DIR/
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
+import logging
 import os
 import platform
 import re
@@ -44,19 +46,67 @@ TRACKED_PACKAGES = (
     "math-verify",
     "scikit-learn",
 )
-# Options that change speed but never the rows, so a run may resume with other values.
-EXECUTION_KEYS = ("concurrency", "executor")
+# Options that change speed but never the rows, at any depth of the config, so a run may
+# resume with other values. A backend's `timeout` is one too; a check's own time limit
+# (verify.math timeout) decides verdicts, so it stays.
+SPEED_KEYS = frozenset(
+    {"concurrency", "executor", "batch_size", "n_threads", "max_retries", "backoff", "max_wait"}
+)
+BACKEND_SPEED_KEYS = frozenset({"timeout", "timeouts"})
+HASH_LIMIT = 1 << 30  # inputs under 1 GiB are fingerprinted by content, larger by size+mtime
 
 
 def row_deciding(config: dict[str, Any]) -> dict[str, Any]:
     """The parts of a config that decide the output rows (no paths, no speed knobs)."""
-    stages = [{k: v for k, v in s.items() if k not in EXECUTION_KEYS} for s in config["stages"]]
-    content = {k: v for k, v in config.items() if k not in ("output", "stages", "cache")}
-    return {**content, "stages": stages, "output": {"format": config["output"].get("format")}}
+    content = {k: v for k, v in config.items() if k not in ("output", "cache")}
+    output = config.get("output") or {}
+    content["output"] = {"format": output.get("format") if isinstance(output, dict) else None}
+    return _without_speed(content, in_backend=False)  # type: ignore[no-any-return]
+
+
+def _without_speed(node: Any, in_backend: bool) -> Any:
+    if isinstance(node, dict):
+        return {
+            k: _without_speed(v, in_backend or "backend" in str(k))
+            for k, v in node.items()
+            if k not in SPEED_KEYS and not (in_backend and k in BACKEND_SPEED_KEYS)
+        }
+    if isinstance(node, list):
+        return [_without_speed(v, in_backend) for v in node]
+    return node
 
 
 def fingerprint(config: dict[str, Any]) -> str:
     return stable_hash(row_deciding(config), length=32)
+
+
+def file_fingerprint(path: Path) -> dict[str, Any]:
+    """Size, mtime and (under HASH_LIMIT) the SHA-256 of a file's content."""
+    st = path.stat()
+    digest = None
+    if st.st_size < HASH_LIMIT:
+        h = hashlib.sha256()
+        with open(path, "rb") as fh:
+            while block := fh.read(1 << 20):
+                h.update(block)
+        digest = h.hexdigest()
+    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": digest}
+
+
+def input_change(old: dict[str, Any], new: dict[str, Any]) -> str | None:
+    """How the input files differ between two fingerprints, in words; None if they match."""
+    for path in sorted(set(old) | set(new)):
+        if path not in new:
+            return f"input {path} is gone"
+        if path not in old:
+            return f"input {path} is new"
+        a, b = old[path], new[path]
+        if a.get("sha256") and b.get("sha256"):
+            if a["sha256"] != b["sha256"]:
+                return f"input {path} changed (content differs)"
+        elif (a.get("size"), a.get("mtime_ns")) != (b.get("size"), b.get("mtime_ns")):
+            return f"input {path} changed (size or modification time differs)"
+    return None
 
 
 def default_cache_dir() -> Path:
@@ -78,6 +128,8 @@ def package_versions() -> dict[str, str]:
 
 
 _LOCKS: dict[str, IO[str]] = {}
+LOCK_NAME = ".lock"
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -133,25 +185,60 @@ class RunDir:
         return sorted(self.segment_dir(seg).glob("shard-*.done.json"))
 
     # ---- life cycle -------------------------------------------------------------------
-    def prepare(self, config: dict[str, Any], seed: int, overwrite: bool) -> None:
-        """Create the run dir, or check that an existing one was made by this config."""
-        if overwrite and self.root.exists():
-            shutil.rmtree(self.root)
-        if self.config_path.exists():
-            self._check_same(config)
-        elif self.root.exists() and any(self.root.iterdir()):
+    def check_target(self) -> None:
+        """Refuse an output.dir that cannot hold this run, before anything is created."""
+        root = self.root
+        if root.exists() and not root.is_dir():
+            raise RunDirError(f"output.dir {root} is a file, not a folder; choose another path")
+        if root.is_dir() and not self.config_path.exists() and _foreign(root):
             raise RunDirError(
-                f"{self.root} is not empty and holds no synthmill run; choose another output.dir"
+                f"{root} is not empty and holds no synthmill run; choose another output.dir"
             )
+        existing = next(p for p in (root, *root.parents) if p.exists())
+        if not existing.is_dir():
+            raise RunDirError(f"output.dir {root}: {existing} is a file, not a folder")
+        if not os.access(existing, os.W_OK | os.X_OK):
+            raise RunDirError(
+                f"output.dir {root}: {existing} is not writable (read-only or no permission); "
+                "choose a writable folder"
+            )
+
+    def prepare(
+        self,
+        config: dict[str, Any],
+        seed: int,
+        overwrite: bool,
+        inputs: dict[str, Any] | None = None,
+    ) -> None:
+        """Lock the run dir, then create it, replace it (--overwrite) or check it is ours.
+
+        The lock comes first, so --overwrite never deletes the files of a live run.
+        """
+        self.check_target()
         self.root.mkdir(parents=True, exist_ok=True)
         self._lock()
-        for stale in self.root.rglob(".*.tmp"):  # left by a killed run; never renamed in place
-            stale.unlink()
+        try:
+            self._start(config, seed, overwrite, inputs)
+        except BaseException:
+            self.unlock()
+            raise
+
+    def _start(
+        self, config: dict[str, Any], seed: int, overwrite: bool, inputs: dict[str, Any] | None
+    ) -> None:
+        if overwrite:
+            self._clear()
+        elif self.config_path.exists():
+            self._check_same(config)
+            self._check_inputs(inputs)
+        _remove_stale(self.root)
         run = self.read_json(self.run_json) or {
             "fingerprint": fingerprint(config),
             "seed": seed,
             "attempts": [],
         }
+        if inputs is not None:
+            run["inputs"] = inputs
         run["attempts"].append({"started": _now(), "versions": package_versions()})
         run["status"] = "running"
         write_text_atomic(self.config_path, yaml.safe_dump(config, sort_keys=False))
@@ -159,20 +246,36 @@ class RunDir:
 
     def _lock(self) -> None:
         """Hold an exclusive lock on the run dir for the life of this process."""
-        fh = open(self.root / ".lock", "w")  # noqa: SIM115 - kept open to hold the lock
+        fh = open(self.root / LOCK_NAME, "a+")  # noqa: SIM115 - kept open to hold the lock
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
+            fh.seek(0)
+            holder = fh.read().strip()
             fh.close()
+            who = f" (pid {holder})" if holder.isdigit() else ""
             raise RunDirError(
-                f"another synthmill process is running in {self.root}; wait for it or stop it"
+                f"another run holds the lock on {self.root}{who}; wait for it or stop it"
             ) from None
+        fh.truncate(0)
+        fh.write(str(os.getpid()))
+        fh.flush()
         _LOCKS[str(self.root)] = fh
 
     def unlock(self) -> None:
         fh = _LOCKS.pop(str(self.root), None)
         if fh is not None:
             fh.close()
+
+    def _clear(self) -> None:
+        """--overwrite: remove everything but the lock this process holds."""
+        for entry in self.root.iterdir():
+            if entry.name == LOCK_NAME:
+                continue
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
 
     def _check_same(self, config: dict[str, Any]) -> None:
         old = yaml.safe_load(self.config_path.read_text(encoding="utf-8"))
@@ -184,30 +287,76 @@ class RunDir:
             "pass --overwrite to replace it, or set another output.dir"
         )
 
+    def _check_inputs(self, inputs: dict[str, Any] | None) -> None:
+        old = (self.read_json(self.run_json) or {}).get("inputs")
+        if old is None or inputs is None:
+            return
+        change = input_change(old, inputs)
+        if change:
+            raise RunDirError(
+                f"{change} since the run in {self.root} started; resuming would mix old and "
+                "new rows: restore it, or pass --overwrite to start again"
+            )
+
     def mark_finished(self) -> None:
         run = self.read_json(self.run_json)
         run["status"] = "finished"
         run["attempts"][-1]["finished"] = _now()
         self.write_json(self.run_json, run)
 
+    def mark_failed(self, error: str) -> None:
+        """Record a run that stopped on an error; best effort (the disk may be full)."""
+        try:
+            run = self.read_json(self.run_json)
+            if run.get("status") != "running":  # finished, then found lacking (exit 3)
+                return
+            run["status"] = "failed"
+            run["attempts"][-1].update(failed=_now(), error=error)
+            self.write_json(self.run_json, run)
+        except (OSError, ValueError, KeyError, TypeError):
+            log.warning("could not record the failure in %s", self.run_json)
+
+
+def _foreign(root: Path) -> bool:
+    """Does a folder hold anything but a lock and temp files a synthmill run left?"""
+    return any(not _ours(e.name) for e in root.iterdir())
+
+
+def _ours(name: str) -> bool:
+    return name == LOCK_NAME or (name.startswith(".") and name.endswith(".tmp"))
+
+
+def _remove_stale(root: Path) -> None:
+    """Remove temp files and folders a killed run left; they are never renamed in place."""
+    for stale in sorted(root.rglob(".*.tmp"), reverse=True):
+        if stale.is_dir() and not stale.is_symlink():
+            shutil.rmtree(stale, ignore_errors=True)
+        else:
+            stale.unlink(missing_ok=True)
+
 
 def first_difference(a: Any, b: Any, path: str = "") -> str | None:
-    """The dotted path of the first place two plain structures differ."""
+    """The dotted path of the first place two plain structures differ (None: they are equal)."""
     if isinstance(a, dict) and isinstance(b, dict):
-        for key in list(dict.fromkeys([*a, *b])):
-            if key in EXECUTION_KEYS:
-                continue
-            found = first_difference(a.get(key), b.get(key), f"{path}.{key}".lstrip("."))
+        for key in dict.fromkeys([*a, *b]):
+            found = first_difference(a.get(key), b.get(key), _join(path, key))
             if found:
                 return found
         return None
-    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
-        for i, (x, y) in enumerate(zip(a, b, strict=True)):
-            found = first_difference(x, y, f"{path}.{i}".lstrip("."))
+    if isinstance(a, list) and isinstance(b, list):
+        for i, (x, y) in enumerate(zip(a, b, strict=False)):
+            found = first_difference(x, y, _join(path, i))
             if found:
                 return found
+        if len(a) != len(b):
+            where = _join(path, min(len(a), len(b)))
+            return f"{where} (one has {len(a)} items, the other {len(b)})"
         return None
     return None if a == b else (path or "the config")
+
+
+def _join(path: str, key: object) -> str:
+    return f"{path}.{key}" if path else str(key)
 
 
 def _now() -> str:

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import glob
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import ClassVar, Literal
 
 from pydantic import Field, field_validator
 
-from synthmill.io.rows import read_rows, sniff_format
+from synthmill.errors import DataError
+from synthmill.io.rows import ColumnKinds, read_rows, scan_rows, sniff_format
 from synthmill.pipeline.stage import Source, StageContext
 from synthmill.records import META_COLUMN, Origin, Record
+
+log = logging.getLogger(__name__)
 
 
 def expand(path: str) -> list[Path]:
@@ -44,6 +48,26 @@ class Read(Source):
         if not files:
             raise ValueError(f"no file matches {value!r}; check the path (relative to the cwd)")
         return str(Path(value).expanduser().absolute()) if Path(value).exists() else value
+
+    def input_files(self) -> list[Path]:
+        return expand(self.path)
+
+    def preflight(self) -> None:
+        """Read every file once before the run: a bad line or mixed column types fail here,
+        before anything is written; no rows at all is a warning."""
+        files = expand(self.path)
+        if not files:
+            raise DataError(f"stage {self.label!r}: no file matches {self.path!r} any more")
+        kinds = ColumnKinds()
+        n = 0
+        for path in files:
+            left = None if self.limit is None else self.limit - n
+            if left == 0:
+                break
+            fmt = self.format or sniff_format(path)
+            n += scan_rows(path, fmt, kinds, text_column=self.text_column, per=self.per, limit=left)
+        if n == 0:
+            log.warning("%s holds no rows; the run will publish 0 rows", self.path)
 
     def rows(self, ctx: StageContext) -> Iterator[Record]:
         n = 0

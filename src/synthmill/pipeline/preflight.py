@@ -1,0 +1,110 @@
+"""Checks that come before a run writes anything, so a bad config or input writes nothing.
+
+`check_requirements` runs when a pipeline is built (a missing optional extra fails before
+any stage has worked); `preflight` runs when it is started: the output folder, the
+response cache, each stage's own checks (input files readable, one type per column),
+API keys named by backends, and the fingerprints of every input file for run.json.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Iterator, Sequence
+from importlib.util import find_spec
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel
+
+from synthmill.errors import ConfigError, MissingExtraError
+from synthmill.pipeline.rundir import RunDir, default_cache_dir, file_fingerprint
+from synthmill.pipeline.stage import Stage
+
+if TYPE_CHECKING:
+    from synthmill.pipeline.pipeline import Pipeline
+
+CACHE_FILE = "llm-responses.sqlite"  # the response cache's database (synthmill.llm.cache)
+
+
+def nested_models(stage: Stage) -> Iterator[tuple[str, BaseModel]]:
+    """(field name, model) of each model a stage holds in its options, e.g. its backend."""
+    for name in type(stage).model_fields:
+        value = getattr(stage, name, None)
+        if isinstance(value, BaseModel):
+            yield name, value
+
+
+def check_requirements(stages: Sequence[Stage]) -> None:
+    """Raise MissingExtraError for the first optional import a stage (or its backend) lacks."""
+    for i, stage in enumerate(stages):
+        parts = [(f"stages.{i}", stage), *((f"stages.{i}.{n}", m) for n, m in nested_models(stage))]
+        for where, obj in parts:
+            for module, package, extra in getattr(type(obj), "requires", ()):
+                if not _importable(module):
+                    raise MissingExtraError(package, extra, where=f"{where} ({stage.label})")
+
+
+def _importable(module: str) -> bool:
+    try:
+        return find_spec(module) is not None
+    except (ImportError, ValueError):  # a dotted name whose parent is missing
+        return False
+
+
+def preflight(pipeline: Pipeline, rundir: RunDir) -> dict[str, Any]:
+    """Check everything a run needs before it creates a file; return the input fingerprints."""
+    rundir.check_target()
+    for i, stage in enumerate(pipeline.stages):
+        stage.preflight()
+        for name, model in nested_models(stage):
+            check_model(model, f"stages.{i}.{name}")
+    if pipeline.cache and any(_is_backend(m) for s in pipeline.stages for _, m in nested_models(s)):
+        check_cache_dir(default_cache_dir())
+    return input_fingerprints(pipeline.stages)
+
+
+def _is_backend(model: BaseModel) -> bool:
+    from synthmill.llm.base import Backend
+
+    return isinstance(model, Backend)
+
+
+def check_model(model: BaseModel, where: str) -> None:
+    """A nested model's own preflight(), and an API key it names that is not set."""
+    env = getattr(model, "api_key_env", None)
+    if isinstance(env, str) and env and not os.environ.get(env):
+        raise ConfigError(
+            f"{where}.api_key_env: environment variable {env} is not set; export it "
+            "(or remove api_key_env for a server without a key)"
+        )
+    check = getattr(model, "preflight", None)
+    if callable(check):
+        check()
+
+
+def check_cache_dir(path: Path) -> None:
+    """The response cache folder must be a folder, and its database a database."""
+    existing = next(p for p in (path, *path.parents) if p.exists())
+    if not existing.is_dir():
+        raise ConfigError(
+            f"cache directory {path}: {existing} is a file, not a folder; remove it, set "
+            "SYNTHMILL_CACHE_DIR to a folder, or run with --no-cache"
+        )
+    db = path / CACHE_FILE
+    if not db.exists():
+        return
+    try:
+        with sqlite3.connect(db, timeout=60) as conn:
+            conn.execute("PRAGMA schema_version").fetchone()
+    except sqlite3.DatabaseError as exc:
+        raise ConfigError(
+            f"response cache {db} is damaged ({exc}); delete it (cached replies are lost), "
+            "set SYNTHMILL_CACHE_DIR elsewhere, or run with --no-cache"
+        ) from exc
+
+
+def input_fingerprints(stages: Sequence[Stage]) -> dict[str, Any]:
+    """Size, mtime and content hash of every input file, by absolute path."""
+    files = {str(p.resolve()): p for s in stages for p in s.input_files()}
+    return {key: file_fingerprint(path) for key, path in sorted(files.items())}
