@@ -18,6 +18,7 @@ from pydantic import (
 from synthmill.errors import ConfigError
 from synthmill.pipeline.config import apply_overrides, describe, load_yaml, validate
 from synthmill.pipeline.function import FunctionStage
+from synthmill.pipeline.preflight import check_requirements
 from synthmill.pipeline.registry import stage_class
 from synthmill.pipeline.stage import Source, Stage
 
@@ -64,8 +65,26 @@ class Pipeline(BaseModel):
             raise ValueError("the first stage must be a source such as 'read' or a recipe")
         if any(isinstance(s, Source) for s in self.stages[1:]):
             raise ValueError("only the first stage may be a source")
+        self._apply_backend()
         self._name_stages()
+        check_requirements(self.stages)
         return self
+
+    def _apply_backend(self) -> None:
+        """Validate `backend` (used or not) and give it to each stage that set none.
+
+        One rule for YAML and Python: a stage's own `backend` wins; otherwise the
+        pipeline's, instead of the stage's default.
+        """
+        if self.backend is None:
+            return
+        from synthmill.llm.registry import make_backend
+
+        make_backend(self.backend, "backend")
+        for i, stage in enumerate(self.stages):
+            if "backend" in type(stage).model_fields and "backend" not in stage.model_fields_set:
+                backend = make_backend(self.backend, "backend")
+                self.stages[i] = stage.model_copy(update={"backend": backend})
 
     def _name_stages(self) -> None:
         seen: dict[str, int] = {}
@@ -86,6 +105,10 @@ class Pipeline(BaseModel):
         if not isinstance(stages, list) or not stages:
             raise ConfigError("stages: required list of stages is missing or empty; add one")
         backend = config.get("backend")
+        if backend is not None:  # checked even when no stage uses it
+            from synthmill.llm.registry import make_backend
+
+            make_backend(backend, "backend")
         config["stages"] = [_build_stage(s, i, backend) for i, s in enumerate(stages)]
         try:
             return cls.model_validate(config)
@@ -94,7 +117,8 @@ class Pipeline(BaseModel):
 
     @classmethod
     def from_yaml(cls, path: str | Path, overrides: list[str] | None = None) -> Pipeline:
-        return cls.from_config(apply_overrides(load_yaml(path), overrides or []))
+        config = apply_overrides(load_yaml(path), overrides or [], set(cls.model_fields))
+        return cls.from_config(config)
 
     def to_config(self) -> dict[str, Any]:
         """The plain-dict form; from_config(to_config()) rebuilds an equal pipeline."""

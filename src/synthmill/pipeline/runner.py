@@ -19,9 +19,11 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from synthmill.errors import RunFailedError, describe_exception, describe_os_error, guard_stage
 from synthmill.io.records_io import read_records, write_records, write_rejects
 from synthmill.pipeline.executors import LocalExecutor
 from synthmill.pipeline.pipeline import Pipeline
+from synthmill.pipeline.preflight import preflight
 from synthmill.pipeline.progress import LogProgress, Progress
 from synthmill.pipeline.publish import publish
 from synthmill.pipeline.rundir import RunDir, default_cache_dir
@@ -77,9 +79,16 @@ class Runner:
 
     def run(self) -> RunResult:
         p = self.pipeline
-        self.rundir.prepare(p.to_config(), p.seed, self.overwrite)
+        inputs = preflight(p, self.rundir)  # bad input, keys, output folder: nothing written
+        self.rundir.prepare(p.to_config(), p.seed, self.overwrite, inputs)
         try:
             return self._run_segments()
+        except OSError as exc:  # disk full, folder made read-only: one line, status failed
+            self.rundir.mark_failed(describe_os_error(exc))
+            raise RunFailedError(describe_os_error(exc)) from exc
+        except BaseException as exc:
+            self.rundir.mark_failed(describe_exception(exc))
+            raise
         finally:
             self.rundir.unlock()
 
@@ -141,7 +150,7 @@ class Runner:
         kept: list[Record] = []
         rejected: list[Record] = []
         stats = StageStats()
-        for result in executor.map(stage, batches, ctxs):
+        for result in guard_stage(executor.map(stage, batches, ctxs), stage.label, shard):
             before = len(kept)
             for r in result.records:
                 (rejected if r.rejected else kept).append(r)
@@ -177,7 +186,7 @@ class Runner:
         start = time.perf_counter()
         rejected: list[Record] = []
         rows_out = 0
-        kept = _split(stage.process_all(inputs, ctx), rejected)
+        kept = _split(guard_stage(stage.process_all(inputs, ctx), stage.label, 0), rejected)
         for i, chunk in enumerate(chunks(kept, self.pipeline.shard_size)):
             write_records(rd.shard_path(k, i), chunk)
             rows_out += len(chunk)

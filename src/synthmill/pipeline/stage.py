@@ -14,6 +14,7 @@ import random
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -50,6 +51,8 @@ class Stage(BaseModel):
 
     model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
     kind: ClassVar[str] = "stage"
+    # Optional imports: (module, pip package, extra), checked when the pipeline is built.
+    requires: ClassVar[tuple[tuple[str, str, str], ...]] = ()
 
     name: str | None = Field(default=None, description="Label in stats; defaults to the kind.")
     batch_size: int = Field(default=64, ge=1, description="Rows handed to process() at once.")
@@ -80,6 +83,18 @@ class Stage(BaseModel):
         checked against the rows that actually reach them.
         """
         return []
+
+    def input_files(self) -> list[Path]:
+        """Files whose content decides this stage's rows; run.json fingerprints them, and a
+        resume refuses to go on when one changed."""
+        return []
+
+    def preflight(self) -> None:
+        """Check what must hold before a run writes anything (input readable, keys set).
+
+        Raise a SynthmillError; the default checks nothing. Optional imports are declared
+        in `requires` instead and checked when the pipeline is built.
+        """
 
     def summarize(self, stats: dict[str, Any]) -> dict[str, Any] | None:
         """An optional summary of this stage's finished stats (pass@k, agreement...).
