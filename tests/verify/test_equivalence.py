@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from synthmill.verify.equivalence import check_solution, equivalent
+from synthmill.verify.equivalence import MathTask, check_many, check_solution, equivalent
 from synthmill.verify.extract import extract_answer, extract_code
 
 CASES: list[tuple[str, str, bool]] = [
@@ -48,13 +48,16 @@ CASES: list[tuple[str, str, bool]] = [
     ("0.1", "Answer: 1/10", True),
     ("576.24", "Answer: 576.24", True),
     ("576.24", "Answer: 576.2", False),
-    # percentages
-    ("25", "Answer: 25%", True),  # question asked for a percent
+    # percentages: a percent is a value (50% = 0.5), never the bare number
     ("0.5", "Answer: 50%", True),  # the share form
-    ("25", "Answer: 25\\%", True),
-    ("25", "Answer: 20%", False),
+    ("25", "Answer: 25%", False),  # trap: 25% is 0.25 when the question did not ask in percent
+    ("25", "Answer: 25\\%", False),
+    ("13", "Answer: 13\\%", False),
     ("50%", "Answer: 0.5", True),
-    ("50%", "Answer: 50", True),
+    ("50%", "Answer: 50", False),  # trap: 52% is not 52
+    ("52%", "Answer: 52\\%", True),
+    ("52%", "Answer: 52 percent", True),
+    ("52%", "Answer: 53%", False),
     # tuples (ordered) and root lists (unordered)
     ("(2, 3)", "Answer: (2, 3)", True),
     ("(2, 3)", "Answer: x = 2, y = 3", True),
@@ -88,16 +91,129 @@ CASES: list[tuple[str, str, bool]] = [
     ("\\log(8)", "$\\boxed{3\\log(2)}$", True),
 ]
 
+# Issue 10: more forms, and answers from a candidate that wants the reward.
+MORE_CASES: list[tuple[str, str, bool]] = [
+    # mixed numbers
+    ("7/4", "Answer: 1 3/4", True),
+    ("7/4", "$\\boxed{1\\frac{3}{4}}$", True),
+    ("-7/4", "Answer: -1 3/4", True),
+    ("7/4", "Answer: 1 1/4", False),
+    ("3/4", "Answer: 1 3/4", False),  # trap: the whole part matters
+    # \dfrac, \tfrac
+    ("5/2", "$\\boxed{\\dfrac{5}{2}}$", True),
+    ("5/2", "$\\boxed{\\tfrac{5}{2}}$", True),
+    ("5/2", "$\\boxed{2\\tfrac{1}{2}}$", True),
+    ("\\dfrac{\\sqrt{3}}{2}", "$\\boxed{\\tfrac{\\sqrt{3}}{2}}$", True),
+    ("\\dfrac{\\sqrt{3}}{2}", "$\\boxed{\\frac{\\sqrt{2}}{2}}$", False),
+    # scientific notation and thousands separators
+    ("1500", "Answer: $1.5 \\times 10^{3}$", True),
+    ("1500", "Answer: 1.5e3", True),
+    ("0.0015", "Answer: $1.5 \\times 10^{-3}$", True),
+    ("1500", "Answer: $1.5 \\times 10^{4}$", False),
+    ("1234567", "Answer: 1,234,567", True),
+    ("1234567", "Answer: $1{,}234{,}567$", True),
+    ("1234567", "Answer: $1\\,234\\,567$", True),
+    ("1234567", "Answer: 1,234,568", False),
+    # units: decoration on one side, conversion between two, a different unit is wrong
+    ("12", "Answer: 12 \\text{cm}", True),
+    ("12", "Answer: $12\\,\\mathrm{km}$", True),
+    ("12 cm", "Answer: 0.12 m", True),
+    ("12 cm", "Answer: 12 m", False),  # trap: the right number in the wrong unit
+    ("90", "The angle is $\\boxed{90^{\\circ}}$", True),
+    ("8.41", "It costs \\$8.41 in total. Answer: \\$8.41", True),
+    # intervals, sets, tuples, matrices
+    ("[0, 1)", "$\\boxed{[0, 1)}$", True),
+    ("[0, 1)", "$\\boxed{[0, 1]}$", False),
+    ("(-\\infty, 3)", "$\\boxed{(-\\infty, 3)}$", True),
+    ("\\{1, 2, 3\\}", "$\\boxed{\\{3, 2, 1\\}}$", True),
+    ("\\{1, 2, 3\\}", "$\\boxed{\\{1, 2\\}}$", False),
+    ("(1, -2)", "Answer: $(1, -2)$", True),
+    ("(1, -2)", "Answer: $(-2, 1)$", False),
+    (
+        "\\begin{pmatrix} 1 & 2 \\\\ 3 & 4 \\end{pmatrix}",
+        "$\\boxed{\\begin{pmatrix} 1 & 2 \\\\ 3 & 4 \\end{pmatrix}}$",
+        True,
+    ),
+    (
+        "\\begin{pmatrix} 1 & 2 \\\\ 3 & 4 \\end{pmatrix}",
+        "$\\boxed{\\begin{pmatrix} 1 & 3 \\\\ 2 & 4 \\end{pmatrix}}$",
+        False,
+    ),
+    (
+        "\\begin{pmatrix} 1/2 \\\\ 2 \\end{pmatrix}",
+        "$\\boxed{\\begin{pmatrix} 0.5 \\\\ 2 \\end{pmatrix}}$",
+        True,
+    ),
+    # hostile: hedging between values, boxing twice, padding, blow-ups
+    ("13", "Answer: 13 or 14", False),
+    ("14", "Answer: 13 or 14", False),
+    ("13", "Answer: 13, 14", False),
+    ("13", "$\\boxed{13 \\text{ or } 14}$", False),
+    ("13", "$\\boxed{\\{13, 14\\}}$", False),
+    ("13", "$\\boxed{13}$ or maybe $\\boxed{14}$", False),
+    ("14", "$\\boxed{13}$ or maybe $\\boxed{14}$", False),
+    ("13", "$\\boxed{13}$, that is $\\boxed{\\frac{26}{2}}$", True),
+    ("13", "$\\boxed{\\pm 13}$", False),
+    ("-13, 13", "$\\boxed{\\pm 13}$", True),
+    ("x + 1", "$\\boxed{x + 1, x + 2}$", False),
+    ("x + 1", "$\\boxed{x+1}$ or $\\boxed{x+2}$", False),
+    ("5", "$\\boxed{10^{10^{10}} - 10^{10^{10}} + 5}$", False),
+    ("5", "$\\boxed{99999! - 99999! + 5}$", False),
+    ("5", "Answer: " + "5" * 2000, False),
+    ("5", "$\\boxed{}$ Answer: 6", False),
+    ("13", "Answer: 13.0000001", False),
+    ("13", "$\\boxed{x}$ where x = 13", False),
+    ("13", "Answer: $13 \\leq x$", False),
+    ("1/3", "Answer: 0.3333333333333333", False),
+    ("-2, 3", "Answer: -2, 3, -2", False),  # a repeated root is not a root of multiplicity 1
+    ("14", "$\\boxed{13 = 14}$", False),  # math-verify reads the right-hand side
+    ("14", "$\\boxed{x = 13 = 14}$", False),
+    ("13", "$\\boxed{13 \\approx 14}$", False),
+    ("13", "$\\boxed{x \\geq 13}$", False),
+    ("13", "$\\boxed{13 \\text{ (or 14)}}$", False),
+    ("13", "$\\boxed{13 \\text{ or more}}$", False),
+    ("13", "$\\boxed{[13, 14]}$", False),
+    ("13", "$\\boxed{\\mathbb{Z}}$", False),
+    ("\\sqrt{2}", "$\\boxed{1.41421356237309504880168872420969807856967187537694}$", False),
+    ("13", "$\\boxed{1 3}$", False),
+    ("x", "$\\boxed{y}$", False),
+    ("13", "$\\boxed{13 \\text{ apples}}$", True),
+    ("13", "$\\boxed{\\lim_{x \\to 13} x}$", True),
+]
+
+PERCENT_QUESTIONS: list[tuple[str, str, str, bool]] = [
+    ("What percent of 80 is 20?", "25", "Answer: 25%", True),
+    ("What percent of 80 is 20?", "25", "Answer: 25\\%", True),
+    ("What percent of 80 is 20?", "25", "Answer: 0.25", False),
+    ("What is the concentration, in percent?", "37.5", "Answer: 37.5%", True),
+    ("By what percent did it increase?", "13", "Answer: 13\\%", True),
+    ("What is 25% of 80?", "20", "Answer: 20%", False),  # % in the question is no percent ask
+]
+
 
 def test_the_table_is_big_enough() -> None:
-    assert len(CASES) >= 60
+    assert len(CASES) >= 60 and len(MORE_CASES) >= 30
 
 
-@pytest.mark.parametrize(("gold", "solution", "expected"), CASES)
+@pytest.mark.parametrize(("gold", "solution", "expected"), CASES + MORE_CASES)
 def test_equivalence_table(gold: str, solution: str, expected: bool) -> None:
     result = check_solution(gold, solution, timeout=20)
     assert result.outcome in ("correct", "wrong", "no answer"), result
     assert result.ok is expected, result
+
+
+@pytest.mark.parametrize(("problem", "gold", "solution", "expected"), PERCENT_QUESTIONS)
+def test_a_question_in_percent_lets_the_bare_number_match(
+    problem: str, gold: str, solution: str, expected: bool
+) -> None:
+    assert check_solution(gold, solution, problem=problem, timeout=20).ok is expected
+
+
+def test_a_batch_gives_the_same_verdicts_as_one_at_a_time() -> None:
+    cases = CASES[::3] + MORE_CASES[::3]
+    tasks = [MathTask(gold, solution) for gold, solution, _ in cases]
+    batch = check_many(tasks, timeout=20, workers=2)
+    assert [r.ok for r in batch] == [expected for _, _, expected in cases]
 
 
 def test_gold_order_matters_for_equations() -> None:
@@ -107,7 +223,7 @@ def test_gold_order_matters_for_equations() -> None:
 
 @pytest.mark.slow
 def test_a_hanging_comparison_times_out_and_the_worker_recovers() -> None:
-    slow = equivalent("5", "10^{10^{10}} - 10^{10^{10}} + 5", timeout=2)
+    slow = equivalent("5", "(x+1)^{200}(x-1)^{200} - (x^2-1)^{200} + 5", timeout=2)
     assert slow.outcome == "timeout"
     assert equivalent("x + 1", "1 + x", timeout=20).ok  # a fresh worker answers next
 

@@ -146,10 +146,13 @@ class Check(Stage):
     def check(self, record: Record) -> Verdict:
         raise NotImplementedError
 
+    def check_batch(self, records: list[Record]) -> list[Verdict]:
+        """Verdicts for a batch; override to batch work (a worker pool, one model call)."""
+        return [self.check(record) for record in records]
+
     def process(self, batch: list[Record], ctx: StageContext) -> list[Record]:
         out = []
-        for record in batch:
-            verdict = self.check(record)
+        for record, verdict in zip(batch, self.check_batch(batch), strict=True):
             record = record.with_verdict(self.label, verdict)
             out.append(
                 record if verdict.ok else record.reject(self.label, verdict.reason, verdict.raw)

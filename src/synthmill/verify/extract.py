@@ -13,25 +13,34 @@ _ANSWER_LINE = re.compile(
     re.IGNORECASE | re.MULTILINE,
 )
 _NUMBER = re.compile(
-    r"\\d?frac\{-?\d+\}\{\d+\}"  # \frac{3}{4}
+    r"-?(?:\d+\s*)?\\[dt]?frac\{-?\d+\}\{\d+\}"  # \frac{3}{4}, 1\tfrac{3}{4}
+    r"|-?\d+\s+\d+\s*/\s*\d+(?![\d.])"  # a mixed number 1 3/4
     r"|-?\d{1,3}(?:,\d{3})+(?:\.\d+)?%?"  # 1,234.5
     r"|-?\d+(?:\.\d+)?\s*/\s*\d+(?:\.\d+)?"  # 3/4
     r"|-?\d*\.?\d+(?:[eE][-+]?\d+)?\s*(?:\\?%)?"  # 42, -0.5, 1e3, 75%
 )
 _FENCE = re.compile(r"```[ \t]*(?:python|py|python3)?[ \t]*\n(.*?)```", re.DOTALL | re.IGNORECASE)
+_BOX = re.compile(r"\\(?:boxed|fbox)\s*\{")
+
+
+def all_boxed(text: str) -> list[str]:
+    """The contents of every \\boxed{...} / \\fbox{...}, braces balanced, in order."""
+    found = []
+    for m in _BOX.finditer(text):
+        i = depth_end = m.end()
+        depth = 1
+        while depth_end < len(text) and depth:
+            depth += {"{": 1, "}": -1}.get(text[depth_end], 0)
+            depth_end += 1
+        if depth == 0:
+            found.append(text[i : depth_end - 1].strip())
+    return found
 
 
 def boxed(text: str) -> str | None:
     """The content of the last \\boxed{...} or \\fbox{...}, braces balanced."""
-    start = max(text.rfind("\\boxed{"), text.rfind("\\fbox{"))
-    if start < 0:
-        return None
-    i = text.index("{", start) + 1
-    depth, j = 1, i
-    while j < len(text) and depth:
-        depth += {"{": 1, "}": -1}.get(text[j], 0)
-        j += 1
-    return text[i : j - 1].strip() if depth == 0 else None
+    found = all_boxed(text)
+    return found[-1] if found else None
 
 
 def _clean(answer: str) -> str:

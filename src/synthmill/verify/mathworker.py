@@ -1,8 +1,9 @@
-"""math-verify in a worker process with a hard timeout.
+"""math-verify in worker processes (one per core) with a hard timeout.
 
 math-verify times itself out with signal.alarm, which only works in a main thread and
-cannot stop a hang inside C code. So it runs in a child process's main thread; when an
-answer takes longer than the timeout the child is killed and a fresh one started.
+cannot stop a hang inside C code. So it runs in child processes; when an answer takes
+longer than the timeout its child is killed and a fresh one started. Each child parses
+a gold answer once and keeps it.
 """
 
 from __future__ import annotations
@@ -12,11 +13,13 @@ import importlib.util
 import json
 import logging
 import os
+import queue
 import re
 import select
 import subprocess
 import sys
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from synthmill.errors import MissingExtraError
@@ -34,15 +37,43 @@ def as_math(text: str) -> str:
     """Wrap a bare answer in $...$ so math-verify reads it as LaTeX; leave prose alone."""
     if "$" in text or "\\boxed" in text or "\\(" in text or "\\[" in text:
         return text
-    if re.search(r"(?<![\\a-zA-Z])[a-zA-Z]{4,}", re.sub(r"\\[a-zA-Z]+", "", text)):
+    commands = r"\\(?:begin|end|text|mathrm|operatorname)\{[^{}]*\}|\\[a-zA-Z]+"
+    if re.search(r"(?<![\\a-zA-Z])[a-zA-Z]{4,}", re.sub(commands, "", text)):
         return text
     return f"${text}$"
 
 
+GOLD_CACHE_SIZE = 4096
+
+
+def _exact_value_check(gold: list[Any], answer: str) -> bool | None:
+    """A plain-number answer against a symbolic constant gold, exactly (no float rounding):
+    0.3333 is not 1/3 and 50 digits of sqrt(2) are not sqrt(2), but 1024 is 2^{10}.
+    None when this cannot decide (the gold is no constant, or sympy cannot tell)."""
+    import sympy  # type: ignore[import-untyped]
+
+    from synthmill.verify.numbers import parse_number
+
+    value = parse_number(answer)
+    expr = next((g for g in gold if isinstance(g, sympy.Expr)), None)
+    if value is None or expr is None or expr.free_symbols or not expr.is_number:
+        return None
+    zero = sympy.simplify(expr - sympy.Rational(value.numerator, value.denominator)).is_zero
+    return None if zero is None else bool(zero)
+
+
 def _serve() -> None:
-    """The child: import math-verify once, then answer JSON lines [gold, answer] forever."""
+    """The child: import math-verify once, then answer JSON lines [gold, answer] forever.
+
+    Each gold is parsed once and cached (k samples of one problem share it). math-verify's
+    own signal timeouts are off: the parent kills this process when an answer hangs.
+    """
+    import logging as _logging
+
     from math_verify import parse, verify  # type: ignore[import-untyped]
 
+    _logging.disable(_logging.WARNING)  # math-verify warns once that its timeout is off
+    golds: dict[str, Any] = {}
     out = os.fdopen(os.dup(1), "w")
     sys.stdout = sys.stderr  # keep the protocol channel clean of stray prints
     out.write('"ready"\n')
@@ -50,11 +81,22 @@ def _serve() -> None:
     for line in sys.stdin:
         gold, answer = json.loads(line)
         try:
-            g, a = parse(as_math(gold)), parse(as_math(answer))
-            ok = bool(g and a) and verify(
-                g, a, float_rounding=FLOAT_ROUNDING, numeric_precision=NUMERIC_PRECISION
-            )
-            reply: list[Any] = ["ok", bool(ok)]
+            if gold not in golds:
+                if len(golds) >= GOLD_CACHE_SIZE:
+                    golds.pop(next(iter(golds)))
+                golds[gold] = parse(as_math(gold), parsing_timeout=None)
+            g = golds[gold]
+            exact = _exact_value_check(g, answer)
+            if exact is None:
+                a = parse(as_math(answer), parsing_timeout=None)
+                exact = bool(g and a) and verify(
+                    g,
+                    a,
+                    float_rounding=FLOAT_ROUNDING,
+                    numeric_precision=NUMERIC_PRECISION,
+                    timeout_seconds=None,
+                )
+            reply: list[Any] = ["ok", bool(exact)]
         except Exception as exc:  # one bad answer must not end the worker; report it
             reply = ["error", f"{type(exc).__name__}: {exc}"[:200]]
         out.write(json.dumps(reply) + "\n")
@@ -115,18 +157,62 @@ class MathWorker:
         self._proc = None
 
 
-_WORKERS: dict[int, MathWorker] = {}
-_WORKERS_LOCK = threading.Lock()
+class MathPool:
+    """One math-verify worker per core; comparisons of a batch run on all of them at once."""
+
+    def __init__(self, size: int) -> None:
+        self.size = max(1, size)
+        # last in, first out: one-at-a-time callers keep one warm worker and its gold cache
+        self._idle: queue.LifoQueue[MathWorker] = queue.LifoQueue()
+        self._workers = [MathWorker() for _ in range(self.size)]
+        for w in self._workers:
+            self._idle.put(w)
+
+    def check(self, gold: str, answer: str, timeout: float) -> tuple[str, Any]:
+        """One comparison on whichever worker is free."""
+        w = self._idle.get()
+        try:
+            return w.check(gold, answer, timeout)
+        finally:
+            self._idle.put(w)
+
+    def check_many(self, pairs: list[tuple[str, str]], timeout: float) -> list[tuple[str, Any]]:
+        """Many comparisons spread over the workers; results in input order."""
+        if len(pairs) <= 1 or self.size == 1:
+            return [self.check(g, a, timeout) for g, a in pairs]
+        with ThreadPoolExecutor(self.size) as threads:
+            return list(threads.map(lambda p: self.check(p[0], p[1], timeout), pairs))
+
+    def close(self) -> None:
+        for w in self._workers:
+            w.close()
 
 
-def worker() -> MathWorker:
-    """This process's worker, started on first use (like a connection, never at import)."""
-    pid = os.getpid()
-    with _WORKERS_LOCK:
-        if pid not in _WORKERS:
-            _WORKERS[pid] = MathWorker()
-            atexit.register(_WORKERS[pid].close)
-        return _WORKERS[pid]
+def cores() -> int:
+    """CPUs this process may use (the affinity mask, not the machine's count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+_POOLS: dict[tuple[int, int], MathPool] = {}
+_POOLS_LOCK = threading.Lock()
+
+
+def pool(size: int | None = None) -> MathPool:
+    """This process's pool of `size` workers (default: one per core), started lazily."""
+    key = (os.getpid(), size or cores())
+    with _POOLS_LOCK:
+        if key not in _POOLS:
+            _POOLS[key] = MathPool(key[1])
+            atexit.register(_POOLS[key].close)
+        return _POOLS[key]
+
+
+def worker() -> MathPool:
+    """This process's default pool (kept for callers that check one pair at a time)."""
+    return pool()
 
 
 if __name__ == "__main__":
