@@ -1,4 +1,4 @@
-"""Export a real run directory (Parquet written by the pipeline) in the three formats."""
+"""Export runs made by the recipes (fake backend, real Parquet): their columns are recognised."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from typer.testing import CliRunner
 
 from synthmill import Pipeline
 from synthmill.cli import app
-from synthmill.errors import ConfigError, DataError
-from synthmill.export import Example, export, render, to_example
+from synthmill.errors import ConfigError
+from synthmill.export import Columns, Options, export
 
 FAKE = {"type": "fake", "function": "tests.recipes.replies:reply"}
 
@@ -32,55 +32,26 @@ def lines(path: Path) -> list[dict[str, object]]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
-def test_example_in_each_format() -> None:
-    ex = Example("Translate.", "Bonjour", "Hello", "Be brief.")
-    assert render(ex, "openai") == {
-        "messages": [
-            {"role": "system", "content": "Be brief."},
-            {"role": "user", "content": "Translate.\n\nHello"},
-            {"role": "assistant", "content": "Bonjour"},
-        ]
-    }
-    assert [t["from"] for t in render(ex, "sharegpt")["conversations"]] == [
-        "system",
-        "human",
-        "gpt",
-    ]
-    assert render(ex, "alpaca") == {
-        "instruction": "Translate.",
-        "input": "Hello",
-        "output": "Bonjour",
-        "system": "Be brief.",
-    }
-
-
-def test_rows_of_each_recipe_map_to_examples() -> None:
-    qa = to_example({"question": "Q?", "answer": "A", "context": "C."})
-    assert (qa.instruction, qa.input, qa.output) == ("Q?", "C.", "A")
-    assert to_example({"question": "Q?", "answer": "A", "context": "C."}, False).input == ""
-    si = to_example({"instruction": "I", "input": "", "output": "O"})
-    assert (si.instruction, si.output) == ("I", "O")
-    with pytest.raises(DataError, match="no conversation"):
-        to_example({"text": "just text"})
-    with pytest.raises(DataError, match="single-turn"):
-        to_example({"messages": [{"role": "user", "content": "a"}] * 2})
-
-
-def test_export_distilled_run_in_three_formats(tmp_path: Path) -> None:
+def test_export_distilled_run_in_four_formats(tmp_path: Path) -> None:
     root = make_run(
         tmp_path,
         [{"use": "distill", "explain": True}],
         [{"instruction": f"Why {i}?", "input": ""} for i in range(3)],
     )
-    for fmt in ("openai", "sharegpt", "alpaca"):
+    for fmt in ("openai", "sharegpt", "alpaca", "messages"):
         out = tmp_path / f"{fmt}.jsonl"
-        assert export(root, out, fmt, provenance=True) == 3  # type: ignore[arg-type]
+        assert export(root, out, fmt, provenance=True).rows == 3
         rows = lines(out)
         assert len(rows) == 3 and all(len(str(r["id"])) == 16 for r in rows)
-    first = lines(tmp_path / "openai.jsonl")[0]["messages"]
-    assert [m["role"] for m in first] == ["system", "user", "assistant"]  # type: ignore[index]
+    first: list[dict[str, str]] = lines(tmp_path / "openai.jsonl")[0]["messages"]  # type: ignore[assignment]
+    assert [m["role"] for m in first] == ["system", "user", "assistant"]
+    assert lines(tmp_path / "messages.jsonl")[0]["messages"] == first
     alpaca = lines(tmp_path / "alpaca.jsonl")[0]
-    assert alpaca["instruction"].startswith("Why") and alpaca["system"]  # type: ignore[union-attr]
+    assert alpaca["instruction"] == "Why 0?" and alpaca["system"] == first[0]["content"]
+    response = export(
+        root, tmp_path / "r.jsonl", "alpaca", Columns(prompt="instruction", response="response")
+    )
+    assert response.rows == 3 and lines(tmp_path / "r.jsonl")[0]["output"] == alpaca["output"]
 
 
 def test_export_cli_on_docqa_run(tmp_path: Path) -> None:
@@ -95,5 +66,13 @@ def test_export_cli_on_docqa_run(tmp_path: Path) -> None:
     assert len(rows) == 2
     human = rows[0]["conversations"][0]["value"]  # type: ignore[index]
     assert "Otters sleep on water." in human
+    export(root, tmp_path / "bare.jsonl", "alpaca", options=Options(with_context=False))
+    assert {r["input"] for r in lines(tmp_path / "bare.jsonl")} == {""}
     bad = CliRunner().invoke(app, ["export", str(root), "--format", "csv"])
     assert isinstance(bad.exception, ConfigError) and "openai" in str(bad.exception)
+
+
+def test_a_self_instruct_style_run_without_answers_fails_in_one_line(tmp_path: Path) -> None:
+    root = make_run(tmp_path, [], [{"text": "just text"}])
+    with pytest.raises(ConfigError, match=r"cannot tell .* conversation \(the run has text\)"):
+        export(root, tmp_path / "x.jsonl", "openai")

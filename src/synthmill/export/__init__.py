@@ -1,0 +1,117 @@
+"""Export a finished run as training data for the library that trains on it.
+
+One module per family of formats:
+  chat        openai (`messages`), sharegpt, alpaca, messages (multi-turn as is): SFT
+  preference  dpo: prompt / chosen / rejected in TRL's conversational form
+  rl          rl (TRL GRPOTrainer) and verl: prompts with gold answers and code tests
+Around them: `rundata` reads the run, `messages` validates conversations, `writer`
+writes JSONL or Parquet atomically.
+
+Columns are checked against the run before anything is written; a row that does not
+fit stops the export with its id, or with `skip_invalid` is skipped and counted.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from synthmill.errors import ConfigError, DataError
+from synthmill.export.base import Columns, Format, Options
+from synthmill.export.chat import Alpaca, Messages, OpenAI, ShareGPT
+from synthmill.export.messages import BadRow
+from synthmill.export.preference import DPO
+from synthmill.export.rl import RL, Verl
+from synthmill.export.rundata import RunData
+from synthmill.export.writer import write
+from synthmill.records import stable_hash
+
+FORMATS: dict[str, type[Format]] = {
+    f.name: f for f in (OpenAI, ShareGPT, Alpaca, Messages, DPO, RL, Verl)
+}
+
+__all__ = ["FORMATS", "Columns", "ExportResult", "Options", "export", "make_format"]
+
+
+@dataclass
+class ExportResult:
+    """What an export wrote, what it skipped (by reason) and how many repeats it merged."""
+
+    path: Path
+    rows: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)
+    first_skip: str = ""
+    merged: int = 0
+
+
+def make_format(
+    fmt: str, columns: Columns, available: list[str], options: Options | None = None
+) -> Format:
+    """The format object for `fmt`, its columns resolved against the run's columns."""
+    if fmt not in FORMATS:
+        raise ConfigError(f"--format {fmt!r}: unknown format; use one of {', '.join(FORMATS)}")
+    return FORMATS[fmt](columns, available, options)
+
+
+def export(
+    run_dir: Path,
+    out: Path | None = None,
+    fmt: str = "openai",
+    columns: Columns | None = None,
+    *,
+    options: Options | None = None,
+    skip_invalid: bool = False,
+    provenance: bool = False,
+) -> ExportResult:
+    """Write every row of a run in format `fmt` (default file: RUN/export/FMT.jsonl)."""
+    run = RunData.open(Path(run_dir))
+    target = make_format(fmt, columns or Columns(), run.columns(), options)
+    path = out or run.root / "export" / f"{fmt}{target.suffix}"
+    run.check_target(path)
+    result = ExportResult(path)
+    schema = target.schema()
+    if schema is not None and provenance:
+        schema = schema.append(pa.field("id", pa.string()))
+    write(path, _items(run, target, result, skip_invalid, provenance), schema)
+    return result
+
+
+def _items(
+    run: RunData, target: Format, result: ExportResult, skip_invalid: bool, provenance: bool
+) -> Iterator[dict[str, Any]]:
+    seen: set[str] = set()
+    for row in run.rows():
+        try:
+            item = target.convert(row)
+        except BadRow as bad:
+            where = f"row {row.index} (id {row.meta.id}): {bad.reason}"
+            if not skip_invalid:
+                raise DataError(
+                    f"{where}; fix the data, or pass --skip-invalid to skip and count such rows"
+                ) from None
+            result.skipped[bad.reason] += 1
+            result.first_skip = result.first_skip or where
+            continue
+        key = target.key(item)
+        if key is not None:
+            digest = stable_hash(key)
+            if digest in seen:
+                result.merged += 1
+                continue
+            seen.add(digest)
+        result.rows += 1
+        yield {**item, "id": row.meta.id} if provenance else item
+    if result.rows == 0:
+        raise DataError(_nothing(result))
+
+
+def _nothing(result: ExportResult) -> str:
+    if not result.skipped:
+        return "the run has no rows to export"
+    skipped = sum(result.skipped.values())
+    return f"no row could be exported: {skipped} skipped, the first {result.first_skip}"
