@@ -78,13 +78,25 @@ def test_the_input_is_never_overwritten(
     root = read_run(tmp_path, ROWS)
     (data,) = (root / "data").glob("*.parquet")
     before = hashlib.sha256(data.read_bytes()).hexdigest()
-    for target in (data, root / "data" / "chat.jsonl", root / "data" / ".." / "data" / "x.jsonl"):
+    card = (root / "README.md").read_text()
+    (tmp_path / "link.jsonl").symlink_to(data)
+    targets = [
+        data,
+        root / "data" / "chat.jsonl",
+        root / "export" / ".." / "data" / "x.jsonl",
+        root / "README.md",
+        root,
+        tmp_path / "link.jsonl",
+    ]
+    for target in targets:
         code, err = synthmill(monkeypatch, capsys, "export", root, "-o", target)
-        assert code == 2 and "inside the run's data/" in err
-    code, err = synthmill(monkeypatch, capsys, "export", root, "-o", root)
-    assert code == 2 and "is a directory" in err
+        assert code == 2 and "inside the run directory" in err, target
     assert hashlib.sha256(data.read_bytes()).hexdigest() == before
     assert sorted(p.name for p in (root / "data").iterdir()) == [data.name]
+    assert (root / "README.md").read_text() == card
+    (tmp_path / "dir.jsonl").mkdir()
+    code, err = synthmill(monkeypatch, capsys, "export", root, "-o", tmp_path / "dir.jsonl")
+    assert code == 2 and "is a directory" in err
 
 
 @pytest.mark.usefixtures("umask")

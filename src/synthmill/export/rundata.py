@@ -62,13 +62,13 @@ class RunData:
                 index += 1
 
     def check_target(self, out: Path) -> None:
-        """Refuse an output path that is, or lies among, the run's data (the export's input)."""
-        target = out.resolve()
-        data = (self.root / "data").resolve()
-        if target == data or data in target.parents:
+        """Refuse an output path among the run's own files (its data is the export's input)."""
+        target, root = out.resolve(), self.root.resolve()
+        inside = target == root or root in target.parents
+        if inside and root / "export" not in target.parents:
             raise ConfigError(
-                f"--out {out} is inside the run's data/ (the input, rewritten on publish); "
-                "write the export elsewhere"
+                f"--out {out} is inside the run directory (its data, config and card); "
+                f"write under {self.root / 'export'} or outside the run"
             )
         if target.is_dir():
             raise ConfigError(f"--out {out} is a directory; name a file")
