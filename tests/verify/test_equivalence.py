@@ -260,3 +260,28 @@ def test_extract_code_prefers_the_fenced_block() -> None:
     reply = "Here:\n```python\ndef f():\n    return 1\n```\nThat is it."
     assert extract_code(reply) == "def f():\n    return 1\n"
     assert extract_code("def g(): pass") == "def g(): pass"
+
+
+@pytest.mark.parametrize(
+    ("gold", "answer", "expected"),
+    [
+        ("x^2 - 1", "(x-1)(x+1)", True),
+        ("x^2 - 1", "(x-1)^2", False),
+        ("x^23", "3x^2", True),  # LaTeX: ^ takes one character
+        ("\\frac12", "0.5", True),
+        ("\\frac{x^2-1}{x-1}", "x+1", True),
+        ("-x^2", "(-x)^2", False),
+        ("\\frac{1}{2^{99}}", "\\frac{1}{2^{98}}", False),
+        ("\\pi", "3.14159", False),
+        ("1/2x", "x/2", None),  # ambiguous: left to math-verify
+        ("\\sqrt{x^2}", "x", None),  # not provable by expand/cancel: left to math-verify
+        ("e^x", "e^x", None),  # e and i are not variables
+        ("\\sin(x)", "\\sin(x)", None),  # functions are outside the subset
+    ],
+)
+def test_the_cheap_symbolic_path_decides_only_what_it_can_prove(
+    gold: str, answer: str, expected: bool | None
+) -> None:
+    from synthmill.verify.fastsym import compare, to_sympy
+
+    assert compare(to_sympy(gold), to_sympy(answer)) is expected

@@ -19,10 +19,12 @@ import select
 import subprocess
 import sys
 import threading
+import zlib
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from synthmill.errors import MissingExtraError
+from synthmill.verify import fastsym
 
 log = logging.getLogger(__name__)
 
@@ -46,10 +48,23 @@ def as_math(text: str) -> str:
 GOLD_CACHE_SIZE = 4096
 
 
+class _Gold:
+    """A gold answer parsed once: the cheap subset form, and math-verify's (when needed)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.fast = fastsym.to_sympy(text)
+        self._parsed: Any = None
+
+    def parsed(self, parse: Any) -> Any:
+        if self._parsed is None:
+            self._parsed = parse(as_math(self.text), parsing_timeout=None)
+        return self._parsed
+
+
 def _exact_value_check(gold: list[Any], answer: str) -> bool | None:
-    """A plain-number answer against a symbolic constant gold, exactly (no float rounding):
-    0.3333 is not 1/3 and 50 digits of sqrt(2) are not sqrt(2), but 1024 is 2^{10}.
-    None when this cannot decide (the gold is no constant, or sympy cannot tell)."""
+    """A plain-number answer against a constant gold, exactly (no float rounding): 50
+    digits of sqrt(2) are not sqrt(2), but 1024 is 2^{10}. None when it cannot decide."""
     import sympy  # type: ignore[import-untyped]
 
     from synthmill.verify.numbers import parse_number
@@ -60,6 +75,32 @@ def _exact_value_check(gold: list[Any], answer: str) -> bool | None:
         return None
     zero = sympy.simplify(expr - sympy.Rational(value.numerator, value.denominator)).is_zero
     return None if zero is None else bool(zero)
+
+
+def _decide(golds: dict[str, _Gold], gold: str, answer: str, parse: Any, verify: Any) -> bool:
+    """The cheap symbolic path when it can decide, else math-verify at raised precision."""
+    if gold not in golds:
+        if len(golds) >= GOLD_CACHE_SIZE:
+            golds.pop(next(iter(golds)))
+        golds[gold] = _Gold(gold)
+    g = golds[gold]
+    quick = fastsym.compare(g.fast, fastsym.to_sympy(answer)) if g.fast is not None else None
+    if quick is not None:
+        return quick
+    parsed = g.parsed(parse)
+    exact = _exact_value_check(parsed, answer)
+    if exact is not None:
+        return exact
+    a = parse(as_math(answer), parsing_timeout=None)
+    return bool(parsed and a) and bool(
+        verify(
+            parsed,
+            a,
+            float_rounding=FLOAT_ROUNDING,
+            numeric_precision=NUMERIC_PRECISION,
+            timeout_seconds=None,
+        )
+    )
 
 
 def _serve() -> None:
@@ -81,22 +122,7 @@ def _serve() -> None:
     for line in sys.stdin:
         gold, answer = json.loads(line)
         try:
-            if gold not in golds:
-                if len(golds) >= GOLD_CACHE_SIZE:
-                    golds.pop(next(iter(golds)))
-                golds[gold] = parse(as_math(gold), parsing_timeout=None)
-            g = golds[gold]
-            exact = _exact_value_check(g, answer)
-            if exact is None:
-                a = parse(as_math(answer), parsing_timeout=None)
-                exact = bool(g and a) and verify(
-                    g,
-                    a,
-                    float_rounding=FLOAT_ROUNDING,
-                    numeric_precision=NUMERIC_PRECISION,
-                    timeout_seconds=None,
-                )
-            reply: list[Any] = ["ok", bool(exact)]
+            reply: list[Any] = ["ok", _decide(golds, gold, answer, parse, verify)]
         except Exception as exc:  # one bad answer must not end the worker; report it
             reply = ["error", f"{type(exc).__name__}: {exc}"[:200]]
         out.write(json.dumps(reply) + "\n")
@@ -168,6 +194,11 @@ class MathPool:
         for w in self._workers:
             self._idle.put(w)
 
+    def start(self) -> None:
+        """Start every worker now (they start on first use otherwise); for benchmarks."""
+        for w in self._workers:
+            w.check("1", "1", STARTUP_SECONDS)
+
     def check(self, gold: str, answer: str, timeout: float) -> tuple[str, Any]:
         """One comparison on whichever worker is free."""
         w = self._idle.get()
@@ -177,11 +208,24 @@ class MathPool:
             self._idle.put(w)
 
     def check_many(self, pairs: list[tuple[str, str]], timeout: float) -> list[tuple[str, Any]]:
-        """Many comparisons spread over the workers; results in input order."""
+        """Many comparisons spread over the workers, results in input order.
+
+        Pairs with the same gold go to the same worker, so each gold is parsed once.
+        """
         if len(pairs) <= 1 or self.size == 1:
             return [self.check(g, a, timeout) for g, a in pairs]
+        shares: list[list[int]] = [[] for _ in self._workers]
+        for i, (gold, _) in enumerate(pairs):
+            shares[zlib.crc32(gold.encode()) % self.size].append(i)
+        results: list[tuple[str, Any]] = [("error", "not run")] * len(pairs)
+
+        def run(w: MathWorker, share: list[int]) -> None:
+            for i in share:
+                results[i] = w.check(pairs[i][0], pairs[i][1], timeout)
+
         with ThreadPoolExecutor(self.size) as threads:
-            return list(threads.map(lambda p: self.check(p[0], p[1], timeout), pairs))
+            list(threads.map(run, self._workers, shares))
+        return results
 
     def close(self) -> None:
         for w in self._workers:
