@@ -12,9 +12,9 @@ from rich.console import Console
 from rich.table import Table
 
 from synthmill.curate import embed as embedding
-from synthmill.curate.apply import FileRecords
+from synthmill.curate.apply import FileRecords, check_file_columns
 from synthmill.curate.text import text_of
-from synthmill.errors import ConfigError
+from synthmill.errors import ConfigError, DataError
 from synthmill.io.atomic import write_text_atomic
 from synthmill.measure import diversity, tails
 
@@ -30,11 +30,14 @@ def read_texts(src: Path, columns: list[str], limit: int | None) -> list[str]:
     """The texts of a JSONL/Parquet/CSV file (columns joined), at most `limit` of them."""
     if not src.exists():
         raise ConfigError(f"input {src} does not exist; check the path")
+    check_file_columns("measure", src, columns)
     texts: list[str] = []
     for record in FileRecords(src, 0):
         if limit is not None and len(texts) >= limit:
             break
         texts.append(text_of(record.data, columns))
+    if not texts:
+        raise DataError(f"input {src} has no rows; there is nothing to measure")
     return texts
 
 
@@ -71,6 +74,10 @@ def measure(
 ) -> None:
     """Print distinct-n, entropy, compression, self-BLEU, cosine, Vendi and cluster metrics."""
     texts = read_texts(src, column, limit)
+    if reference is not None:
+        if not reference.exists():
+            raise ConfigError(f"--reference {reference} does not exist; check the path")
+        check_file_columns("measure --reference", reference, column)
     metrics: dict[str, Any] = {"rows": len(texts)}
     metrics |= diversity.lexical(texts, sample, seed)
     name, emb = vectors(texts, embedder)

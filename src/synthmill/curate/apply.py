@@ -6,6 +6,7 @@ rows go to OUT's `.rejects.jsonl` with their reason and raw payload, counts to `
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 from collections import Counter
@@ -17,6 +18,7 @@ from typing import Any, TypeVar
 from synthmill.errors import ConfigError
 from synthmill.io.atomic import write_text_atomic
 from synthmill.io.records_io import write_records, write_rejects
+from synthmill.pipeline.columns import SAMPLE_ROWS, check_stages, columns_of, require
 from synthmill.pipeline.config import validate
 from synthmill.pipeline.progress import LogProgress, Progress
 from synthmill.pipeline.runner import chunks
@@ -75,6 +77,25 @@ def check_paths(src: Path, out: Path, overwrite: bool) -> None:
         raise ConfigError(f"{', '.join(existing)} exists; pass --overwrite to replace it")
 
 
+def first_columns(src: Path, seed: int = 0) -> set[str] | None:
+    """The columns of the first rows of a file (None when it has no rows)."""
+    first = list(itertools.islice(iter(FileRecords(src, seed)), SAMPLE_ROWS))
+    return columns_of(first) if first else None
+
+
+def check_columns(stages: list[Stage], src: Path, seed: int = 0) -> None:
+    """Every stage's declared columns must be in the file: a typo is one line, not data loss."""
+    if any(s.reads() for s in stages) and (columns := first_columns(src, seed)) is not None:
+        check_stages(stages, columns, f"the rows of {src}")
+
+
+def check_file_columns(who: str, src: Path, columns: list[str]) -> None:
+    """The same for a command that reads `columns` of a file itself (measure)."""
+    found = first_columns(src)
+    if found is not None:
+        require(who, columns, found, f"the rows of {src}")
+
+
 def apply(
     stages: list[Stage],
     src: Path,
@@ -86,6 +107,7 @@ def apply(
 ) -> Outcome:
     """Run stages in order over the rows of `src`; write kept rows, rejects and stats."""
     check_paths(src, out, overwrite)
+    check_columns(stages, src, seed)
     progress = progress or LogProgress()
     rows: Iterable[Record] = FileRecords(src, seed)
     rejected: list[Record] = []

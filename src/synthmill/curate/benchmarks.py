@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import itertools
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from synthmill.errors import ConfigError, MissingExtraError
 from synthmill.io.rows import read_rows, sniff_format
+from synthmill.pipeline.columns import SAMPLE_ROWS, require
 
 BUILTIN = {"humaneval": (("prompt", "canonical_solution"), "task_id")}
 
@@ -45,7 +47,22 @@ class Benchmark(BaseModel):
             )
         if self.path is not None and not Path(self.path).is_file():
             raise ValueError(f"benchmark file {self.path!r} does not exist; check the path")
+        if self.path is not None:
+            self._check_file()
         return self
+
+    def _check_file(self) -> None:
+        """Refuse an empty file, and text or id columns its first rows do not have."""
+        if not self.columns:
+            raise ValueError(f"benchmark {self.name!r}: set columns: to the text columns")
+        first = list(itertools.islice(self._rows(), SAMPLE_ROWS))
+        if not first:
+            raise ValueError(f"benchmark file {self.path!r} has no rows; give a file of test items")
+        wanted = [*self.columns, *([self.id_column] if self.id_column else [])]
+        present = {key for row in first for key in row}
+        require(f"benchmark {self.name!r}", wanted, present, f"the rows of {self.path}")
+        if next(self.items(), None) is None:  # reads on only until the first text
+            raise ValueError(no_text(self))
 
     def items(self) -> Iterator[Item]:
         """Every non-empty text of every item."""
@@ -70,6 +87,13 @@ class Benchmark(BaseModel):
             yield from read_rows(path, sniff_format(path))
             return
         yield from _humaneval_rows()
+
+
+def no_text(bench: Benchmark) -> str:
+    return (
+        f"benchmark {bench.name!r} has no text in columns {bench.columns}; "
+        "decontaminating against it would check nothing"
+    )
 
 
 def _humaneval_rows() -> Iterator[dict[str, object]]:

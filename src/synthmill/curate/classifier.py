@@ -85,6 +85,9 @@ class ClassifierFilter(GlobalStage):
     features: Literal["hashed", "embed"] = Field(default="hashed", description="Model input.")
     alpha: float = Field(default=0.3, gt=0, description="Ridge regularization.")
 
+    def reads(self) -> list[str]:
+        return list(self.columns)
+
     def judge(self) -> Judge:
         return Judge(backend=self.backend, columns=self.columns, rubric=self.rubric)
 

@@ -14,8 +14,9 @@ from typing import Any, ClassVar
 
 from pydantic import Field, PrivateAttr
 
-from synthmill.curate.benchmarks import Benchmark, Item
+from synthmill.curate.benchmarks import Benchmark, Item, no_text
 from synthmill.curate.text import ngram_hash, ngrams, normalize, text_of, words
+from synthmill.errors import DataError
 from synthmill.pipeline.stage import Check
 from synthmill.records import Record, Verdict
 
@@ -86,13 +87,19 @@ class Decontaminate(Check):
     )
     _index: NgramIndex | None = PrivateAttr(default=None)
 
+    def reads(self) -> list[str]:
+        return list(self.columns)
+
     def index(self) -> NgramIndex:
         """The n-gram index, built on first use (and rebuilt after unpickling)."""
         if self._index is None:
             index = NgramIndex(self.n)
             for bench in self.benchmarks:
+                before = index.items
                 for item in bench.items():
                     index.add(item, self.min_short_words)
+                if index.items == before:
+                    raise DataError(no_text(bench))
             self._index = index
         return self._index
 

@@ -24,6 +24,9 @@ class ExactDedup(GlobalStage):
     collapse_whitespace: bool = True
     strip_punctuation: bool = False
 
+    def reads(self) -> list[str]:
+        return list(self.columns)
+
     def normalize(self, text: str) -> str:
         text = unicodedata.normalize("NFKC", text)
         if self.lowercase:

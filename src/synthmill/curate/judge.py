@@ -69,6 +69,9 @@ class Judge(Stage):
     retries: int = Field(default=1, ge=0, description="Retries of an invalid reply.")
     batch_size: int = Field(default=8, ge=1, description="Rows judged per batch.")
 
+    def reads(self) -> list[str]:
+        return list(self.columns)
+
     def judge(self, records: Sequence[Record], ctx: StageContext) -> list[Structured[JudgeScore]]:
         """The judge's outcome for each record (a value, or why it failed)."""
         return score_texts(self.backend, records, ctx, self)

@@ -40,6 +40,9 @@ class LanguageFilter(Check):
     languages: list[str] = Field(default=["en"], min_length=1, description="ISO 639 codes kept.")
     min_score: float = Field(default=0.5, ge=0, le=1, description="Least confidence to keep.")
 
+    def reads(self) -> list[str]:
+        return list(self.columns)
+
     def check(self, record: Record) -> Verdict:
         text = text_of(record.data, self.columns).strip()
         if not text:

@@ -18,6 +18,9 @@ class LengthFilter(Check):
     min_words: int = Field(default=0, ge=0)
     max_words: int | None = Field(default=None, ge=1)
 
+    def reads(self) -> list[str]:
+        return [self.column]
+
     def check(self, record: Record) -> Verdict:
         text = str(record.data.get(self.column) or "")
         chars, words = len(text), len(text.split())

@@ -46,6 +46,9 @@ class MinHashDedup(GlobalStage):
         default=None, description="Where signatures are spilled; defaults to the temp dir."
     )
 
+    def reads(self) -> list[str]:
+        return list(self.columns)
+
     def token_set(self, record: Record) -> set[str]:
         text = normalize(
             text_of(record.data, self.columns),

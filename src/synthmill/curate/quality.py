@@ -121,6 +121,9 @@ class QualityFilter(Check):
             raise ValueError(f"unknown thresholds {sorted(unknown)}; see Thresholds fields")
         return value
 
+    def reads(self) -> list[str]:
+        return list(self.columns)
+
     def check(self, record: Record) -> Verdict:
         limits = thresholds_for(self.profile, self.thresholds)
         stats = TextStats(text_of(record.data, self.columns))

@@ -42,6 +42,9 @@ class SemanticDedup(GlobalStage):
     threshold: float = Field(default=0.95, gt=0, le=1, description="Cosine for a duplicate.")
     embed_batch: int = Field(default=64, ge=1, description="Texts embedded per model call.")
 
+    def reads(self) -> list[str]:
+        return list(self.columns)
+
     def process_all(self, records: Iterable[Record], ctx: StageContext) -> Iterator[Record]:
         rows = list(records)
         emb = embed.embed([text_of(r.data, self.columns) for r in rows], self.embed_batch)

@@ -9,9 +9,9 @@ import sys
 from collections.abc import Callable
 from typing import Any, ClassVar
 
-from pydantic import field_validator
+from pydantic import Field, field_validator
 
-from synthmill.pipeline.stage import Stage, StageContext
+from synthmill.pipeline.stage import ANY_COLUMN, Stage, StageContext
 from synthmill.records import Record
 
 
@@ -44,6 +44,12 @@ class FunctionStage(Stage):
 
     kind: ClassVar[str] = "map"
     function: str
+    input_columns: list[str] = Field(
+        default=[], description="Columns the function reads; checked before the run starts."
+    )
+    output_columns: list[str] | None = Field(
+        default=None, description="Columns it adds; unset: later stages are checked on its output."
+    )
 
     @field_validator("function", mode="before")
     @classmethod
@@ -57,6 +63,12 @@ class FunctionStage(Stage):
     @property
     def label(self) -> str:
         return self.name or self.function.rpartition(":")[2]
+
+    def reads(self) -> list[str]:
+        return list(self.input_columns)
+
+    def writes(self) -> list[str]:
+        return [ANY_COLUMN] if self.output_columns is None else list(self.output_columns)
 
     def process(self, batch: list[Record], ctx: StageContext) -> list[Record]:
         fn = load_function(self.function)

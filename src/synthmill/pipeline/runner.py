@@ -21,6 +21,7 @@ from typing import Any
 
 from synthmill.errors import RunFailedError, describe_exception, describe_os_error, guard_stage
 from synthmill.io.records_io import read_records, write_records, write_rejects
+from synthmill.pipeline.columns import check_batch, check_pipeline, check_stages, shard_columns
 from synthmill.pipeline.executors import LocalExecutor
 from synthmill.pipeline.pipeline import Pipeline
 from synthmill.pipeline.preflight import preflight
@@ -79,6 +80,7 @@ class Runner:
 
     def run(self) -> RunResult:
         p = self.pipeline
+        check_pipeline(p.stages, p.seed)  # a misspelt column fails before anything is written
         inputs = preflight(p, self.rundir)  # bad input, keys, output folder: nothing written
         self.rundir.prepare(p.to_config(), p.seed, self.overwrite, inputs)
         try:
@@ -109,6 +111,16 @@ class Runner:
         self.rundir.mark_finished()
         return RunResult(self.rundir.root, stats["rows"], stats)
 
+    # ---- declared columns ------------------------------------------------------------------
+    def _check_segment(self, k: int) -> None:
+        """Check the stages from segment k on against the columns its input shards have."""
+        paths = sorted(self.rundir.segment_dir(k - 1).glob("shard-*.parquet"))
+        columns = shard_columns(paths)
+        segments = plan(self.pipeline.stages)
+        if columns is not None:
+            rows = f"the rows out of {segments[k - 1][-1].label!r}"
+            check_stages([s for seg in segments[k:] for s in seg], columns, rows)
+
     # ---- local segments ------------------------------------------------------------------
     def _inputs(self, k: int, stages: list[Stage]) -> Iterator[Callable[[], list[Record]]]:
         """Loaders of each input shard; a finished shard's input is never read again."""
@@ -126,6 +138,8 @@ class Runner:
         if rd.segment_marker(k).exists():
             self._replay(k)
             return
+        if k > 0:
+            self._check_segment(k)
         for i, load in enumerate(self._inputs(k, stages)):
             marker = rd.shard_marker(k, i)
             if marker.exists():
@@ -145,6 +159,7 @@ class Runner:
     def _run_stage(
         self, k: int, shard: int, stage: Stage, records: list[Record], executor: LocalExecutor
     ) -> tuple[list[Record], StageStats]:
+        check_batch(stage, records)  # the rows that reach it (after a user function, say)
         batches = list(chunks(records, stage.batch_size))
         ctxs = [self._ctx(stage, shard) for _ in batches]
         kept: list[Record] = []
@@ -180,6 +195,7 @@ class Runner:
         if rd.segment_marker(k).exists():
             self._replay(k)
             return
+        self._check_segment(k)
         shutil.rmtree(rd.segment_dir(k), ignore_errors=True)
         inputs = ShardedRecords(sorted(rd.segment_dir(k - 1).glob("shard-*.parquet")))
         ctx = self._ctx(stage)

@@ -62,6 +62,12 @@ class Chunk(Stage):
             raise ValueError("min_words must not exceed max_words")
         return self
 
+    def reads(self) -> list[str]:
+        return [self.column]
+
+    def writes(self) -> list[str]:
+        return [self.column, "chunk_index"]
+
     def process(self, batch: list[Record], ctx: StageContext) -> list[Record]:
         out = []
         for doc in batch:

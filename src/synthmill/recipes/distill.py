@@ -52,6 +52,14 @@ class Distill(LLMRecipe):
     max_tokens: int = Field(default=200, ge=8, description="Tokens per reply; keep it small.")
     batch_size: int = Field(default=8, ge=1, description="Rows handed to process() at once.")
 
+    def reads(self) -> list[str]:
+        """The prompt; the input column only when not the default (rows may lack `input`)."""
+        given = self.input_column
+        return [self.prompt_column, *([] if given is None or given == "input" else [given])]
+
+    def writes(self) -> list[str]:
+        return ["system", "response", "messages"]
+
     def process(self, batch: list[Record], ctx: StageContext) -> list[Record]:
         schema = json_schema({"answer": self.max_chars})
         turns = [self.turns(r, ctx) for r in batch]

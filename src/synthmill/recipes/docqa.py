@@ -39,6 +39,12 @@ class DocQA(LLMRecipe):
     max_tokens: int = Field(default=120, ge=8, description="Tokens per reply; keep it small.")
     batch_size: int = Field(default=8, ge=1, description="Rows handed to process() at once.")
 
+    def reads(self) -> list[str]:
+        return [self.column]
+
+    def writes(self) -> list[str]:
+        return ["context", "question", "answer"]
+
     def process(self, batch: list[Record], ctx: StageContext) -> list[Record]:
         schema = json_schema({"question": self.max_chars, "answer": self.max_chars})
         jobs = [(r, k) for r in batch for k in range(self.questions)]

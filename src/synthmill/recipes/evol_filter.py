@@ -38,6 +38,12 @@ class EvolutionFilter(Check):
         default=80, ge=1, description="A reply saying 'sorry' this short counts as a refusal."
     )
 
+    def reads(self) -> list[str]:
+        """The response column is optional unless it is not the default."""
+        response = self.response_column
+        extra = [] if response is None or response == "response" else [response]
+        return [self.column, self.original_column, *extra]
+
     def check(self, record: Record) -> Verdict:
         evolved = str(record.data.get(self.column) or "")
         original = str(record.data.get(self.original_column) or "")

@@ -63,6 +63,12 @@ class EvolInstruct(LLMRecipe):
     max_chars: int = Field(default=400, ge=20, description="Cap on the evolved prompt's length.")
     batch_size: int = Field(default=8, ge=1, description="Rows handed to process() at once.")
 
+    def reads(self) -> list[str]:
+        return [self.column]
+
+    def writes(self) -> list[str]:
+        return [self.column, "input", "evolved_from", "evolution", "evol_round"]
+
     def process(self, batch: list[Record], ctx: StageContext) -> list[Record]:
         methods = [ctx.rng(r.meta.id).choice(self.methods) for r in batch]
         schema = json_schema({"prompt": self.max_chars})

@@ -25,6 +25,9 @@ class GroundedFilter(Check):
         default=0.6, ge=0.0, le=1.0, description="Share of answer words the passage must hold."
     )
 
+    def reads(self) -> list[str]:
+        return [self.context_column, self.question_column, self.answer_column]
+
     def check(self, record: Record) -> Verdict:
         context = str(record.data.get(self.context_column) or "")
         question = str(record.data.get(self.question_column) or "")

@@ -50,6 +50,9 @@ class GroundedJudge(LLMRecipe):
     max_tokens: int = Field(default=80, ge=8, description="Tokens per reply; keep it small.")
     batch_size: int = Field(default=8, ge=1, description="Rows handed to process() at once.")
 
+    def reads(self) -> list[str]:
+        return [self.context_column, self.question_column, self.answer_column]
+
     def process(self, batch: list[Record], ctx: StageContext) -> list[Record]:
         requests = [self.request(self.prompt(r), ctx, r.meta.id, SCHEMA) for r in batch]
         results = self.ask(requests, Judgement, ctx)

@@ -36,6 +36,9 @@ class NoveltyFilter(GlobalStage):
             load_seed_tasks(value)
         return value
 
+    def reads(self) -> list[str]:
+        return [self.column]
+
     def process_all(self, records: Iterable[Record], ctx: StageContext) -> Iterator[Record]:
         pool = Pool()
         if self.seed_tasks is not None:

@@ -123,6 +123,14 @@ class RejectionSampling(LLMRecipe):
         default=False, description="Run sampled code WITHOUT bubblewrap. Only for trusted code."
     )
 
+    def reads(self) -> list[str]:
+        """The problem; the gold answer only when not the default (none: majority vote)."""
+        named = self.answer_column != "answer"
+        return [self.problem_column, *([self.answer_column] if named else [])]
+
+    def writes(self) -> list[str]:
+        return ["solution", "sample", "answer", "agreement", "n_correct", "n_samples"]
+
     def summarize(self, stats: dict[str, Any]) -> dict[str, Any] | None:
         """pass@k per family/difficulty, per family and overall, for the card and inspect."""
         return passk_from_counters(stats["counters"]) or None

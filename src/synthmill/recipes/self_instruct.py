@@ -67,6 +67,9 @@ class SelfInstruct(Source, LLMRecipe):
     def count(self) -> int:
         return self.n
 
+    def writes(self) -> list[str]:
+        return ["instruction", "input", "output"]
+
     def rows(self, ctx: StageContext) -> Iterator[Record]:
         for i in range(self.n):
             yield Record.new({"slot": i}, key=i, stage=self.label, seed=ctx.seed)

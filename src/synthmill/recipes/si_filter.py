@@ -40,6 +40,9 @@ class SelfInstructFilter(Check):
     )
     require_output: bool = Field(default=True, description="Drop tasks with an empty output.")
 
+    def reads(self) -> list[str]:
+        return ["instruction", *(["output"] if self.require_output else [])]
+
     def check(self, record: Record) -> Verdict:
         instruction = str(record.data.get("instruction") or "").strip()
         reason = self._instruction_problem(instruction) or self._instance_problem(record)

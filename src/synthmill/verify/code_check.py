@@ -1,6 +1,9 @@
-"""`verify.code`: run a generated solution against hidden tests in the sandbox.
+"""`verify.code`: judge a generated solution by hidden tests in the sandbox.
 
-Tests follow HumanEval's shape: a `check(candidate)` function called on the entry point.
+Tests follow HumanEval's shape: a `check(candidate)` function. The solution runs in its
+own process and serves calls of the entry point; the tests run in a separate judge
+process that gets only plain data back, so nothing the solution does can pass for it
+(see verify/zygote.py and the threat model in the README).
 """
 
 from __future__ import annotations
@@ -12,14 +15,20 @@ from pydantic import Field
 from synthmill.pipeline.stage import Check, StageContext
 from synthmill.records import Record, Verdict
 from synthmill.verify.extract import extract_code
-from synthmill.verify.sandbox import Limits, RunResult, require_sandbox, run_python
+from synthmill.verify.sandbox import Limits, RunResult, require_sandbox, run_check
 
 
-def program(solution: str, tests: str, entry_point: str, prefix: str = "") -> str:
-    """The program to run: the solution (after a prompt prefix if any), tests, the call."""
+def candidate_code(solution: str, entry_point: str, prefix: str = "") -> str:
+    """The solution's code (out of a markdown fence), after the prompt if it is only a body."""
     code = extract_code(solution)
     if prefix and f"def {entry_point}" not in code:
         code = prefix + code
+    return code
+
+
+def program(solution: str, tests: str, entry_point: str, prefix: str = "") -> str:
+    """Solution, tests and the call in one script: the classic, gameable way (benchmarks)."""
+    code = candidate_code(solution, entry_point, prefix)
     return f"{code}\n\n{tests}\n\ncheck({entry_point})\n"
 
 
@@ -32,8 +41,13 @@ def run_solution(
     sandbox: bool = True,
     prefix: str = "",
 ) -> RunResult:
-    """Run one solution against its tests; "passed" means every assert held."""
-    return run_python(program(solution, tests, entry_point, prefix), limits, sandbox=sandbox)
+    """Judge one solution by its tests; "passed" only when the judge saw every assert hold.
+
+    The prompt (`prefix`) also runs on the judge's side, so helpers the tests call (such
+    as HumanEval/32's `poly`) are the prompt's, not the solution's.
+    """
+    code = candidate_code(solution, entry_point, prefix)
+    return run_check(code, tests, entry_point, limits, sandbox=sandbox, helpers=prefix)
 
 
 def raw_details(result: RunResult) -> dict[str, Any]:
@@ -60,10 +74,16 @@ class CodeCheck(Check):
     )
     wall_seconds: float = Field(default=10.0, gt=0, description="Wall-clock limit per run.")
     cpu_seconds: int = Field(default=5, ge=1, description="CPU-seconds limit per run.")
-    memory_mb: int = Field(default=512, ge=64, description="Address-space limit per run.")
+    memory_mb: int = Field(
+        default=512, ge=64, description="Memory per run: each process's address space + tmpfs."
+    )
     unsafe_no_sandbox: bool = Field(
         default=False, description="Run untrusted code WITHOUT bubblewrap. Only for trusted code."
     )
+
+    def reads(self) -> list[str]:
+        prefix = [self.prefix_column] if self.prefix_column else []
+        return [self.solution_column, self.tests_column, self.entry_point_column, *prefix]
 
     def limits(self) -> Limits:
         return Limits(

@@ -31,7 +31,9 @@ class MathCheck(Check):
     )
 
     def reads(self) -> list[str]:
-        return [self.solution_column, self.answer_column]
+        """Solution and gold; the problem (optional) only when not the default column."""
+        problem = [] if self.problem_column == "problem" else [self.problem_column]
+        return [self.solution_column, self.answer_column, *problem]
 
     def check(self, record: Record) -> Verdict:
         return self.check_batch([record])[0]

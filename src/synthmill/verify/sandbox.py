@@ -1,50 +1,48 @@
 """Run untrusted Python in a bubblewrap sandbox with rlimits and a wall-clock timeout.
 
-The program runs in a separate process inside bwrap: every namespace unshared (no
-network), a read-only view of /usr and the Python installation only, a private tmpfs
-as /tmp, a cleared environment, --die-with-parent and a new session. A small harness
-sets rlimits (CPU, address space, processes, file size, open files, no core dumps)
-before executing the code. stdout/stderr go to files (capped by the file-size limit)
-of which only the first bytes are read back. The wall clock kills the process group.
+The sandbox: every namespace unshared (no network), no nested user namespaces, a
+read-only view of /usr and the Python installation only, a read-only root and /dev, a
+size-capped tmpfs as /tmp and as /dev/shm (both carved out of `memory_mb`), a cleared
+environment, a new session, a seccomp filter (verify/seccomp.py) and `nobody` as the
+user. A warm zygote inside (verify/zygote.py, one per concurrent caller) forks each run,
+sets rlimits (CPU, address space, processes, file size, open files, no core dumps),
+enforces the wall clock and a file count, then kills every process the run left and
+wipes the tmpfs before the next one. stdout/stderr go to host files capped by the
+file-size limit, of which only the first bytes are read back.
+
+`run_python` runs a program in a fresh interpreter ("passed" = exit code 0).
+`run_check` is the judge: the candidate and the trusted tests run in separate processes
+and only the judge, holding a per-run token, can report a pass (see zygote.py).
 """
 
 from __future__ import annotations
 
 import functools
+import json
 import os
+import secrets
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterable
-from contextlib import ExitStack, suppress
+from collections.abc import Iterable, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import IO, Any, Literal
 
 from synthmill.errors import SynthmillError
+from synthmill.verify import seccomp
+from synthmill.verify.sandbox_pool import POOL, Zygote
 
 Status = Literal["passed", "failed", "timeout", "memory", "output_limit", "process_limit", "killed"]
 HOW_TO_FIX = (
     "install bubblewrap (apt-get install -y bubblewrap, or ./setup.sh as root), "
     "or pass --unsafe-no-sandbox to run untrusted code without it"
 )
-
-# Runs inside the sandbox: read the program from stdin, set limits, execute it.
-HARNESS = """\
-import resource, sys
-cpu, mem, nproc, fsize, nofile = (int(x) for x in sys.argv[1:6])
-src = sys.stdin.read()
-sys.stdin.close()
-R = resource
-for what, soft, hard in ((R.RLIMIT_CPU, cpu, cpu + 1), (R.RLIMIT_AS, mem, mem),
-                         (R.RLIMIT_NPROC, nproc, nproc), (R.RLIMIT_FSIZE, fsize, fsize),
-                         (R.RLIMIT_NOFILE, nofile, nofile), (R.RLIMIT_CORE, 0, 0)):
-    R.setrlimit(what, (soft, hard))
-del R, resource, cpu, mem, nproc, fsize, nofile, what, soft, hard
-exec(compile(src, "program.py", "exec"), {"__name__": "__main__"})
-"""
+NOBODY = 65534
+GRACE_SECONDS = 5.0  # the host's own deadline past the zygote's wall clock
 
 
 class SandboxUnavailable(SynthmillError, RuntimeError):
@@ -53,7 +51,7 @@ class SandboxUnavailable(SynthmillError, RuntimeError):
 
 @dataclass(frozen=True)
 class Limits:
-    """Resource limits for one run."""
+    """Resource limits for one run. `memory_mb` covers the address space and the tmpfs."""
 
     wall_seconds: float = 10.0
     cpu_seconds: int = 5
@@ -63,6 +61,22 @@ class Limits:
     open_files: int = 64
     output_bytes: int = 16_384
     tmpfs_mb: int = 64
+    max_files: int = 4096
+
+    @property
+    def tmp_bytes(self) -> int:
+        """The /tmp cap: tmpfs_mb, at most a quarter of the memory budget."""
+        return min(self.tmpfs_mb, self.memory_mb // 4) * 2**20
+
+    @property
+    def shm_bytes(self) -> int:
+        """The /dev/shm cap: a sixteenth of the memory budget, at most 16 MB."""
+        return max(1, min(16, self.memory_mb // 16)) * 2**20
+
+    @property
+    def address_space(self) -> int:
+        """What is left of memory_mb for each process once the tmpfs are full."""
+        return self.memory_mb * 2**20 - self.tmp_bytes - self.shm_bytes
 
 
 @dataclass(frozen=True)
@@ -81,19 +95,21 @@ class RunResult:
         return self.status == "passed"
 
 
+# ---- bubblewrap ------------------------------------------------------------------------
 @functools.lru_cache(maxsize=1)
 def bwrap_works() -> bool:
     """True when bwrap is installed, can create our namespaces, and runs Python inside."""
-    exe = shutil.which("bwrap")
-    if exe is None:
+    if shutil.which("bwrap") is None:
         return False
-    args = [*bwrap_command(Limits()), sandbox_python(), "-I", "-c", "pass"]
+    argv, popen = _sandbox_command(Limits())
+    popen.update(stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        done = subprocess.run(
-            args, capture_output=True, timeout=30, check=False, cwd="/", env={}, **_as_user(True)
-        )
+        done = subprocess.run([*argv, "-I", "-c", "pass"], timeout=30, check=False, **popen)
     except (OSError, subprocess.TimeoutExpired):
         return False
+    finally:
+        for fd in popen["pass_fds"]:
+            os.close(fd)
     return done.returncode == 0
 
 
@@ -104,9 +120,6 @@ def require_sandbox(unsafe_no_sandbox: bool) -> bool:
     if unsafe_no_sandbox:
         return False
     raise SandboxUnavailable(f"cannot sandbox untrusted code: bwrap is unusable; {HOW_TO_FIX}")
-
-
-NOBODY = 65534
 
 
 def _drop_to_nobody() -> bool:
@@ -133,105 +146,216 @@ def sandbox_python() -> str:
     return os.path.realpath(shutil.which("python3", path="/usr/bin:/bin") or exe)
 
 
-def bwrap_command(limits: Limits) -> list[str]:
-    """The bwrap prefix: no namespaces shared, read-only system, private /tmp."""
+@functools.lru_cache(maxsize=1)
+def _bwrap_options() -> str:
+    done = subprocess.run(["bwrap", "--help"], capture_output=True, text=True, check=False)
+    return done.stdout + done.stderr
+
+
+def bwrap_command(limits: Limits, seccomp_fd: int | None = None) -> list[str]:
+    """The bwrap prefix: no namespaces shared, read-only system, capped private tmpfs."""
     root = os.path.dirname(os.path.dirname(sandbox_python()))
-    cmd = [
-        shutil.which("bwrap") or "bwrap",
-        "--unshare-all",
-        "--unshare-user",
-        "--uid",
-        str(NOBODY),
-        "--gid",
-        str(NOBODY),
-    ]
+    cmd = [shutil.which("bwrap") or "bwrap", "--unshare-all", "--unshare-user"]
+    cmd += ["--uid", str(NOBODY), "--gid", str(NOBODY)]
+    if "--disable-userns" in _bwrap_options():
+        cmd.append("--disable-userns")
     cmd += ["--die-with-parent", "--new-session", "--ro-bind", "/usr", "/usr"]
     for link in ("bin", "lib", "lib64", "sbin"):
         if os.path.islink(f"/{link}"):
             cmd += ["--symlink", os.readlink(f"/{link}"), f"/{link}"]
     if not root.startswith("/usr"):
         cmd += ["--ro-bind", root, root]
-    cmd += ["--proc", "/proc", "--dev", "/dev"]
-    cmd += ["--size", str(limits.tmpfs_mb * 2**20), "--tmpfs", "/tmp", "--chdir", "/tmp"]
-    cmd += ["--clearenv", "--setenv", "PATH", "/usr/bin:/bin", "--setenv", "HOME", "/tmp"]
+    cmd += ["--proc", "/proc", "--dev", "/dev", "--remount-ro", "/dev"]
+    cmd += ["--size", str(limits.shm_bytes), "--tmpfs", "/dev/shm"]
+    cmd += ["--size", str(limits.tmp_bytes), "--tmpfs", "/tmp", "--remount-ro", "/"]
+    cmd += ["--chdir", "/tmp", "--clearenv", "--setenv", "PATH", "/usr/bin:/bin"]
+    cmd += ["--setenv", "HOME", "/tmp"]
+    if seccomp_fd is not None:
+        cmd += ["--seccomp", str(seccomp_fd)]
     return cmd
 
 
-def _python_command(limits: Limits, sandbox: bool) -> list[str]:
-    exe = sandbox_python() if sandbox else os.path.realpath(sys.executable)
-    numbers = (
-        limits.cpu_seconds,
-        limits.memory_mb * 2**20,
-        limits.processes,
-        limits.file_size_mb * 2**20,
-        limits.open_files,
-    )
-    return [exe, "-I", "-B", "-c", HARNESS, *(str(n) for n in numbers)]
+def _sandbox_command(limits: Limits) -> tuple[list[str], dict[str, Any]]:
+    """bwrap + the interpreter, and Popen arguments (the seccomp filter on a pipe)."""
+    pass_fds: list[int] = []
+    program = seccomp.filter_bytes()
+    if program is not None:
+        read, write = os.pipe()
+        os.write(write, program)
+        os.close(write)
+        pass_fds.append(read)
+    argv = [*bwrap_command(limits, pass_fds[0] if pass_fds else None), sandbox_python()]
+    # bwrap itself gets a clean environment too: its init process is pid 1 inside the
+    # sandbox, and /proc/1/environ would otherwise show the caller's secrets.
+    popen: dict[str, Any] = {
+        "env": {"PATH": "/usr/bin:/bin", "HOME": "/tmp"},
+        "cwd": "/",
+        "start_new_session": True,
+        "stdin": subprocess.DEVNULL,
+        "stdout": subprocess.DEVNULL,
+        "stderr": subprocess.DEVNULL,
+        "pass_fds": tuple(pass_fds),
+    }
+    if _drop_to_nobody():
+        popen.update(user=NOBODY, group=NOBODY, extra_groups=[])
+    return argv, popen
 
 
+def _host_command(workdir: str) -> tuple[list[str], dict[str, Any]]:
+    """Unsandboxed (trusted code only): this interpreter in its own session."""
+    popen = {
+        "env": {"PATH": "/usr/bin:/bin", "HOME": workdir},
+        "cwd": workdir,
+        "start_new_session": True,
+        "stdin": subprocess.DEVNULL,
+        "stdout": subprocess.DEVNULL,
+        "stderr": subprocess.DEVNULL,
+    }
+    return [os.path.realpath(sys.executable)], popen
+
+
+# ---- running ---------------------------------------------------------------------------
 def run_python(code: str, limits: Limits | None = None, *, sandbox: bool = True) -> RunResult:
     """Run `code` with the limits; sandbox=False runs it unsandboxed (trusted code only)."""
     limits = limits or Limits()
-    cmd = _python_command(limits, sandbox)
-    if sandbox:
-        cmd = bwrap_command(limits) + cmd
-    with tempfile.TemporaryDirectory(prefix="synthmill-run-") as work, ExitStack() as stack:
-        streams: list[IO[bytes]] = [
-            stack.enter_context(open(os.path.join(work, n), "w+b")) for n in ("in", "out", "err")
-        ]
-        streams[0].write(code.encode())
-        streams[0].seek(0)
-        return _execute(cmd, limits, streams, work, sandbox)
+    with ExitStack() as stack:
+        files = [stack.enter_context(tempfile.TemporaryFile()) for _ in range(3)]
+        files[0].write(code.encode())
+        files[0].flush()
+        reply, seconds = _dispatch("program", limits, files, sandbox)
+        out, err, full = _outputs(files[1:], limits)
+    if reply is None:
+        return RunResult("killed", -9, out, err, seconds, sandbox)
+    status = _reply_status(reply) or _status(reply["code"], err, full)
+    return RunResult(status, _code(reply), out, err, seconds, sandbox)
 
 
-def _execute(
-    cmd: list[str], limits: Limits, streams: list[IO[bytes]], work: str, sandbox: bool
+def run_check(
+    code: str,
+    tests: str,
+    entry_point: str,
+    limits: Limits | None = None,
+    *,
+    sandbox: bool = True,
+    helpers: str = "",
 ) -> RunResult:
-    # bwrap itself gets a clean environment too: its init process is pid 1 inside the
-    # sandbox, and /proc/1/environ would otherwise show the caller's secrets.
-    env = {"PATH": "/usr/bin:/bin", "HOME": "/tmp" if sandbox else work}
+    """Judge `code` by `tests` (a check(candidate) function) in separate processes.
+
+    `helpers` is trusted code run on the judge's side first (a HumanEval prompt, whose
+    helper functions the tests call); global names the tests use and nothing defines are
+    called in the candidate's process, like the entry point.
+    """
+    limits = limits or Limits()
+    token = secrets.token_hex(16)
+    payload = {"token": token, "tests": tests, "entry_point": entry_point, "helpers": helpers}
+    with ExitStack() as stack:
+        files = [stack.enter_context(tempfile.TemporaryFile()) for _ in range(5)]
+        files[0].write(code.encode())
+        files[3].write(json.dumps(payload).encode())
+        for f in files:
+            f.flush()
+        reply, seconds = _dispatch("check", limits, files, sandbox)
+        out, err, full = _outputs(files[1:3], limits)
+        verdict = _verdict(files[4], token)
+    judged = verdict.get("error") or ("" if verdict else "the judge gave no verdict")
+    err = f"{err}\n[judge] {judged}".lstrip("\n") if judged else err
+    status = _judged_status(reply, verdict, err, full)
+    return RunResult(status, _code(reply), out, err, seconds, sandbox)
+
+
+def _dispatch(
+    mode: str, limits: Limits, files: Sequence[IO[bytes]], sandbox: bool
+) -> tuple[dict[str, Any] | None, float]:
+    """Hand one run to a zygote (a warm pooled one when sandboxed); its reply and the time."""
+    job = _job(mode, limits)
+    fds = [f.fileno() for f in files]
+    timeout = limits.wall_seconds + GRACE_SECONDS
     start = time.perf_counter()
-    proc = subprocess.Popen(
-        cmd, stdin=streams[0], stdout=streams[1], stderr=streams[2], cwd="/" if sandbox else work,
-        env=env, start_new_session=True, **_as_user(sandbox),
-    )  # fmt: skip
-    timed_out = False
-    try:
-        proc.wait(timeout=limits.wall_seconds)
-    except subprocess.TimeoutExpired:
-        timed_out = True
-    _kill_group(proc.pid)
-    proc.wait()
-    seconds = time.perf_counter() - start
-    out, err = (_head(s, limits.output_bytes) for s in streams[1:])
-    sizes = [os.fstat(s.fileno()).st_size for s in streams[1:]]
-    status = _status(proc.returncode, timed_out, err, max(sizes) >= limits.file_size_mb * 2**20)
-    return RunResult(status, proc.returncode, out, err, seconds, sandbox)
+    if sandbox:
+        shape = (limits.tmp_bytes, limits.shm_bytes)
+        with POOL.lease(shape, lambda: _sandbox_command(limits)) as box:
+            reply = box.run(job, fds, timeout)
+    else:
+        with tempfile.TemporaryDirectory(prefix="synthmill-run-") as work:
+            box = Zygote(lambda: _host_command(work), isolated=False)
+            reply = box.run(job, fds, timeout)
+            box.close()
+    return reply, time.perf_counter() - start
 
 
-def _as_user(sandbox: bool) -> dict[str, Any]:
-    """Popen arguments that run bwrap as nobody when we are root."""
-    if sandbox and _drop_to_nobody():
-        return {"user": NOBODY, "group": NOBODY, "extra_groups": []}
-    return {}
+def _job(mode: str, limits: Limits) -> dict[str, Any]:
+    return {
+        "mode": mode,
+        "wall": limits.wall_seconds,
+        "cpu": limits.cpu_seconds,
+        "memory": limits.address_space,
+        "processes": limits.processes,
+        "file_size": limits.file_size_mb * 2**20,
+        "open_files": limits.open_files,
+        "files": limits.max_files,
+    }
 
 
-def _kill_group(pid: int) -> None:
-    """Kill whatever is left of the run's session (background children included)."""
-    with suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, signal.SIGKILL)
+def _outputs(streams: Sequence[IO[bytes]], limits: Limits) -> tuple[str, str, bool]:
+    """The first bytes of stdout and stderr, and whether either hit the file-size limit."""
+    texts = []
+    for stream in streams:
+        stream.seek(0)
+        texts.append(stream.read(limits.output_bytes).decode("utf-8", "replace"))
+    full = max(os.fstat(s.fileno()).st_size for s in streams) >= limits.file_size_mb * 2**20
+    return texts[0], texts[1], full
 
 
-def _head(stream: IO[bytes], limit: int) -> str:
+def _verdict(stream: IO[bytes], token: str) -> dict[str, Any]:
+    """The judge's verdict, if the file holds one with this run's token."""
     stream.seek(0)
-    return stream.read(limit).decode("utf-8", "replace")
+    try:
+        verdict = json.loads(stream.read(1 << 16))
+    except ValueError:
+        return {}
+    if not isinstance(verdict, dict) or not secrets.compare_digest(
+        str(verdict.get("token", "")), token
+    ):
+        return {}
+    return verdict
 
 
-def _status(code: int, timed_out: bool, stderr: str, output_full: bool) -> Status:
-    """Name the outcome; bwrap reports a child killed by signal N as exit code 128+N."""
-    if timed_out:
+def _code(reply: dict[str, Any] | None) -> int:
+    code = None if reply is None else reply.get("code")
+    return -9 if code is None else int(code)
+
+
+# ---- naming the outcome ------------------------------------------------------------------
+def _reply_status(reply: dict[str, Any]) -> Status | None:
+    """What the zygote saw: the wall clock or the file count ran out."""
+    if reply.get("timed_out"):
         return "timeout"
-    if output_full or "OSError: [Errno 27]" in stderr:
+    if reply.get("files"):
+        return "output_limit"
+    return None
+
+
+def _judged_status(
+    reply: dict[str, Any] | None, verdict: dict[str, Any], text: str, output_full: bool
+) -> Status:
+    """passed only on the judge's word; otherwise what stopped the candidate."""
+    if reply is None:
+        return "killed"
+    stopped = _reply_status(reply)
+    if stopped:
+        return stopped
+    if verdict.get("passed") is True:
+        return "passed"
+    if (reply.get("judge") or 0) < 0:
+        return "killed"
+    code = reply.get("code")
+    status = _status(1 if code is None else int(code), text, output_full)
+    return "failed" if status == "passed" else status
+
+
+def _status(code: int, stderr: str, output_full: bool) -> Status:
+    """Name the outcome from the exit code (negative: killed by that signal) and stderr."""
+    if output_full or "OSError: [Errno 27]" in stderr or "[Errno 28]" in stderr:
         return "output_limit"
     if "MemoryError" in stderr:
         return "memory"
