@@ -19,6 +19,7 @@ from synthmill.cli import (
     mix_cmd,
     run_cmd,
     stages_cmd,
+    tabular_cmd,
 )
 from synthmill.errors import SynthmillError, describe_exception, describe_os_error
 
@@ -62,6 +63,7 @@ export_cmd.register(app)
 decontaminate_cmd.register(app)
 filter_cmd.register(app)
 measure_cmd.register(app)
+tabular_cmd.register(app)
 
 
 def main() -> None:

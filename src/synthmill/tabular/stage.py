@@ -1,0 +1,117 @@
+"""`tabular.synthesize`: a global stage that consumes real rows and emits synthetic ones.
+
+It holds out a share of the real rows (stratified by the target), fits the synthesizer
+on the rest, streams the synthetic rows out shard by shard (each with `_meta.origin:
+synthetic`, the method and the seed), and evaluates them against the training rows and
+the holdout. The evaluation goes to `evaluation` (a JSON file; `synthmill tabular
+synthesize` puts it in the run directory) and into the card, one row per column.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+import pyarrow as pa
+from pydantic import Field, PrivateAttr
+
+from synthmill.errors import DataError
+from synthmill.io.atomic import write_text_atomic
+from synthmill.io.records_io import records_to_table
+from synthmill.pipeline.stage import GlobalStage, StageContext
+from synthmill.records import META_COLUMN, Record
+
+SHARD_ROWS = 10_000  # rows sampled at once
+EVAL_ROWS = 20_000  # synthetic rows the evaluation looks at, at most
+
+
+def records_table(records: Iterable[Record], chunk: int = 10_000) -> pa.Table:
+    """The data columns of records as one typed Arrow table (text columns typed)."""
+    from synthmill.tabular.table import coerce_strings
+
+    tables, batch = [], []
+    for record in records:
+        batch.append(record)
+        if len(batch) >= chunk:
+            tables.append(records_to_table(batch).drop_columns([META_COLUMN]))
+            batch = []
+    if batch or not tables:
+        tables.append(records_to_table(batch).drop_columns([META_COLUMN]))
+    try:
+        table = pa.concat_tables(tables, promote_options="permissive")
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        reason = str(exc).splitlines()[0]
+        raise DataError(
+            f"rows do not share a column type ({reason}); make each column one type"
+        ) from None
+    return coerce_strings(table)
+
+
+class Synthesize(GlobalStage):
+    """Fit a tabular synthesizer on the real rows and emit synthetic rows in their place."""
+
+    kind: ClassVar[str] = "tabular.synthesize"
+    requires: ClassVar[tuple[tuple[str, str, str], ...]] = (
+        ("scipy", "scipy", "tabular"),
+        ("sklearn", "scikit-learn", "tabular"),
+    )
+    method: Literal["copula"] = Field(description="Synthesizer: copula (Gaussian copula).")
+    rows: int | None = Field(
+        default=None, ge=1, description="Rows to make; default: as many as trained on."
+    )
+    target: str | None = Field(
+        default=None,
+        description="Column to predict: stratifies the holdout, conditions the fit, scores TSTR.",
+    )
+    holdout: float = Field(
+        default=0.2,
+        ge=0.0,
+        lt=1.0,
+        description="Share of real rows kept out of the fit for evaluation.",
+    )
+    evaluation: str | None = Field(default=None, description="Write the evaluation JSON here.")
+    _result: dict[str, Any] | None = PrivateAttr(default=None)
+
+    def process_all(self, records: Iterable[Record], ctx: StageContext) -> Iterator[Record]:
+        from synthmill.tabular import run
+
+        table = records_table(records)
+        fitted = run.fit(table, self.method, ctx.seed, self.target, self.holdout)
+        rows = self.rows or fitted.train.num_rows
+        kept: list[pa.Table] = []
+        for shard, part in enumerate(fitted.model.sample(rows, SHARD_ROWS)):
+            if sum(t.num_rows for t in kept) < EVAL_ROWS:
+                kept.append(part)
+            yield from self._records(part, shard, ctx)
+        ctx.count("real rows trained on", fitted.train.num_rows)
+        ctx.count("real rows held out", fitted.holdout.num_rows)
+        self._result = run.evaluation(fitted, pa.concat_tables(kept), ctx.seed)
+        if self.evaluation:
+            text = json.dumps(self._result, indent=2, default=str) + "\n"
+            write_text_atomic(Path(self.evaluation), text)
+
+    def _records(self, part: pa.Table, shard: int, ctx: StageContext) -> Iterator[Record]:
+        params = {"method": self.method, "shard": shard}
+        for i, row in enumerate(part.to_pylist()):
+            yield Record.new(
+                row,
+                key=(shard, i),
+                stage=self.label,
+                origin="synthetic",
+                seed=ctx.seed,
+                recipe=f"tabular.{self.method}",
+                params=params,
+            )
+
+    def summarize(self, stats: dict[str, Any]) -> dict[str, Any] | None:
+        """The evaluation as card rows: headline metrics, then fidelity per column."""
+        from synthmill.tabular.evaluation import card_summary
+
+        result = self._result
+        if result is None and self.evaluation and Path(self.evaluation).is_file():
+            result = json.loads(Path(self.evaluation).read_text(encoding="utf-8"))
+        if result is None:
+            return None
+        return card_summary(result["evaluation"], result.get("models"))
