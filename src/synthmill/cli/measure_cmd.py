@@ -73,11 +73,11 @@ def measure(
     ),
 ) -> None:
     """Print distinct-n, entropy, compression, self-BLEU, cosine, Vendi and cluster metrics."""
-    texts = read_texts(src, column, limit)
-    if reference is not None:
+    if reference is not None:  # checked first: a bad reference fails before any work
         if not reference.exists():
             raise ConfigError(f"--reference {reference} does not exist; check the path")
         check_file_columns("measure --reference", reference, column)
+    texts = read_texts(src, column, limit)
     metrics: dict[str, Any] = {"rows": len(texts)}
     metrics |= diversity.lexical(texts, sample, seed)
     name, emb = vectors(texts, embedder)
