@@ -8,6 +8,9 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 META_COLUMN = "_meta"
+# In a rejection's raw payload, `transient: true` says the row failed for a reason a later
+# run may not meet (a call that timed out, a server error): the runner retries it next run.
+TRANSIENT_KEY = "transient"
 Origin = Literal["real", "synthetic"]
 
 
@@ -29,11 +32,21 @@ class Verdict:
 
 @dataclass(frozen=True)
 class Rejection:
-    """Why a record was dropped, and the raw payload that made it fail."""
+    """Why a record was dropped, and the raw payload that made it fail.
+
+    A transient rejection (the model call failed, timed out) is not final: the runner
+    does not count its shard as finished for good and retries it on the next run.
+    """
 
     stage: str
     reason: str
     raw: Any = None
+    transient: bool = False
+
+
+def is_transient(raw: Any) -> bool:
+    """Whether a rejection payload marks a transient failure (`{"transient": true, ...}`)."""
+    return isinstance(raw, dict) and raw.get(TRANSIENT_KEY) is True
 
 
 @dataclass(frozen=True)
@@ -137,9 +150,18 @@ class Record:
             scores = {**scores, check: verdict.score}
         return self.with_meta(verdicts={**self.meta.verdicts, check: entry}, scores=scores)
 
-    def reject(self, stage: str, reason: str, raw: Any = None) -> Record:
-        """Mark this record as rejected; the runner routes it to the stage's rejects file."""
-        return self.with_meta(rejection=Rejection(stage=stage, reason=reason, raw=raw))
+    def reject(
+        self, stage: str, reason: str, raw: Any = None, *, transient: bool | None = None
+    ) -> Record:
+        """Mark this record as rejected; the runner routes it to the stage's rejects file.
+
+        `transient` defaults to what the raw payload says (`transient: true`, as the llm
+        layer writes for a failed call), so every stage passing it along gets it right.
+        """
+        if transient is None:
+            transient = is_transient(raw)
+        rejection = Rejection(stage=stage, reason=reason, raw=raw, transient=transient)
+        return self.with_meta(rejection=rejection)
 
     @property
     def rejected(self) -> bool:

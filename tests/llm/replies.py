@@ -22,3 +22,14 @@ def wrong_schema(request: Request) -> str:
 def echo(request: Request) -> str:
     """A valid object derived from the prompt."""
     return json.dumps({"question": request.messages[-1]["content"], "answer": "ok"})
+
+
+DIE_AFTER = {"calls": -1}  # set to n >= 0 to make the n+1-th call raise (a kill mid-batch)
+
+
+def dies_after(request: Request) -> str:
+    """echo(), but raises once DIE_AFTER["calls"] calls were made (then stays dead)."""
+    if DIE_AFTER["calls"] == 0:
+        raise RuntimeError("killed mid-batch")
+    DIE_AFTER["calls"] -= 1
+    return echo(request)

@@ -22,6 +22,12 @@ class AskQA(Stage):
     retries: int = 2
     max_tokens: int = 48
 
+    def reads(self) -> list[str]:
+        return ["index"]
+
+    def writes(self) -> list[str]:
+        return ["question", "answer"]
+
     def request(self, record: Record, ctx: StageContext) -> Request:
         text = f"Write one question and its answer about row {record.data['index']}."
         seed = ctx.rng(record.meta.id).randrange(2**31)

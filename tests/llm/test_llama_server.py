@@ -23,7 +23,7 @@ def _ask(text: str, seed: int) -> Request:
 def test_detects_the_json_object_dialect(llama_server: str) -> None:
     backend = OpenAIBackend(model=MODEL_ALIAS, base_url=llama_server)
 
-    async def probe() -> str:
+    async def probe() -> object:
         async with httpx.AsyncClient(base_url=llama_server, timeout=120) as client:
             return await backend.dialect(client)
 
@@ -47,3 +47,48 @@ def test_plain_text_is_deterministic_with_a_seed(llama_server: str) -> None:
     first = complete(backend, [_ask("Name a fruit.", 5), _ask("Name a fruit.", 5)])
     assert first[0].error is None and first[0].text
     assert first[0].text == first[1].text
+
+
+def _send(url: str, body: dict[str, object], unsupported: object = None) -> object:
+    from synthmill.llm.retrying import Policy, send
+
+    async def go() -> object:
+        async with httpx.AsyncClient(base_url=url, timeout=120) as client:
+            return await send(client, body, Policy(3, 0.05, 1.0), unsupported)  # type: ignore[arg-type]
+
+    return asyncio.run(go())
+
+
+def test_the_real_servers_answer_to_json_schema_is_unsupported_not_transient(
+    llama_server: str,
+) -> None:
+    from synthmill.llm.openai import format_unsupported, response_format
+    from synthmill.llm.retrying import Failure
+
+    messages = [{"role": "user", "content": "hi"}]
+    body = {"model": MODEL_ALIAS, "messages": messages, "max_tokens": 4}
+    body["response_format"] = response_format("json_schema", {"type": "object"})
+    failure = _send(llama_server, body, format_unsupported)
+    assert isinstance(failure, Failure) and failure.status == 500
+    assert failure.kind == "unsupported" and failure.attempts == 1
+    bad = _send(llama_server, {"model": MODEL_ALIAS, "messages": "not a list"})
+    assert isinstance(bad, Failure) and bad.kind == "rejected" and bad.attempts == 1
+
+
+def test_transient_500s_before_the_real_server_do_not_downgrade_the_dialect(
+    llama_server: str,
+) -> None:
+    from tests.llm.faults import PROBE, fault_server
+
+    plan: dict[int | str, list[str]] = {PROBE: ["500", "500"]}
+    accept = ("json_schema", "json_object")
+    with fault_server(plan, accept=accept, upstream=llama_server) as proxy:
+        backend = OpenAIBackend(model=MODEL_ALIAS, base_url=proxy.base_url, backoff=0.05)
+
+        async def probe() -> object:
+            async with httpx.AsyncClient(base_url=proxy.base_url, timeout=120) as client:
+                return await backend.dialect(client)
+
+        assert asyncio.run(probe()) == "json_object"  # not "prompt" after two plain 500s
+        kinds = [b["response_format"]["type"] for b in proxy.bodies]
+    assert kinds == ["json_schema"] * 3 + ["json_object"]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
@@ -20,7 +21,7 @@ from synthmill.sources.range import Range
 from tests.llm.faults import ACTIONS, FaultServer, fault_server
 from tests.llm.stages import QA, AskQA
 
-PLAN = {
+PLAN: dict[int | str, list[str]] = {
     1: ["429", "ok"],
     2: ["500", "500", "ok"],
     3: ["timeout", "ok"],
@@ -29,23 +30,36 @@ PLAN = {
     6: ["badjson", "ok"],  # fixed by feeding the error back
     7: ["500"] * 10,  # never answers: rejected as a failed call
     8: ["badjson"] * 10,  # never valid: rejected as invalid json
+    9: ["429plain", "ok"],  # no Retry-After: exponential backoff
+    10: ["wrongschema", "ok"],  # valid JSON, wrong fields: fixed by feeding the error back
 }
 N = 12
 
 
 def backend(server: FaultServer, **options: object) -> OpenAIBackend:
     fast = {"timeout": 1.0, "backoff": 0.05, "max_retries": 3, "max_wait": 5.0}
-    return OpenAIBackend(model="m", base_url=server.base_url, **{**fast, **options})  # type: ignore[arg-type]
+    return OpenAIBackend(model="m", base_url=server.base_url, **{**fast, **options})
 
 
-def run(server: FaultServer, out: Path, n: int = N, cache: bool = True, **options: object) -> Path:
+def run(
+    server: FaultServer,
+    out: Path,
+    n: int = N,
+    cache: bool = True,
+    share: float = 0.05,
+    **options: object,
+) -> Path:
     stage = AskQA(backend=backend(server, **options), batch_size=6)
     stages = [Range(n=n), stage]
-    Pipeline(name="faults", stages=stages, output=Output(dir=out), cache=cache).run()
+    pipe = Pipeline(name="faults", stages=stages, output=Output(dir=out), cache=cache)
+    pipe.model_copy(update={"max_failed_share": share}).run()
     return out
 
 
-def read_run(root: Path) -> tuple[list[dict[str, object]], list[dict[str, object]], dict]:
+Rows = list[dict[str, Any]]
+
+
+def read_run(root: Path) -> tuple[Rows, Rows, dict[str, Any]]:
     kept = [
         row
         for f in sorted((root / "data").glob("*.parquet"))
@@ -63,13 +77,15 @@ def read_run(root: Path) -> tuple[list[dict[str, object]], list[dict[str, object
 @pytest.mark.slow
 def test_every_row_is_kept_or_rejected_with_a_reason(tmp_path: Path) -> None:
     with fault_server(PLAN) as server:
-        kept, rejects, stats = read_run(run(server, tmp_path / "run"))
+        kept, rejects, stats = read_run(run(server, tmp_path / "run", share=0.1))
         gaps = [t for row, _, t in server.log if row == 1]
         served = {action for _, action, _ in server.log}
     assert served == set(ACTIONS)  # each fault was really injected
     assert len(kept) + len(rejects) == N
     reasons = {r["row"]["index"]: r["reason"] for r in rejects}
     assert reasons == {7: "llm call failed", 8: "invalid json"}
+    transient = {r["row"]["index"]: r["raw"].get("transient", False) for r in rejects}
+    assert transient == {7: True, 8: False}  # a failed call is retried next run; bad JSON not
     assert all(r["raw"]["output"] is not None and r["raw"]["error"] for r in rejects)
     assert (
         "HTTP 500" in next(r for r in rejects if r["reason"] == "llm call failed")["raw"]["error"]
@@ -79,10 +95,11 @@ def test_every_row_is_kept_or_rejected_with_a_reason(tmp_path: Path) -> None:
     ]
     assert gaps[1] - gaps[0] >= 0.95  # waited for Retry-After: 1
     counters = stats["stages"]["test.ask_qa"]["counters"]
-    assert counters["structured.ok_after_retry"] == 1
+    assert counters["structured.ok_after_retry"] == 2
     assert counters["structured.failed"] == 2
-    assert counters["structured.ok_first_try"] == N - 3
-    assert counters["llm.failures"] == 1
+    assert counters["structured.ok_first_try"] == N - 4
+    assert counters["llm.failures"] == 1 and counters["llm.transient_failures"] == 1
+    assert stats["stages"]["test.ask_qa"]["rejected_transient"] == 1
 
 
 def test_structured_dialects_fall_back_to_the_prompt() -> None:
@@ -107,7 +124,7 @@ def test_auto_detects_the_dialect(accept: tuple[str, ...], dialect: str) -> None
     with fault_server({}, accept=accept) as server:
         b = backend(server)
 
-        async def probe() -> str:
+        async def probe() -> object:
             async with httpx.AsyncClient(base_url=server.base_url) as client:
                 return await b.dialect(client)
 

@@ -1,18 +1,30 @@
 """The backend contract: a batch of Requests in, one Completion per request out.
 
 A backend never raises for one bad call: it returns a Completion with `error` set, so
-the recipe can reject that row with the reason and keep the rest of the batch.
+the recipe can reject that row with the reason and keep the rest of the batch. It marks
+the error `transient` when a later run may succeed (timeouts, 5xx, a server gone), so
+the row is retried on the next run instead of being rejected for good. A backend that
+cannot be used at all (nothing listens at its URL, the key is refused) raises
+BackendError, a one-line config error.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
+from synthmill.errors import SynthmillError
 from synthmill.records import stable_hash
+
+
+class BackendError(SynthmillError, RuntimeError):
+    """A backend that cannot answer at all: unreachable, or its key or model refused.
+
+    Exit code 2, like a config error: fix the URL, key or model and run again. (Not an
+    OSError: that would read as a disk or folder problem.)"""
 
 
 @dataclass(frozen=True)
@@ -50,6 +62,7 @@ class Completion:
     completion_tokens: int = 0
     cached: bool = False
     error: str | None = None
+    transient: bool = False  # the error may go away on a later run (timeout, 5xx, outage)
     finish_reason: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -57,11 +70,17 @@ class Completion:
         return asdict(self)
 
 
+OnDone = Callable[[int, Completion], None]
+"""Called with (index in the batch, completion) as soon as each call has finished."""
+
+
 class Backend(BaseModel):
     """Base of every backend. Options are pydantic fields; `type` names it in YAML."""
 
     model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
     kind: ClassVar[str] = "backend"
+    # Options that change speed or robustness but never a reply; kept out of the cache key.
+    speed_options: ClassVar[frozenset[str]] = frozenset()
 
     @property
     def model_name(self) -> str:
@@ -70,6 +89,22 @@ class Backend(BaseModel):
 
     def complete(self, requests: Sequence[Request]) -> list[Completion]:
         raise NotImplementedError
+
+    def complete_each(self, requests: Sequence[Request], on_done: OnDone) -> list[Completion]:
+        """complete(), calling on_done per finished call, so each reply is cached when paid.
+
+        Backends that answer one call at a time override this to report each as it lands;
+        the default reports them when the whole batch is back.
+        """
+        completions = self.complete(requests)
+        for i, completion in enumerate(completions):
+            on_done(i, completion)
+        return completions
+
+    def cache_identity(self) -> dict[str, Any]:
+        """Everything about this backend that can change a reply (the response cache key)."""
+        options = self.model_dump(mode="json", exclude=set(self.speed_options))
+        return {"type": self.kind, **options}
 
     def to_config(self) -> dict[str, Any]:
         return {"type": self.kind, **self.model_dump(mode="json", exclude_defaults=True)}

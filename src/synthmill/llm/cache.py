@@ -1,7 +1,10 @@
 """A response cache in SQLite (WAL mode), so a resumed or repeated run pays for no call twice.
 
-The key covers the backend type, the model, the messages, the JSON schema, the sampling
-parameters and the seed. Only successful completions are stored.
+The key covers everything that can change a reply: the backend's identity (type, base
+URL, model, reply-changing options, a fake backend's replies or function source), the
+messages, the JSON schema, the sampling parameters and the seed. Only successful
+completions are stored, each the moment it is paid for, with its payer (run, stage,
+shard), so a resumed run counts what a killed attempt paid as its own spending.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import sqlite3
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from synthmill.llm.base import Backend, Completion, Request
@@ -18,19 +22,28 @@ from synthmill.records import stable_hash
 
 FILENAME = "llm-responses.sqlite"
 _CHUNK = 500  # SQLite's limit on bound parameters is 999 on old builds
-_SCHEMA = "CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, value TEXT, at REAL)"
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS replies (key TEXT PRIMARY KEY, value TEXT, at REAL, payer TEXT)"
+)
 
 
 def cache_key(backend: Backend, request: Request) -> str:
     """What makes two calls the same call; options that do not change the reply stay out."""
-    return stable_hash(
-        backend.kind,
-        backend.model_name,
-        request.messages,
-        request.json_schema,
-        request.params(),
-        length=32,
-    )
+    return cache_keys(backend, [request])[0]
+
+
+def cache_keys(backend: Backend, requests: Sequence[Request]) -> list[str]:
+    """cache_key of each request; the backend's identity is worked out once."""
+    identity = (backend.cache_identity(), backend.model_name)
+    return [
+        stable_hash(*identity, r.messages, r.json_schema, r.params(), length=32) for r in requests
+    ]
+
+
+@dataclass(frozen=True)
+class Hit:
+    completion: Completion
+    payer: str | None  # who paid for the call: "RUN/STAGE/SHARD", None if unknown
 
 
 class ResponseCache:
@@ -52,28 +65,31 @@ class ResponseCache:
         finally:
             db.close()
 
-    def get_many(self, keys: Sequence[str]) -> dict[str, Completion]:
-        """The cached completions among `keys`, marked cached=True."""
-        found: dict[str, str] = {}
+    def get_many(self, keys: Sequence[str]) -> dict[str, Hit]:
+        """The cached completions among `keys` (marked cached=True) and who paid for them."""
+        found: list[tuple[str, str, str | None]] = []
         with self._connect() as db:
             for start in range(0, len(keys), _CHUNK):
                 part = list(keys[start : start + _CHUNK])
                 marks = ",".join("?" * len(part))
-                sql = f"SELECT key, value FROM responses WHERE key IN ({marks})"
-                found.update(db.execute(sql, part).fetchall())
-        return {k: _decode(v) for k, v in found.items()}
+                sql = f"SELECT key, value, payer FROM replies WHERE key IN ({marks})"
+                found.extend(db.execute(sql, part).fetchall())
+        return {k: Hit(_decode(v), payer) for k, v, payer in found}
 
-    def put_many(self, items: dict[str, Completion]) -> None:
-        """Store successful completions; failed ones are retried on the next run."""
-        rows = [(k, _encode(c), time.time()) for k, c in items.items() if c.error is None]
-        if not rows:
+    def put(self, key: str, completion: Completion, payer: str | None = None) -> None:
+        """Store one successful completion; failed ones are retried on the next run.
+
+        The first payer stays: a racing second call for the same key is not recorded.
+        """
+        if completion.error is not None:
             return
+        row = (key, _encode(completion), time.time(), payer)
         with self._connect() as db:
-            db.executemany("INSERT OR REPLACE INTO responses VALUES (?, ?, ?)", rows)
+            db.execute("INSERT OR IGNORE INTO replies VALUES (?, ?, ?, ?)", row)
 
     def __len__(self) -> int:
         with self._connect() as db:
-            (n,) = db.execute("SELECT COUNT(*) FROM responses").fetchone()
+            (n,) = db.execute("SELECT COUNT(*) FROM replies").fetchone()
         return int(n)
 
 

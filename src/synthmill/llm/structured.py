@@ -17,6 +17,7 @@ from pydantic import BaseModel, ValidationError
 from synthmill.llm.base import Backend, Completion, Request
 from synthmill.llm.calls import complete, provenance
 from synthmill.pipeline.stage import StageContext
+from synthmill.records import TRANSIENT_KEY
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -56,6 +57,12 @@ class Structured(Generic[M]):
     def raw(self) -> str:
         return self.completion.text
 
+    @property
+    def transient(self) -> bool:
+        """The call failed for a reason a later run may not meet (timeout, 5xx, outage)."""
+        failed = self.value is None and self.completion.error is not None
+        return failed and self.completion.transient
+
     def provenance(self) -> dict[str, Any]:
         """Meta fields (model, prompt_hash, params, seed) for Record.child(...)."""
         meta = provenance(self.request, self.completion)
@@ -63,8 +70,15 @@ class Structured(Generic[M]):
         return meta
 
     def rejection(self) -> dict[str, Any]:
-        """The raw payload for record.reject(...): output, error detail and attempts."""
-        return {"output": self.raw, "error": self.detail, "attempts": self.attempts}
+        """The raw payload for record.reject(...): output, error detail and attempts.
+
+        `transient: true` in it marks the rejection transient, to be retried next run.
+        """
+        payload: dict[str, Any] = {"output": self.raw, "error": self.detail}
+        payload["attempts"] = self.attempts
+        if self.transient:
+            payload[TRANSIENT_KEY] = True
+        return payload
 
 
 def complete_structured(

@@ -49,6 +49,13 @@ class Pipeline(BaseModel):
     cache: bool = Field(
         default=True, description="Reuse cached model responses (SYNTHMILL_CACHE_DIR)."
     )
+    max_failed_share: float = Field(
+        default=0.05,
+        ge=0.0,
+        le=1.0,
+        description="Largest share of a stage's rows that may fail for transient reasons "
+        "(timeouts, server errors) before the run ends with exit code 3; rerun to retry them.",
+    )
     stages: list[Stage]
     output: Output
 

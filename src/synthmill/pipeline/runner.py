@@ -30,6 +30,7 @@ from synthmill.pipeline.publish import publish
 from synthmill.pipeline.rundir import RunDir, default_cache_dir
 from synthmill.pipeline.stage import GlobalStage, Source, Stage, StageContext
 from synthmill.pipeline.stats import StageStats, merge
+from synthmill.pipeline.transient import check_failed_share, reopen, run_id
 from synthmill.records import Record
 
 log = logging.getLogger(__name__)
@@ -74,9 +75,11 @@ class Runner:
         self.pipeline = pipeline.model_copy(update={"output": out})
         self.rundir = RunDir(out.dir)
         self.cache_dir = str(default_cache_dir()) if pipeline.cache else None
+        self.run_key: str | None = None  # the run dir's id, known once it is prepared
 
     def _ctx(self, stage: Stage, shard: int = 0) -> StageContext:
-        return StageContext(self.pipeline.seed, stage.label, shard, self.cache_dir)
+        seed, cache = self.pipeline.seed, self.cache_dir
+        return StageContext(seed, stage.label, shard, cache, run=self.run_key)
 
     def run(self) -> RunResult:
         p = self.pipeline
@@ -97,6 +100,8 @@ class Runner:
     def _run_segments(self) -> RunResult:
         p = self.pipeline
         segments = plan(p.stages)
+        self.run_key = run_id(self.rundir)
+        reopen(self.rundir, segments)  # shards with transient rejects are redone
         source = p.stages[0]
         assert isinstance(source, Source)
         for stage in p.stages:
@@ -109,6 +114,7 @@ class Runner:
                     self._run_local(k, segment, executor)
         stats = publish(self.rundir, p, segments)
         self.rundir.mark_finished()
+        check_failed_share(stats, p.max_failed_share, self.rundir.root)  # exit code 3
         return RunResult(self.rundir.root, stats["rows"], stats)
 
     # ---- declared columns ------------------------------------------------------------------
@@ -246,6 +252,7 @@ def _batch_stats(
     for r in out:
         if r.meta.rejection is not None:
             stats.rejected[r.meta.rejection.reason] += 1
+            stats.transient += int(r.meta.rejection.transient)
         else:
             stats.rows_out += 1
     return stats

@@ -33,6 +33,7 @@ class StageContext:
     shard: int = 0
     cache_dir: str | None = None  # where response caches live; None means caching is off
     counters: Counter[str] = field(default_factory=Counter)
+    run: str | None = None  # the run directory's id: the payer of model calls in the cache
 
     def rng(self, *key: object) -> random.Random:
         """A random generator that depends only on the seed, the stage and `key`.

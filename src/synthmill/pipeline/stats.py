@@ -1,4 +1,8 @@
-"""Per-stage statistics: rows in and out, rejects by reason, time, and free counters."""
+"""Per-stage statistics: rows in and out, rejects by reason, time, and free counters.
+
+`transient` counts the rejects that are not final (a failed model call): the next run
+retries them, and too many of them end the run with exit code 3.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ class StageStats:
     rows_in: int = 0
     rows_out: int = 0
     rejected: Counter[str] = field(default_factory=Counter)
+    transient: int = 0  # of the rejected rows, those rejected for transient reasons
     seconds: float = 0.0
     batches: int = 0
     counters: Counter[str] = field(default_factory=Counter)
@@ -20,6 +25,7 @@ class StageStats:
         self.rows_in += other.rows_in
         self.rows_out += other.rows_out
         self.rejected.update(other.rejected)
+        self.transient += other.transient
         self.seconds += other.seconds
         self.batches += other.batches
         self.counters.update(other.counters)
@@ -30,6 +36,7 @@ class StageStats:
             "rows_out": self.rows_out,
             "rejected": dict(sorted(self.rejected.items())),
             "rejected_total": sum(self.rejected.values()),
+            "rejected_transient": self.transient,
             "seconds": round(self.seconds, 4),
             "batches": self.batches,
             "counters": dict(sorted(self.counters.items())),
@@ -41,6 +48,7 @@ class StageStats:
             rows_in=d["rows_in"],
             rows_out=d["rows_out"],
             rejected=Counter(d.get("rejected", {})),
+            transient=d.get("rejected_transient", 0),
             seconds=d.get("seconds", 0.0),
             batches=d.get("batches", 0),
             counters=Counter(d.get("counters", {})),

@@ -23,6 +23,7 @@ import contextlib
 import ctypes
 import dis
 import fcntl
+import gc
 import io
 import json
 import linecache
@@ -400,14 +401,14 @@ def wait(pid: int, deadline: float, ctrl: socket.socket, job: dict[str, Any]) ->
     fd = os.pidfd_open(pid)
     try:
         while True:
-            left = deadline - time.monotonic()
-            if left <= 0 or too_many_files(job):
-                return None
-            ready, _, _ = select.select([fd, ctrl.fileno()], [], [], min(left, POLL_SECONDS))
+            left = max(0.0, min(deadline - time.monotonic(), POLL_SECONDS))
+            ready, _, _ = select.select([fd, ctrl.fileno()], [], [], left)
             if ctrl.fileno() in ready:
                 shutdown()
             if fd in ready:
                 return os.waitpid(pid, 0)[1]
+            if time.monotonic() >= deadline or too_many_files(job):
+                return None
     finally:
         os.close(fd)
 
@@ -449,8 +450,9 @@ def run(job: dict[str, Any], fds: list[int], ctrl: socket.socket) -> dict[str, A
     reply["timed_out"] = status is None and not reply["files"]
     if main != worker:
         reply["judge"] = reply["code"]
-        end = min(deadline, time.monotonic() + 1.0) if status is not None else 0
-        reply["code"] = returncode(wait(worker, end, ctrl, job))
+        # the verdict is written; the candidate's status only names a failure, and a
+        # candidate that died (limits, signals) is already waitable: look once
+        reply["code"] = returncode(wait(worker, 0, ctrl, job))
     reply["clean"] = reset([worker, main])
     reply["seconds"] = time.monotonic() - start
     return reply
@@ -547,6 +549,8 @@ def main() -> None:
     signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())
     for name in PRELOAD.split():
         __import__(name)
+    gc.collect()
+    gc.freeze()  # children then do not touch (copy) the zygote's objects when they collect
     serve_host(int(sys.argv[1]))
 
 
