@@ -6,6 +6,8 @@ fail), and the sandbox must still judge correctly right after each hack.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 
 from synthmill.problems.humaneval import load_humaneval
@@ -272,3 +274,48 @@ def test_helpers_from_the_prompt_are_the_judges() -> None:
     bad = run_solution(hack, task["test"], task["entry_point"], limits=LIMITS,
                        prefix=task["prompt"])  # fmt: skip
     assert (good.status, bad.status) == ("passed", "failed")
+
+
+UNIVERSAL = """\
+    class Anything:
+        def __eq__(self, other):
+            return True
+        __le__ = __ge__ = __lt__ = __gt__ = __contains__ = __eq__
+        def __ne__(self, other):
+            return False
+        def __getattr__(self, name):
+            return lambda *a, **k: self
+        def __bool__(self):
+            return True
+        def __len__(self):
+            return 0
+        def __iter__(self):
+            return iter(())
+        __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __abs__ = __neg__ = __getattr__
+        __getitem__ = __round__ = __mod__ = __truediv__ = __getattr__
+    return Anything()
+"""
+
+
+@pytest.mark.slow
+def test_every_humaneval_task_judges_canonical_and_hacks() -> None:
+    """With the prompt given (its helpers run in the judge): canonical passes, hacks fail."""
+    tasks = load_humaneval()
+
+    def run(task: dict[str, str]) -> list[tuple[str, str, str]]:
+        prompt, entry = task["prompt"], task["entry_point"]
+        solutions = {
+            "canonical": prompt + task["canonical_solution"],
+            "universal_object": prompt + UNIVERSAL,
+            "exit_in_function": prompt + "    import os\n    os._exit(0)\n",
+        }
+        return [
+            (task["task_id"], name, run_solution(code, task["test"], entry, prefix=prompt).status)
+            for name, code in solutions.items()
+        ]
+
+    with ThreadPoolExecutor(2) as pool:
+        results = [r for rs in pool.map(run, tasks) for r in rs]
+    assert len(results) == 3 * 164
+    wrong = [r for r in results if (r[1] == "canonical") != (r[2] == "passed")]
+    assert wrong == []

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 ZYGOTE_SOURCE = (Path(__file__).parent / "zygote.py").read_text(encoding="utf-8")
+MAX_IDLE = 8  # warm sandboxes kept per shape; more concurrent callers get fresh ones
 Command = Callable[[], tuple[list[str], dict[str, Any]]]
 
 
@@ -66,8 +67,10 @@ class Zygote:
         """Close the socket (the zygote exits) and kill what is left of its session."""
         self.alive = False
         self.ctrl.close()
+        if self.proc.returncode is not None:
+            return  # reaped: its process group id may belong to someone else now
         with suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.proc.pid, signal.SIGKILL)
+            os.killpg(self.proc.pid, signal.SIGKILL)  # unreaped, so the id is still its
         with suppress(subprocess.TimeoutExpired):
             self.proc.wait(timeout=5)
 
@@ -91,9 +94,13 @@ class Pool:
         try:
             yield box
         finally:
-            if box.alive:
-                with self._lock:
-                    self._idle.setdefault(shape, []).append(box)
+            with self._lock:
+                idle = self._idle.setdefault(shape, [])
+                if box.alive and len(idle) < MAX_IDLE:
+                    idle.append(box)
+                    box = None
+            if box is not None:
+                box.close()
 
     def close(self) -> None:
         with self._lock:

@@ -398,19 +398,25 @@ def fork(
 
 def wait(pid: int, deadline: float, ctrl: socket.socket, job: dict[str, Any]) -> int | None:
     """The wait status of pid; None when the deadline passed or the run made too many files."""
-    fd = os.pidfd_open(pid)
+    try:
+        fd = os.pidfd_open(pid)
+    except (AttributeError, OSError):  # Linux < 5.3 or Python < 3.9: poll
+        fd = -1
     try:
         while True:
             left = max(0.0, min(deadline - time.monotonic(), POLL_SECONDS))
-            ready, _, _ = select.select([fd, ctrl.fileno()], [], [], left)
+            watched = [ctrl.fileno()] if fd < 0 else [fd, ctrl.fileno()]
+            ready, _, _ = select.select(watched, [], [], left if fd >= 0 else min(left, 0.002))
             if ctrl.fileno() in ready:
                 shutdown()
-            if fd in ready:
-                return os.waitpid(pid, 0)[1]
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                return status
             if time.monotonic() >= deadline or too_many_files(job):
                 return None
     finally:
-        os.close(fd)
+        if fd >= 0:
+            os.close(fd)
 
 
 def too_many_files(job: dict[str, Any]) -> bool:
