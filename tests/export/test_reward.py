@@ -43,8 +43,8 @@ def test_the_grpo_reward_scores_completions_against_the_rl_export(tmp_path: Path
 def test_the_verl_score_reads_ground_truth(tmp_path: Path) -> None:
     compute_score = readme_rewards()["compute_score"]
     result = export(rejection_run(tmp_path), tmp_path / "v.parquet", "verl")
-    for row in pq.read_table(result.path).to_pylist():
+    for row in pq.read_table(result.path).to_pylist():  # called as verl's reward manager does
         truth = row["reward_model"]["ground_truth"]
-        args = (row["data_source"], f"Answer: {truth}", truth, row["extra_info"])
-        assert compute_score(*args) == 1.0
-        assert compute_score(row["data_source"], "Answer: 7/9", truth, row["extra_info"]) == 0.0
+        given = {"data_source": row["data_source"], "extra_info": row["extra_info"]}
+        assert compute_score(solution_str=f"Answer: {truth}", ground_truth=truth, **given) == 1.0
+        assert compute_score(solution_str="Answer: 7/9", ground_truth=truth, **given) == 0.0

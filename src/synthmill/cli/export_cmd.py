@@ -27,7 +27,10 @@ def export_cmd(
         "rl (TRL GRPOTrainer) or verl (prompts with gold answers).",
     ),
     out: Path | None = typer.Option(
-        None, "--out", "-o", help="Output .jsonl or .parquet; default RUN_DIR/export/FORMAT.jsonl."
+        None,
+        "--out",
+        "-o",
+        help="Output .jsonl or .parquet; default RUN_DIR/export/FORMAT.jsonl (verl: .parquet).",
     ),
     prompt: str | None = _column("--prompt", "Column with the user's prompt or question."),
     response: str | None = _column("--response", "Column with the answer to train on."),
