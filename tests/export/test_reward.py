@@ -35,6 +35,9 @@ def test_the_grpo_reward_scores_completions_against_the_rl_export(tmp_path: Path
     assert reward(right, **kwargs) == [1.0] * len(GOLD)
     wrong = [[{"role": "assistant", "content": f"Answer: {a}1"}] for a in data["answer"]]
     assert reward(wrong, **kwargs) == [0.0] * len(GOLD)
+    gold42 = ["42"] * 5
+    hedges = ["Answer: 41 or 42", "Answer: 42 \\pm 1", "\\boxed{41} \\boxed{42}", "Answer: 42%", ""]
+    assert reward(hedges, gold42) == [0.0] * 5  # a policy cannot collect reward by hedging
     said = {"42": "The answer is 42.", "3/4": "It is 0.75", "5": "x = 6"}  # plain completions
     golds = [GOLD[p[0]["content"]] for p in data["prompt"]]
     assert reward([said[g] for g in golds], golds) == [float(g != "5") for g in golds]

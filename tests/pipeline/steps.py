@@ -42,3 +42,10 @@ def double(batch: list[Record]) -> list[Record]:
     return [
         r.child({"text": r.data["text"] * 2}, stage="double", key=k) for r in batch for k in (0, 1)
     ]
+
+
+def fail_on_shard(batch: list[Record], ctx: StageContext) -> list[Record]:
+    """Raise on the shard named by SYNTHMILL_TEST_FAIL_SHARD: a run that stops part-way."""
+    if os.environ.get("SYNTHMILL_TEST_FAIL_SHARD") == str(ctx.shard):
+        raise RuntimeError(f"planted failure on shard {ctx.shard}")
+    return batch

@@ -42,7 +42,12 @@ def execute(pipeline: Pipeline, overwrite: bool, what: Callable[[RunResult], str
     """Run with rich progress bars on stderr, then say where the data and card are."""
     console = Console(stderr=True)
     with RichProgress(console) as progress:
-        result = pipeline.run(progress=progress, overwrite=overwrite)
+        try:
+            result = pipeline.run(progress=progress, overwrite=overwrite)
+        except BaseException:
+            progress.bars.live.transient = True  # the one error line says what happened
+            console.quiet = True
+            raise
     console.print(
         f"[bold green]done[/]: {what(result)} in {result.root / 'data'}; "
         f"card: {result.root / 'README.md'}; inspect: synthmill inspect {result.root}"

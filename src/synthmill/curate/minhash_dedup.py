@@ -30,6 +30,7 @@ class MinHashDedup(GlobalStage):
     """Drop near-duplicates (Jaccard of shingle sets >= threshold); the first row stays."""
 
     kind: ClassVar[str] = "dedup.minhash"
+    requires: ClassVar[tuple[tuple[str, str, str], ...]] = (("rensa", "rensa", "curate"),)
     columns: list[str] = Field(default=["text"], min_length=1, description="Columns compared.")
     threshold: float = Field(default=0.8, gt=0, lt=1, description="Jaccard for a duplicate.")
     shingle: ShingleKind = Field(default="word", description="word or char shingles.")

