@@ -83,8 +83,8 @@ class Runner:
 
     def run(self) -> RunResult:
         p = self.pipeline
-        check_pipeline(p.stages, p.seed)  # a misspelt column fails before anything is written
         inputs = preflight(p, self.rundir)  # bad input, keys, output folder: nothing written
+        check_pipeline(p.stages, p.seed)  # a misspelt column fails before anything is written
         self.rundir.prepare(p.to_config(), p.seed, self.overwrite, inputs)
         try:
             return self._run_segments()
