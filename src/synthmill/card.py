@@ -113,6 +113,11 @@ def _rejects(stats: dict[str, Any]) -> str:
     for label, s in stats["stages"].items():
         for reason, n in s["rejected"].items():
             lines.append(f"- **{label}** removed {n} rows: {reason}")
+        if s.get("rejected_transient"):
+            lines.append(
+                f"- **{label}**: {s['rejected_transient']} of these failed for transient "
+                "reasons (a model call failed); running the same command again retries them"
+            )
     return ("\n".join(lines) if lines else "No rows were removed.") + "\n"
 
 

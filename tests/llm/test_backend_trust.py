@@ -238,3 +238,16 @@ def test_key_echoed_by_a_server_is_redacted_everywhere(
         if path.is_file():
             assert secret.encode() not in path.read_bytes(), path
     assert secret not in caplog.text and "Bearer sk-" not in json.dumps(rejects)
+
+
+@pytest.mark.slow
+def test_a_server_gone_mid_run_does_not_cost_minutes_per_row() -> None:
+    with fault_server({}) as server:
+        url = server.base_url
+        complete(backend(server), [_ask(0)])
+    down = OpenAIBackend(model="m", base_url=url, max_retries=6, backoff=0.1, concurrency=1)
+    start = time.monotonic()
+    results = complete(down, [_ask(i) for i in range(1, 6)])
+    assert all(r.error and r.transient for r in results)
+    # one full backoff (at most 6.3 s), then quick retries: 5 full ones would take ~24 s
+    assert time.monotonic() - start < 13

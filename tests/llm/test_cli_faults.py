@@ -39,6 +39,13 @@ def _run(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(command, capture_output=True, text=True, timeout=120, env=os.environ)
 
 
+def test_help_states_the_exit_codes() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "synthmill", "run", "--help"], capture_output=True, text=True
+    )
+    assert "max_failed_share" in done.stdout and "3 more than" in " ".join(done.stdout.split())
+
+
 def test_dead_backend_is_exit_2_in_one_line_within_seconds(tmp_path: Path) -> None:
     start = time.monotonic()
     done = _run(_config(tmp_path, "http://127.0.0.1:9/v1"))

@@ -38,6 +38,7 @@ def test_a_retried_row_flows_through_the_global_stage_after_it(tmp_path: Path) -
         assert todo.shards == [(0, 1)] and todo.from_segment == 1  # shard 1 holds row 5
         kept, _, stats = read_run(out)
         assert len(kept) == 10 and stats["stages"]["dedup.exact"]["rows_in"] == 10
+        assert "1 of these failed for transient reasons" in (out / "README.md").read_text()
         untouched = (out / "work" / "seg-00" / "shard-00000.done.json").stat().st_mtime_ns
         pipe.run()
         assert server.calls(9) == 3  # the content reject was not asked again
@@ -49,6 +50,7 @@ def test_a_retried_row_flows_through_the_global_stage_after_it(tmp_path: Path) -
     assert [r["row"]["index"] for r in rejects] == [9]
     assert stats["stages"]["dedup.exact"]["rows_in"] == 11
     assert not plan_reopen(RunDir(out), plan(pipe.stages))
+    assert "transient" not in (out / "README.md").read_text()
 
 
 def test_nothing_to_reopen_in_a_clean_run(tmp_path: Path) -> None:

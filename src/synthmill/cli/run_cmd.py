@@ -29,7 +29,13 @@ def run(
         False, "--unsafe-no-sandbox", help="Run untrusted generated code without bubblewrap."
     ),
 ) -> None:
-    """Run a pipeline. Run it again after a crash or kill to resume where it stopped."""
+    """Run a pipeline. Run it again after a crash or kill to resume where it stopped.
+
+    Exit codes: 0 done; 2 bad config, input or backend (unreachable, key refused);
+    1 stopped part-way; 3 more than max_failed_share of a stage's rows failed for
+    transient reasons (timeouts, server errors): the rest is written, and running the
+    same command again retries them.
+    """
     pipeline = Pipeline.from_yaml(config, set_)
     if no_cache:
         pipeline = pipeline.model_copy(update={"cache": False})

@@ -31,9 +31,6 @@ class LlamaCppBackend(Backend):
     requires: ClassVar[tuple[tuple[str, str, str], ...]] = (
         ("llama_cpp", "llama-cpp-python", "local"),
     )
-    requires: ClassVar[tuple[tuple[str, str, str], ...]] = (
-        ("llama_cpp", "llama-cpp-python", "local"),
-    )
     speed_options: ClassVar[frozenset[str]] = frozenset({"n_threads"})
 
     model_path: str | None = Field(

@@ -10,7 +10,9 @@ The API key is read from the environment variable named by `api_key_env`, is nev
 stored on the backend, and is redacted from every error text.
 
 Fail fast: until a server has answered once in this process, a refused connection or a
-401/403/404 raises BackendError (a one-line config error) instead of rejecting rows.
+401/403/404 raises BackendError (a one-line config error) instead of rejecting rows. A
+server that goes away mid-run gives transient rejects (retried next run); once one call
+found nobody listening, the others retry only briefly until the server answers again.
 """
 
 from __future__ import annotations
@@ -48,8 +50,10 @@ PROMPT_NOTE = "Reply with only a JSON object that matches this JSON schema:\n{sc
 # Which structured-output dialect each (base_url, model) speaks, found once per process.
 _DIALECTS: dict[tuple[str, str], Dialect] = {}
 _DIALECT_LOCK = threading.Lock()
-# Base URLs that have answered at least once in this process (after that, no fail-fast).
+# Base URLs that have answered at least once in this process (after that, no fail-fast),
+# and those whose last call found nobody listening (the rest of the batch fails quickly).
 _REACHED: set[str] = set()
+_DOWN: set[str] = set()
 
 
 class OpenAIBackend(Backend):
@@ -115,7 +119,7 @@ class OpenAIBackend(Backend):
         return (key,) if key else ()
 
     def _policy(self) -> Policy:
-        fail_fast = not _reached(self.base_url)
+        fail_fast = not _reached(self.base_url) or _down(self.base_url)
         args = (self.max_retries, self.backoff, self.max_wait)
         return Policy(*args, fail_fast=fail_fast, secrets=self._secrets())
 
@@ -128,6 +132,7 @@ class OpenAIBackend(Backend):
         result = await send(client, body, self._policy())
         if isinstance(result, Failure):
             self._check_usable(result)
+            _mark_down(self.base_url, result.kind == "unreachable")
             return self._failed(result)
         _mark_reached(self.base_url)
         return to_completion(result, self.model, self._secrets())
@@ -241,6 +246,19 @@ def _reached(base_url: str) -> bool:
 def _mark_reached(base_url: str) -> None:
     with _DIALECT_LOCK:
         _REACHED.add(base_url)
+        _DOWN.discard(base_url)
+
+
+def _down(base_url: str) -> bool:
+    with _DIALECT_LOCK:
+        return base_url in _DOWN
+
+
+def _mark_down(base_url: str, down: bool) -> None:
+    """A server that went away mid-run: later calls retry briefly, not for minutes each."""
+    with _DIALECT_LOCK:
+        if down:
+            _DOWN.add(base_url)
 
 
 def _ignore(index: int, completion: Completion) -> None:
