@@ -7,10 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq
+import pytest
 from datasets import load_dataset
 
 from synthmill.export import export
-from tests.export.runs import GOLD, rejection_run
+from tests.export.runs import GOLD, problems_run, rejection_run
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -51,3 +52,18 @@ def test_the_verl_score_reads_ground_truth(tmp_path: Path) -> None:
         given = {"data_source": row["data_source"], "extra_info": row["extra_info"]}
         assert compute_score(solution_str=f"Answer: {truth}", ground_truth=truth, **given) == 1.0
         assert compute_score(solution_str="Answer: 7/9", ground_truth=truth, **given) == 0.0
+
+
+@pytest.mark.sandbox
+def test_the_code_reward_runs_the_exported_tests(tmp_path: Path) -> None:
+    code_reward = readme_rewards()["code_reward"]
+    root = problems_run(tmp_path, n=8, families=["arithmetic.integer", "code.function"])
+    export(root, tmp_path / "rl.jsonl", "rl")
+    data = load_dataset("json", data_files=str(tmp_path / "rl.jsonl"), split="train")
+    kwargs = {c: data[c] for c in data.column_names if c != "prompt"}
+    code = [k == "code" for k in data["kind"]]
+    assert any(code) and not all(code)
+    right = [[{"role": "assistant", "content": f"```python\n{a}\n```"}] for a in data["answer"]]
+    assert code_reward(right, **kwargs) == [1.0 if c else None for c in code]
+    broken = [f"def {e or 'f'}(*args):\n    return None\n" for e in data["entry_point"]]
+    assert code_reward(broken, **kwargs) == [0.0 if c else None for c in code]
