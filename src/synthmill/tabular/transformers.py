@@ -153,8 +153,9 @@ class Continuous(ColumnModel):
         n = len(col)
         present = np.asarray(col.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
         x = _as_numbers(col)
+        shuffled = rng.permutation(len(x))  # a stable sort of shuffled values breaks ties at random
         ranks = np.empty(len(x))
-        ranks[np.lexsort((rng.random(len(x)), x))] = np.arange(len(x))
+        ranks[shuffled[np.argsort(x[shuffled], kind="stable")]] = np.arange(len(x))
         value = np.full(n, np.nan)
         value[present] = (ranks + 0.5) / max(len(x), 1)
         if self.dims == 1:

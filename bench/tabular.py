@@ -1,0 +1,234 @@
+"""Tabular synthesis: speed, fidelity, detection, utility and privacy of `copula`.
+
+    .venv/bin/python bench/tabular.py                         # writes bench/results/tabular.json
+    .venv/bin/python bench/tabular.py --sdv-python /tmp/sdvenv/bin/python
+
+Datasets: shared/data/germancredit.csv and scikit-learn's bundled iris, wine,
+breast_cancer, digits (classification) and diabetes (regression). For each dataset and
+seed: a stratified 20% holdout, fit on the rest, sample as many rows as trained on,
+evaluate against training rows and holdout (synthmill.tabular.evaluation). The speed
+case is a 100k x 20 mixed table (fit, then sampling 100k rows in 10k shards).
+With --sdv-python (a throwaway venv with `sdv`; never a synthmill dependency), SDV's
+GaussianCopulaSynthesizer runs on the same splits in a subprocess and its output is
+scored by the same evaluator, so the two are compared in one run, as ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+from threadpoolctl import threadpool_limits
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench._machine import machine
+from synthmill.tabular.copula import GaussianCopula
+from synthmill.tabular.evaluation import evaluate, headline, split_holdout
+from synthmill.tabular.table import read_table
+
+ROOT = Path(__file__).resolve().parents[1]
+GERMAN = ROOT.parent / "shared" / "data" / "germancredit.csv"
+SEEDS = (0, 1, 2)
+SDV_SCRIPT = """
+import sys, time, pandas as pd
+from sdv.metadata import Metadata
+from sdv.single_table import GaussianCopulaSynthesizer
+train = pd.read_csv(sys.argv[1])
+meta = Metadata.detect_from_dataframe(train)
+start = time.perf_counter()
+model = GaussianCopulaSynthesizer(meta)
+model.fit(train)
+fitted = time.perf_counter()
+model.sample(int(sys.argv[3])).to_csv(sys.argv[2], index=False)
+print(fitted - start, time.perf_counter() - fitted)
+"""
+
+
+def sklearn_table(name: str) -> tuple[pa.Table, str]:
+    from sklearn import datasets
+
+    bunch = getattr(datasets, f"load_{name}")()
+    columns = {
+        str(f).replace(" ", "_"): bunch.data[:, i] for i, f in enumerate(bunch.feature_names)
+    }
+    if name == "diabetes":
+        columns["target"] = bunch.target.astype(float)
+    else:
+        columns["target"] = np.asarray(bunch.target_names)[bunch.target].astype(str)
+    table = pa.table(columns)
+    if name == "digits":  # pixel intensities are integers 0..16
+        table = pa.table(
+            {
+                c: table.column(c).cast(pa.int64()) if c != "target" else table.column(c)
+                for c in table.column_names
+            }
+        )
+    return table, "target"
+
+
+def datasets() -> dict[str, tuple[pa.Table, str]]:
+    found = {
+        name: sklearn_table(name)
+        for name in ("iris", "wine", "breast_cancer", "diabetes", "digits")
+    }
+    if GERMAN.exists():
+        found = {"germancredit": (read_table(GERMAN), "creditability"), **found}
+    return found
+
+
+def run_copula(train: pa.Table, target: str, seed: int) -> tuple[pa.Table, float, float]:
+    start = time.perf_counter()
+    model = GaussianCopula(seed=seed, condition=target).fit(train)
+    fitted = time.perf_counter()
+    syn = pa.concat_tables(list(model.sample(train.num_rows)))
+    return syn, fitted - start, time.perf_counter() - fitted
+
+
+def run_sdv(python: str, train: pa.Table, seed: int) -> tuple[pa.Table, float, float]:
+    with tempfile.TemporaryDirectory() as tmp:
+        src, out = Path(tmp) / "train.csv", Path(tmp) / "syn.csv"
+        pacsv.write_csv(train, src)
+        env = {**os.environ, "OMP_NUM_THREADS": "1"}
+        done = subprocess.run(
+            [python, "-c", SDV_SCRIPT, str(src), str(out), str(train.num_rows)],
+            capture_output=True,
+            text=True,
+            check=True,
+            env=env,
+            timeout=1800,
+        )
+        fit_s, sample_s = (float(v) for v in done.stdout.split()[-2:])
+        return read_table(out), fit_s, sample_s
+
+
+def scored(
+    train: pa.Table,
+    syn: pa.Table,
+    hold: pa.Table,
+    target: str,
+    seed: int,
+    fit_s: float,
+    sample_s: float,
+) -> dict[str, Any]:
+    ev = evaluate(train, syn, hold, target, seed)
+    return {"fit_seconds": fit_s, "sample_seconds": sample_s, **headline(ev)}
+
+
+def mean_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    keys = [k for k, v in runs[0].items() if isinstance(v, int | float)]
+    return {k: round(statistics.fmean(r[k] for r in runs if r.get(k) is not None), 4) for k in keys}
+
+
+def bench_dataset(name: str, table: pa.Table, target: str, sdv: str | None) -> dict[str, Any]:
+    result: dict[str, Any] = {
+        "rows": table.num_rows,
+        "columns": table.num_columns,
+        "target": target,
+    }
+    methods: dict[str, list[dict[str, Any]]] = {"copula": []}
+    for seed in SEEDS:
+        train, hold = split_holdout(table, 0.2, seed, target)
+        syn, fit_s, sample_s = run_copula(train, target, seed)
+        methods["copula"].append(scored(train, syn, hold, target, seed, fit_s, sample_s))
+        if sdv and seed == SEEDS[0]:
+            syn, fit_s, sample_s = run_sdv(sdv, train, seed)
+            methods["sdv_gaussian_copula"] = [
+                scored(train, syn, hold, target, seed, fit_s, sample_s)
+            ]
+        print(name, seed, json.dumps(methods["copula"][-1]), flush=True)
+    result["methods"] = {m: {"mean": mean_of(runs), "runs": runs} for m, runs in methods.items()}
+    if "sdv_gaussian_copula" in methods:
+        ours = methods["copula"][0]
+        theirs = methods["sdv_gaussian_copula"][0]
+        result["sdv_over_copula"] = {
+            "fit_plus_sample_seconds": (theirs["fit_seconds"] + theirs["sample_seconds"])
+            / (ours["fit_seconds"] + ours["sample_seconds"]),
+            "fidelity_difference": theirs["fidelity"] - ours["fidelity"],
+        }
+    return result
+
+
+def speed_table(n: int = 100_000, seed: int = 0) -> pa.Table:
+    """20 columns: 10 numeric (skewed, 10% missing in one), 6 categorical, 3 discrete, a date."""
+    rng = np.random.default_rng(seed)
+    base = rng.normal(size=(n, 4))
+    cols: dict[str, Any] = {}
+    for i in range(10):
+        x = base[:, i % 4] + 0.5 * rng.normal(size=n)
+        cols[f"num{i}"] = np.exp(x) if i % 3 == 0 else np.round(x * 100, 2)
+    cols["num9"] = pa.array(np.where(rng.random(n) < 0.1, np.nan, cols["num9"]), from_pandas=True)
+    for i in range(6):
+        cols[f"cat{i}"] = np.array(list("abcdefghij"))[
+            np.clip((base[:, i % 4] * 2 + 5).astype(int), 0, 9)
+        ].tolist()
+    for i in range(3):
+        cols[f"disc{i}"] = rng.poisson(3, n)
+    day = datetime(2015, 1, 1)
+    cols["date"] = pa.array(
+        [day + timedelta(days=int(d)) for d in rng.integers(0, 3000, n)], type=pa.timestamp("s")
+    )
+    return pa.table(cols)
+
+
+def bench_speed() -> dict[str, Any]:
+    table = speed_table()
+    start = time.perf_counter()
+    model = GaussianCopula(seed=0).fit(table)
+    fit_s = time.perf_counter() - start
+    start = time.perf_counter()
+    rows = sum(t.num_rows for t in model.sample(table.num_rows, shard_size=10_000))
+    sample_s = time.perf_counter() - start
+    return {
+        "rows": table.num_rows,
+        "columns": table.num_columns,
+        "fit_seconds": round(fit_s, 3),
+        "sample_seconds": round(sample_s, 3),
+        "sampled_rows": rows,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sdv-python", help="Python of a throwaway venv with sdv installed.")
+    parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "tabular.json"))
+    args = parser.parse_args()
+    report: dict[str, Any] = {
+        "machine": machine(),
+        "scipy": metadata.version("scipy"),
+        "seeds": list(SEEDS),
+    }
+    if args.sdv_python:
+        version = subprocess.run(
+            [args.sdv_python, "-c", "import sdv; print(sdv.__version__)"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        report["sdv"] = version.stdout.strip()
+    with threadpool_limits(1):
+        report["speed_100k_x_20"] = bench_speed()
+        print("speed", report["speed_100k_x_20"], flush=True)
+        report["datasets"] = {
+            name: bench_dataset(name, t, target, args.sdv_python)
+            for name, (t, target) in datasets().items()
+        }
+    Path(args.out).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
