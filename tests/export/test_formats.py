@@ -209,3 +209,29 @@ def test_nothing_to_export_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="no row could be exported: 1 skipped"):
         export(root, tmp_path / "x.jsonl", "openai", skip_invalid=True)
     assert not (tmp_path / "x.jsonl").exists()
+
+
+def test_prompts_that_are_conversations_already(tmp_path: Path) -> None:
+    turns = [
+        {"role": "system", "content": "Tutor."},
+        {"role": "user", "content": "What is 2+2?"},
+        {"role": "assistant", "content": "4."},
+        {"role": "user", "content": "Times 10?"},
+    ]
+    rows = [
+        {"history": turns, "gold": "40", "good": "40.", "bad": "400."},
+        {"history": turns[:3], "gold": "4", "good": "Four.", "bad": "Five."},  # ends with assistant
+    ]
+    root = read_run(tmp_path, rows)
+    rl = export(
+        root,
+        tmp_path / "rl.jsonl",
+        "rl",
+        Columns(prompt="history", answer="gold"),
+        skip_invalid=True,
+    )
+    assert (rl.rows, dict(rl.skipped)) == (1, {"the conversation ends with assistant, not user": 1})
+    assert load(rl.path, tmp_path)[0]["prompt"] == turns
+    cols = Columns(prompt="history", chosen="good", rejected="bad")
+    dpo = export(root, tmp_path / "d.jsonl", "dpo", cols, skip_invalid=True)
+    assert dpo.rows == 1 and lines(dpo.path)[0]["prompt"] == turns

@@ -99,6 +99,15 @@ def _check_order(messages: list[Message]) -> None:
             raise BadRow(f"two {now} turns in a row")
 
 
+def prompt_turns(row: dict[str, Any], column: str, system: str | None) -> list[Message]:
+    """A prompt as messages: a column of text (with an optional system column), or a
+    conversation already, which must end with the user's turn."""
+    value = row.get(column)
+    if isinstance(value, list | tuple):
+        return conversation(value, ends_with="user")
+    return chat(text(row, column), None, optional_text(row, system))
+
+
 def chat(prompt: str, response: str | None = None, system: str = "") -> list[Message]:
     """A single-turn conversation: optional system, the user prompt, optional answer."""
     head = [{"role": "system", "content": system}] if system else []

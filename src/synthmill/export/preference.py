@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 import pyarrow as pa
 
 from synthmill.export.base import MESSAGES, Columns, Format, first_present, missing
-from synthmill.export.messages import BadRow, Message, chat, optional_text, text
+from synthmill.export.messages import BadRow, Message, prompt_turns, text
 from synthmill.export.rundata import Row
 
 
@@ -44,7 +44,7 @@ class DPO(Format):
         rejected = _answer(row.data, self.rejected)
         if chosen.strip() == rejected.strip():
             raise BadRow("chosen and rejected are the same text")
-        prompt = chat(text(row.data, self.prompt), None, optional_text(row.data, self.system))
+        prompt = prompt_turns(row.data, self.prompt, self.system)
         return {"prompt": prompt, "chosen": _turn(chosen), "rejected": _turn(rejected)}
 
     def schema(self) -> pa.Schema:

@@ -24,7 +24,7 @@ from typing import Any, ClassVar
 import pyarrow as pa
 
 from synthmill.export.base import MESSAGES, Columns, Format, first_present, missing
-from synthmill.export.messages import BadRow, Message, chat, optional_text, text
+from synthmill.export.messages import BadRow, Message, optional_text, prompt_turns, text
 from synthmill.export.rundata import Row
 
 PROMPT_COLUMNS = ("problem", "question", "prompt", "instruction")
@@ -67,7 +67,7 @@ class _Tasks(Format):
             raise BadRow("a code problem without tests and entry_point cannot be checked")
         family = data.get("family") or row.meta.params.get("family") or ""
         level = data.get("difficulty", row.meta.params.get("difficulty"))
-        prompt = chat(text(data, self.prompt), None, optional_text(data, self.system))
+        prompt = prompt_turns(data, self.prompt, self.system)
         answer = text(data, self.answer)
         return Task(prompt, answer, str(family), _level(level), kind, tests, entry)
 
