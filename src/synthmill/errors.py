@@ -54,13 +54,13 @@ class MissingExtraError(SynthmillError, ImportError):
 
 _OS_HINTS = {
     errno.ENOSPC: "the disk is full; free space and run the same command again",
-    errno.EDQUOT: "the disk quota is exceeded; free space and run the same command again",
-    errno.EROFS: "the file system is read-only; choose a writable output.dir",
-    errno.EACCES: "permission denied; choose a writable folder or fix its permissions",
-    errno.EPERM: "the operation is not permitted (immutable file?); choose another folder",
-    errno.ENOTDIR: "a part of this path is a file, not a folder; choose another path",
-    errno.EISDIR: "this is a folder where a file was expected; remove it or choose another path",
-    errno.EEXIST: "a file is in the way; remove it or choose another path",
+    errno.EDQUOT: "the disk quota is used up; free space and run the same command again",
+    errno.EROFS: "choose a writable output.dir",
+    errno.EACCES: "fix the permissions or choose a writable folder",
+    errno.EPERM: "is it immutable (chattr +i)? fix that or choose another folder",
+    errno.ENOTDIR: "a part of this path is a file; choose another path",
+    errno.EISDIR: "remove that folder or choose another path",
+    errno.EEXIST: "remove what is in the way or choose another path",
 }
 
 

@@ -74,6 +74,10 @@ class Mix(Source):
                 raise ValueError(f"no file matches {path!r}; check the path")
         return self
 
+    def input_files(self) -> list[Path]:
+        """Every file mixed in, fingerprinted in run.json so a resume sees a changed one."""
+        return [f for path in [*self.real, *self.synthetic] for f in expand(dataset_files(path))]
+
     def _generation_of(self) -> list[int]:
         return self.generations or list(range(1, len(self.synthetic) + 1))
 

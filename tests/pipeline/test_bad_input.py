@@ -236,6 +236,26 @@ def input_changed(tmp: Path, mp: pytest.MonkeyPatch) -> list[str]:
     return args
 
 
+def damaged(name: str, content: str) -> Setup:
+    """A finished run whose `name` in the run dir is then overwritten with junk."""
+
+    def setup(tmp: Path, mp: pytest.MonkeyPatch) -> list[str]:
+        args = simple({"use": "filter.length", "min_words": 1})(tmp, mp)
+        assert run_cli(args, mp) == 0
+        (tmp / "out" / name).write_text(content)
+        return args
+
+    return setup
+
+
+def mix_changed(tmp: Path, mp: pytest.MonkeyPatch) -> list[str]:
+    real = jsonl(tmp / "real.jsonl")
+    args = ["mix", "--real", str(real), "--out", str(tmp / "out")]
+    assert run_cli(args, mp) == 0
+    jsonl(real, ROWS[:2])
+    return args
+
+
 def disk_full(tmp: Path, mp: pytest.MonkeyPatch) -> list[str]:
     """The disk fills while the first shard is written (fsync says ENOSPC once)."""
     args = simple({"use": "filter.length", "min_words": 1})(tmp, mp)
@@ -378,6 +398,14 @@ CASES = [
         writes_nothing=False,
     ),
     Case("disk-full", disk_full, "the disk is full", code=1, writes_nothing=False),
+    Case("run-json-damaged", damaged("run.json", '{"status": "runn'), "run.json is damaged"),
+    Case("run-config-damaged", damaged("config.yaml", "stages: [\n"), "config.yaml is damaged"),
+    Case(
+        "mix-missing-input",
+        lambda t, m: ["mix", "--real", str(t / "nope.jsonl"), "--out", str(t / "out")],
+        "no file matches",
+    ),
+    Case("mix-input-changed", mix_changed, "real.jsonl changed (content differs)"),
     Case("dead-backend", dead_backend, "127.0.0.1:9", writes_nothing=False),
 ]
 

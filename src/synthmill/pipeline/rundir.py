@@ -189,7 +189,15 @@ class RunDir:
 
     # ---- markers ----------------------------------------------------------------------
     def read_json(self, path: Path) -> Any:
-        return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+        """A JSON file of the run dir, None if absent; a damaged one is a one-line error."""
+        if not path.exists():
+            return None
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise RunDirError(
+                f"{path} is damaged ({exc}); remove the run directory or run with --overwrite"
+            ) from exc
 
     def write_json(self, path: Path, value: Any) -> None:
         # key order is meaning here: stages are listed in pipeline order
@@ -315,8 +323,15 @@ class RunDir:
                 entry.unlink()
 
     def _check_same(self, config: dict[str, Any]) -> None:
-        old = yaml.safe_load(self.config_path.read_text(encoding="utf-8"))
-        if fingerprint(old) == fingerprint(config):
+        try:
+            old = yaml.safe_load(self.config_path.read_text(encoding="utf-8"))
+            same = fingerprint(old) == fingerprint(config)
+        except (yaml.YAMLError, UnicodeDecodeError, AttributeError, TypeError) as exc:
+            raise RunDirError(
+                f"{self.config_path} is damaged ({type(exc).__name__}); remove the run "
+                "directory or run with --overwrite"
+            ) from exc
+        if same:
             return
         where = first_difference(row_deciding(old), row_deciding(config)) or "the config"
         raise RunDirError(
@@ -350,8 +365,8 @@ class RunDir:
             run["status"] = "failed"
             run["attempts"][-1].update(failed=_now(), error=error)
             self.write_json(self.run_json, run)
-        except (OSError, ValueError, KeyError, TypeError):
-            log.warning("could not record the failure in %s", self.run_json)
+        except (OSError, ValueError, KeyError, TypeError, RunDirError):
+            log.debug("could not record the failure in %s", self.run_json)
 
 
 def _foreign(root: Path) -> bool:
