@@ -27,7 +27,7 @@ from synthmill.export.chat import Alpaca, Messages, OpenAI, ShareGPT
 from synthmill.export.messages import BadRow
 from synthmill.export.preference import DPO
 from synthmill.export.rl import RL, Verl
-from synthmill.export.rundata import RunData
+from synthmill.export.rundata import Row, RunData
 from synthmill.export.writer import write
 from synthmill.records import stable_hash
 
@@ -84,30 +84,39 @@ def export(
 def _items(
     run: RunData, target: Format, result: ExportResult, skip_invalid: bool, provenance: bool
 ) -> Iterator[dict[str, Any]]:
+    """The converted rows, bad ones raised or counted, repeats merged; none at all is an error."""
     seen: set[str] = set()
     for row in run.rows():
-        try:
-            item = target.convert(row)
-        except BadRow as bad:
-            where = f"row {row.index} (id {row.meta.id}): {bad.reason}"
-            if not skip_invalid:
-                raise DataError(
-                    f"{where}; fix the data, or pass --skip-invalid to skip and count such rows"
-                ) from None
-            result.skipped[bad.reason] += 1
-            result.first_skip = result.first_skip or where
+        item = _convert(target, row, result, skip_invalid)
+        if item is None:
             continue
         key = target.key(item)
+        if key is not None and stable_hash(key) in seen:
+            result.merged += 1
+            continue
         if key is not None:
-            digest = stable_hash(key)
-            if digest in seen:
-                result.merged += 1
-                continue
-            seen.add(digest)
+            seen.add(stable_hash(key))
         result.rows += 1
         yield {**item, "id": row.meta.id} if provenance else item
     if result.rows == 0:
         raise DataError(_nothing(result))
+
+
+def _convert(
+    target: Format, row: Row, result: ExportResult, skip_invalid: bool
+) -> dict[str, Any] | None:
+    """One row in the output format; a bad row stops the export, or is counted and None."""
+    try:
+        return target.convert(row)
+    except BadRow as bad:
+        where = f"row {row.index} (id {row.meta.id}): {bad.reason}"
+        if not skip_invalid:
+            raise DataError(
+                f"{where}; fix the data, or pass --skip-invalid to skip and count such rows"
+            ) from None
+        result.skipped[bad.reason] += 1
+        result.first_skip = result.first_skip or where
+        return None
 
 
 def _nothing(result: ExportResult) -> str:
