@@ -92,5 +92,63 @@ def test_cli_runs_the_example(tmp_path: Path) -> None:
     done = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, check=False)
     assert done.returncode == 0, done.stderr
     table = pq.read_table(next((out / "data").glob("*.parquet")))
-    assert 100 <= table.num_rows <= 120  # exact duplicates of easy problems are dropped
+    assert table.num_rows == 120  # the source makes no duplicates
+    assert len(set(table.column("problem").to_pylist())) == 120
     assert "problems" in (out / "README.md").read_text()
+
+
+def test_problem_texts_are_unique_and_the_same_on_every_shard_layout(tmp_path: Path) -> None:
+    options = {"n": 400, "difficulties": [1, 2], "families": ["number_theory", "probability"]}
+    small = _run(tmp_path, "s", **options)
+    config = {
+        "name": "big",
+        "seed": 3,
+        "shard_size": 1000,
+        "stages": [{"use": "problems", **options}],
+        "output": {"dir": str(tmp_path / "big")},
+    }
+    result = Pipeline.from_config(config).run()
+    files = sorted((result.root / "data").glob("*.parquet"))
+    big = [row for f in files for row in pq.read_table(f).to_pylist()]
+    texts = [r["problem"] for r in small]
+    assert len(set(texts)) == 400
+    assert texts == [r["problem"] for r in big]
+    assert any('"redraws"' in r["_meta"]["params"] for r in small)  # collisions were redrawn
+
+
+def test_a_small_cell_is_used_up_and_then_the_run_stops_with_a_config_error() -> None:
+    ctx = StageContext(seed=1, stage="problems")
+    six = [
+        r.data["problem"]
+        for r in Problems(n=6, families=["probability"], difficulties=[1]).rows(ctx)
+    ]
+    assert len(set(six)) == 6
+    with pytest.raises(ConfigError, match="make only 6 distinct"):
+        list(Problems(n=7, families=["probability"], difficulties=[1]).rows(ctx))
+    mixed = Problems(n=60, families=["probability", "sequence"], difficulties=[1])
+    rows = [r.data for r in mixed.rows(ctx)]
+    assert len({r["problem"] for r in rows}) == 60
+    assert sum(r["family"] == "probability" for r in rows) == 6  # all six, then only sequences
+
+
+@pytest.mark.parametrize(
+    ("family", "level"),
+    [("probability", 1), ("probability", 2), ("sequence", 1), ("number_theory.lcm", 1),
+     ("number_theory.gcd", 1), ("algebra.quadratic", 1)],
+)  # fmt: skip
+def test_exact_capacity_matches_what_sampling_finds(family: str, level: int) -> None:
+    import random
+
+    from synthmill.problems import FAMILIES
+    from synthmill.problems.capacity import capacity
+
+    room = capacity(family, level)
+    found = {FAMILIES[family](random.Random(s), level).problem for s in range(6000)}
+    assert room.exact and room.count == len(found), (room, len(found))
+
+
+def test_capacity_of_large_cells_is_an_estimate() -> None:
+    from synthmill.problems.capacity import capacity
+
+    room = capacity("arithmetic.integer", 5)
+    assert not room.exact and room.count > 10**9 and str(room).startswith("~")

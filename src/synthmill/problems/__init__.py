@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from synthmill.problems import algebra, arithmetic, code, measures, numbers, words
+from synthmill.problems import algebra, arithmetic, code, code_templates, measures, numbers, words
 from synthmill.problems.base import Family, Problem
 
 FAMILIES: dict[str, Family] = {
@@ -29,6 +29,11 @@ FAMILIES: dict[str, Family] = {
     "units": measures.units,
     "probability": measures.probability,
     "code.function": code.function,
+    "code.string": code_templates.string_tasks,
+    "code.list": code_templates.list_tasks,
+    "code.dict": code_templates.dict_tasks,
+    "code.math": code_templates.math_tasks,
+    "code.parsing": code_templates.parsing_tasks,
 }
 MATH_FAMILIES = [name for name in FAMILIES if not name.startswith("code.")]
 

@@ -24,9 +24,7 @@ def linear(rng: random.Random, difficulty: int) -> Problem:
     """Solve a*x + b = c*x + d for x; from difficulty 3 on the root may be a fraction."""
     bound = scale(difficulty, 10, 12, 15, 20, 30)
     a = nonzero(rng, -bound, bound)
-    c = rng.randint(-bound, bound) if difficulty >= 2 else 0
-    while c == a:
-        c = rng.randint(-bound, bound)
+    c = rng.choice([v for v in range(-bound, bound + 1) if v != a]) if difficulty >= 2 else 0
     if difficulty >= 3:
         x = Fraction(rng.randint(-bound, bound), rng.randint(1, 4))
         b = rng.randint(-bound, bound)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from fractions import Fraction
 
-from synthmill.problems.base import Problem, fmt, fmt_decimal, nonzero, scale
+from synthmill.problems.base import Problem, coin, fmt, fmt_decimal, nonzero, scale
 
 
 def integer(rng: random.Random, difficulty: int) -> Problem:
@@ -49,10 +49,10 @@ def order_of_operations(rng: random.Random, difficulty: int) -> Problem:
     for _ in range(size - 1):
         op = rng.choice("+-*")
         operand = str(rng.randint(1, bound))
-        if difficulty >= 3 and rng.random() < 0.3:
+        if difficulty >= 3 and coin(rng, 3):
             operand = f"({operand} {rng.choice('+-')} {rng.randint(1, bound)})"
         text = f"{text} {op} {operand}"
-        if difficulty >= 4 and rng.random() < 0.25:
+        if difficulty >= 4 and coin(rng, 2):
             text = f"({text})"
     value = _eval_int(text)
     return Problem(f"Evaluate {text}.", fmt(value), "arithmetic.order_of_operations", difficulty)
@@ -76,7 +76,7 @@ def percent(rng: random.Random, difficulty: int) -> Problem:
     if mode == "what":
         question = f"What percent of {base} is {fmt_decimal(part)}? Answer with the number only."
         return Problem(question, str(pct), "arithmetic.percent", difficulty)
-    up = rng.random() < 0.5
+    up = coin(rng)
     new = base + part if up else base - part
     question = (
         f"A price changes from {base} to {fmt_decimal(new)}. By what percent did it "

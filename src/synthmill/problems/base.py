@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Literal
+from typing import Any, Literal
 
 MIN_DIFFICULTY, MAX_DIFFICULTY = 1, 5
 ProblemKind = Literal["math", "code"]
@@ -28,6 +28,8 @@ class Problem:
     kind: ProblemKind = "math"
     entry_point: str = ""
     tests: str = ""
+    # the drawn spec of a code problem (not a column; tests re-derive answers from it)
+    params: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     def to_row(self) -> dict[str, object]:
         return {
@@ -53,16 +55,18 @@ def fmt(value: Fraction | int) -> str:
 
 
 def fmt_decimal(value: Fraction) -> str:
-    """A terminating fraction written as a decimal ("2.5"); others fall back to a/b."""
-    den = value.denominator
-    while den % 2 == 0:
-        den //= 2
-    while den % 5 == 0:
-        den //= 5
-    if den != 1:
-        return fmt(value)
-    text = f"{value.numerator / value.denominator:.12f}".rstrip("0").rstrip(".")
-    return text if Fraction(text) == value else fmt(value)
+    """A terminating fraction written exactly as a decimal ("2.5"); others fall back to a/b."""
+    value = Fraction(value)
+    places = 0
+    while (value * 10**places).denominator != 1:
+        places += 1
+        if places > 40:  # 1/3, 1/7...: no terminating decimal
+            return fmt(value)
+    if places == 0:
+        return str(value.numerator)
+    digits = str(abs(value * 10**places).numerator).rjust(places + 1, "0")
+    sign = "-" if value < 0 else ""
+    return f"{sign}{digits[:-places]}.{digits[-places:]}"
 
 
 def fmt_roots(values: Iterable[Fraction | int]) -> str:
@@ -82,8 +86,10 @@ def scale(difficulty: int, *sizes: int) -> int:
 
 
 def nonzero(rng: random.Random, low: int, high: int) -> int:
-    """A random integer in [low, high] that is not zero."""
-    while True:
-        value = rng.randint(low, high)
-        if value != 0:
-            return value
+    """A random integer in [low, high] that is not zero (one draw, no rejection loop)."""
+    return rng.choice([v for v in range(low, high + 1) if v != 0])
+
+
+def coin(rng: random.Random, tenths: int = 5) -> bool:
+    """True with probability tenths/10, as one enumerable draw (not rng.random())."""
+    return rng.randrange(10) < tenths

@@ -6,7 +6,7 @@ import itertools
 import random
 from fractions import Fraction
 
-from synthmill.problems.base import Problem, fmt, fmt_decimal, scale
+from synthmill.problems.base import Problem, coin, fmt, fmt_decimal, scale
 
 # (unit, size in a base unit); conversions stay inside one dimension, so factors are exact.
 DIMENSIONS: dict[str, list[tuple[str, Fraction]]] = {
@@ -41,7 +41,7 @@ def units(rng: random.Random, difficulty: int) -> Problem:
 
 def probability(rng: random.Random, difficulty: int) -> Problem:
     """Dice sums or drawing from an urn, answered as a reduced fraction."""
-    if difficulty <= 2 or rng.random() < 0.5:
+    if difficulty <= 2 or coin(rng):
         dice = scale(difficulty, 1, 2, 2, 3, 3)
         outcomes = list(itertools.product(range(1, 7), repeat=dice))
         target = rng.choice([sum(o) for o in outcomes])

@@ -1,4 +1,4 @@
-"""`problems`: n generated problems of chosen families and difficulties, seeded.
+"""`problems`: n generated problems of chosen families and difficulties, seeded, unique.
 
 A curriculum mixes difficulties by a schedule: "linear" moves the weight from the
 easiest to the hardest chosen level over the n rows; a list of phases gives explicit
@@ -8,13 +8,16 @@ weights for successive shares of the rows.
 from __future__ import annotations
 
 import math
+import random
 from collections.abc import Iterator
+from functools import partial
 from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from synthmill.pipeline.stage import Source, StageContext
 from synthmill.problems import FAMILIES, MATH_FAMILIES
+from synthmill.problems.unique import UniqueDraws, check_room
 from synthmill.records import Record
 
 
@@ -88,13 +91,17 @@ class Problems(Source):
         return _phase_weights(self.curriculum, levels, progress)
 
     def rows(self, ctx: StageContext) -> Iterator[Record]:
+        """n problems, every text unique in the run (a repeat is redrawn, deterministically)."""
         families = self.family_names()
+        check_room(self.n, families, self.difficulties)
+        draws = UniqueDraws(families, self.difficulties)
         for i in range(self.n):
-            rng = ctx.rng("problem", i)
-            family = rng.choice(families)
-            difficulty = rng.choices(self.difficulties, weights=self.weights_at(i))[0]
-            problem = FAMILIES[family](rng, difficulty)
-            params = {"family": family, "difficulty": difficulty}
+            rngs = partial(_stream, ctx, i)
+            problem, redraws = draws.draw(rngs, self.weights_at(i))
+            params = {"family": problem.family, "difficulty": problem.difficulty}
+            if redraws:
+                params["redraws"] = redraws
+                ctx.count("redrawn_duplicates", redraws)
             yield Record.new(
                 problem.to_row(),
                 key=i,
@@ -106,6 +113,11 @@ class Problems(Source):
 
     def count(self) -> int:
         return self.n
+
+
+def _stream(ctx: StageContext, i: int, attempt: int) -> random.Random:
+    """Row i's random numbers for its first draw and each redraw."""
+    return ctx.rng("problem", i) if attempt == 0 else ctx.rng("problem", i, attempt)
 
 
 def _expand(name: str) -> list[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from fractions import Fraction
 
-from synthmill.problems.base import Problem, fmt_decimal, scale
+from synthmill.problems.base import Problem, coin, fmt_decimal, scale
 
 NAMES = ["Ava", "Ben", "Chen", "Dara", "Emil", "Farah", "Gus", "Hana", "Ivan", "Jia"]
 
@@ -13,7 +13,7 @@ NAMES = ["Ava", "Ben", "Chen", "Dara", "Emil", "Farah", "Gus", "Hana", "Ivan", "
 def rate(rng: random.Random, difficulty: int) -> Problem:
     """Distance = speed * time, or two workers filling a job together."""
     name = rng.choice(NAMES)
-    if difficulty <= 2 or rng.random() < 0.5:
+    if difficulty <= 2 or coin(rng):
         speed = rng.randint(3, scale(difficulty, 12, 30, 60, 90, 120))
         hours = rng.randint(2, scale(difficulty, 5, 8, 10, 12, 15))
         question = (
