@@ -86,9 +86,11 @@ def test_many_small_files_are_stopped() -> None:
 LEAVE = """\
 import os, subprocess
 for d in ('/tmp', '/dev/shm'):
+    os.setxattr(d, 'user.left-by-a', b'secret of a')
     open(f'{d}/left-by-a', 'w').write('secret of a')
     os.makedirs(f'{d}/dir-by-a/sub', exist_ok=True)
     os.chmod(f'{d}/dir-by-a', 0)
+    os.utime(d, (12345, 12345))
 subprocess.Popen(['sleep', '271.828'], start_new_session=True)
 if os.fork() == 0:
     os.setsid()
@@ -99,7 +101,9 @@ if os.fork() == 0:
 LOOK = """\
 import os
 def look():
-    files = os.listdir('/tmp') + os.listdir('/dev/shm')
+    roots = ('/tmp', '/dev/shm')
+    files = [n for d in roots for n in os.listdir(d) + os.listxattr(d)]
+    files += [d for d in roots if os.stat(d).st_mtime == 12345]
     cmdlines = []
     for pid in os.listdir('/proc'):
         try:

@@ -478,6 +478,9 @@ def reset(pids: list[int]) -> bool:
     try:
         for root in WIPED:
             wipe(root)
+            for name in os.listxattr(root):  # user.* xattrs and ACLs would carry over
+                os.removexattr(root, name)
+            os.utime(root, (0, 0))  # and so would times set on purpose
         return clean()
     except (OSError, RecursionError):
         return False
@@ -516,7 +519,7 @@ def clean() -> bool:
                     return False
         except OSError:
             pass
-    return not any(os.listdir(root) for root in WIPED)
+    return not any(os.listdir(root) or os.listxattr(root) for root in WIPED)
 
 
 def shutdown() -> NoReturn:
