@@ -116,7 +116,8 @@ class _Handler(BaseHTTPRequestHandler):
         with self.server.lock:
             self.server.log.append((row, action, time.monotonic()))
         if action.startswith("s") and action[1:].isdigit():  # "s404": answer that status
-            self._send(int(action[1:]), {"error": f"status {action[1:]}"})
+            seen = self.headers.get("Authorization", "")  # echoed, as some servers do
+            self._send(int(action[1:]), {"error": f"status {action[1:]}", "you_sent": seen})
         else:
             getattr(self, f"_{action}")(body, row)
 

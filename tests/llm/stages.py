@@ -45,3 +45,18 @@ class AskQA(Stage):
             else:
                 out.append(record.reject(self.label, res.reason or "", raw=res.rejection()))
         return out
+
+
+class Rephrase(AskQA):
+    """A second model stage: asks about the question the first one wrote."""
+
+    kind: ClassVar[str] = "test.rephrase"
+
+    def reads(self) -> list[str]:
+        return ["question"]
+
+    def request(self, record: Record, ctx: StageContext) -> Request:
+        text = f"Rephrase this question: {record.data['question']}"
+        seed = ctx.rng(record.meta.id).randrange(2**31)
+        messages = ({"role": "user", "content": text},)
+        return Request(messages=messages, max_tokens=self.max_tokens, seed=seed)

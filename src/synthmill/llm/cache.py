@@ -3,8 +3,8 @@
 The key covers everything that can change a reply: the backend's identity (type, base
 URL, model, reply-changing options, a fake backend's replies or function source), the
 messages, the JSON schema, the sampling parameters and the seed. Only successful
-completions are stored, each the moment it is paid for, with its payer (run, stage,
-shard), so a resumed run counts what a killed attempt paid as its own spending.
+completions are stored, each the moment it is paid for, with its payer (run and stage),
+so a resumed run counts what a killed attempt paid as its own spending.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ def cache_keys(backend: Backend, requests: Sequence[Request]) -> list[str]:
 @dataclass(frozen=True)
 class Hit:
     completion: Completion
-    payer: str | None  # who paid for the call: "RUN/STAGE/SHARD", None if unknown
+    payer: str | None  # who paid for the call: "RUN/STAGE", None if unknown
 
 
 class ResponseCache:

@@ -4,9 +4,12 @@ Recipes call `complete(backend, requests, ctx)` rather than `backend.complete(..
 every call is cached (when ctx.cache_dir is set) and counted in the stage's stats.
 
 Counting follows the money: a call counts in llm.calls and the token totals when this
-run paid for it. A reply paid by a killed attempt of the same run (same stage and shard)
-comes back from the cache on resume and still counts as this run's spending (also in
-llm.paid_before_resume); a reply another run paid for counts as llm.cache_hits.
+run paid for it. A reply paid by a killed attempt of the same run and stage comes back
+from the cache on resume and still counts as this run's spending (also in
+llm.paid_before_resume), since the shard that paid never recorded it; a reply another
+run paid for counts as llm.cache_hits. The payer is the stage, not the shard: a redone
+global stage may deal rows into other shards, and requests never repeat across rows
+(each carries a seed drawn from its record id).
 """
 
 from __future__ import annotations
@@ -54,9 +57,8 @@ def complete(
 
 
 def payer_of(ctx: StageContext | None) -> str | None:
-    """Who pays for calls made with `ctx`: its run, stage and shard (None outside a run)."""
-    run = getattr(ctx, "run", None)
-    return f"{run}/{ctx.stage}/{ctx.shard}" if ctx is not None and run else None
+    """Who pays for calls made with `ctx`: its run and stage (None outside a run)."""
+    return f"{ctx.run}/{ctx.stage}" if ctx is not None and ctx.run else None
 
 
 def account(ctx: StageContext, completions: Sequence[Completion]) -> None:
