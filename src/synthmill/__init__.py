@@ -2,6 +2,7 @@
 
 from importlib.metadata import PackageNotFoundError, version
 
+from synthmill.api import generate
 from synthmill.errors import ConfigError, SynthmillError
 from synthmill.pipeline import Check, GlobalStage, Output, Pipeline, Source, Stage, StageContext
 from synthmill.records import Meta, Record, Verdict
@@ -25,4 +26,5 @@ __all__ = [
     "SynthmillError",
     "Verdict",
     "__version__",
+    "generate",
 ]

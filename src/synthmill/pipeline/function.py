@@ -11,13 +11,14 @@ from typing import Any, ClassVar
 
 from pydantic import Field, field_validator
 
+from synthmill.pipeline.portable import object_path
 from synthmill.pipeline.stage import ANY_COLUMN, Stage, StageContext
 from synthmill.records import Record
 
 
 def import_path(fn: Callable[..., Any]) -> str:
     """'module:qualname' for a function, so the pipeline can be written as YAML."""
-    return f"{fn.__module__}:{fn.__qualname__}"
+    return object_path(fn)
 
 
 def load_function(path: str) -> Callable[..., Any]:

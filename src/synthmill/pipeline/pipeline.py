@@ -18,6 +18,7 @@ from pydantic import (
 from synthmill.errors import ConfigError
 from synthmill.pipeline.config import apply_overrides, describe, load_yaml, validate
 from synthmill.pipeline.function import FunctionStage
+from synthmill.pipeline.portable import portable_path
 from synthmill.pipeline.preflight import check_requirements
 from synthmill.pipeline.registry import stage_class
 from synthmill.pipeline.stage import Source, Stage
@@ -134,7 +135,8 @@ class Pipeline(BaseModel):
         if self.backend is not None:
             config["backend"] = self.backend
         config["stages"] = [s.to_config() for s in self.stages]
-        config["output"] = self.output.model_dump(mode="json")
+        output = self.output.model_dump(mode="json")
+        config["output"] = {**output, "dir": portable_path(output["dir"])}
         return config
 
     def to_yaml(self) -> str:

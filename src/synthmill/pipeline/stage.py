@@ -19,6 +19,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from synthmill.pipeline.portable import portable_path, use_name
 from synthmill.records import Record, Verdict, stable_hash
 
 ANY_COLUMN = "*"  # in Stage.writes(): the stage may add any column (unknown before it runs)
@@ -107,13 +108,15 @@ class Stage(BaseModel):
     def to_config(self) -> dict[str, object]:
         """The YAML form of this stage: `use:` plus every option that is not a default.
 
-        Nested models with their own to_config() (backends) are written that way.
+        Nested models with their own to_config() (backends) are written that way; a class
+        not registered under its kind is written by import path, project files relatively.
         """
-        config: dict[str, object] = {"use": self.kind}
+        config: dict[str, object] = {"use": use_name(type(self))}
         dumped = self.model_dump(mode="json", exclude_defaults=True)
         for key, value in dumped.items():
             nested = getattr(self, key)
             config[key] = nested.to_config() if hasattr(nested, "to_config") else value
+            config[key] = portable_path(config[key])
         return config
 
 

@@ -24,6 +24,9 @@ class LLMRecipe(Stage):
     top_p: float = Field(default=1.0, gt=0.0, le=1.0, description="Nucleus sampling mass.")
     max_tokens: int = Field(default=128, ge=8, description="Tokens per reply; keep it small.")
     retries: int = Field(default=2, ge=0, description="Retries of a reply that fails its schema.")
+    seed: int | None = Field(
+        default=None, description="Salt for this stage's sampling seeds; default: the run seed."
+    )
 
     def request(
         self, prompt: str, ctx: StageContext, key: object, schema: dict[str, Any] | None = None
@@ -45,8 +48,13 @@ class LLMRecipe(Stage):
             max_tokens=self.max_tokens,
             temperature=self.temperature,
             top_p=self.top_p,
-            seed=ctx.rng("call", key).randrange(2**31),
+            seed=self.call_seed(ctx, key),
         )
+
+    def call_seed(self, ctx: StageContext, key: object) -> int:
+        """The sampling seed of one call: (run seed, stage, key), salted by `seed` if set."""
+        rng = ctx.rng("call", key) if self.seed is None else ctx.rng("call", self.seed, key)
+        return rng.randrange(2**31)
 
     def ask(
         self, requests: Sequence[Request], model: type[M], ctx: StageContext

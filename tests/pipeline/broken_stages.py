@@ -1,0 +1,3 @@
+"""A module that fails while it is imported, as a user's half-written module may."""
+
+raise RuntimeError("half-written module")

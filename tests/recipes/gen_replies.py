@@ -1,0 +1,58 @@
+"""Fake-backend replies and models for the `generate` tests.
+
+`echo` shows the request it got (so tests can see the rendered prompt and parameters);
+`answer` fills whatever schema is asked for; `recording` also appends to the file named
+by $SYNTHMILL_TEST_CALLS, so a CLI test can prove that no call was made.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+from synthmill.llm.base import Request
+from synthmill.records import stable_hash
+
+CALLS: list[Request] = []
+
+
+class Answer(BaseModel):
+    answer: str
+    confidence: int = Field(ge=1, le=5)
+
+
+def echo(request: Request) -> str:
+    """Free text naming the turns and sampling parameters (not JSON-wrapped by generate)."""
+    CALLS.append(request)
+    turns = " || ".join(f"{m['role']}: {m['content']}" for m in request.messages)
+    return f"  {turns} || seed={request.seed} t={request.temperature} p={request.top_p}\n"
+
+
+def answer(request: Request) -> str:
+    """A valid JSON object for the requested schema, varying with the prompt."""
+    CALLS.append(request)
+    schema = request.json_schema or {}
+    tag = stable_hash(request.messages, request.seed, length=6)
+    values = {}
+    for name, prop in schema.get("properties", {}).items():
+        kind = prop.get("type")
+        values[name] = prop.get("minimum", 1) if kind == "integer" else f"{name} {tag}"
+    return json.dumps(values)
+
+
+def out_of_range(request: Request) -> str:
+    """Valid JSON whose confidence breaks the schema's maximum (a 'schema mismatch')."""
+    CALLS.append(request)
+    return json.dumps({"answer": "sure", "confidence": 9})
+
+
+def recording(request: Request) -> str:
+    """answer(), and a line in $SYNTHMILL_TEST_CALLS for every call."""
+    path = os.environ.get("SYNTHMILL_TEST_CALLS")
+    if path:
+        with Path(path).open("a") as f:
+            f.write(request.messages[-1]["content"] + "\n")
+    return answer(request)
