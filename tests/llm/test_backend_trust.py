@@ -52,6 +52,19 @@ def test_unreachable_backend_fails_fast_with_one_line(tmp_path: Path, base_url: 
     assert not (tmp_path / "run" / "data").exists()
 
 
+@pytest.mark.parametrize("url", ["127.0.0.1:8000/v1", "http://", "ftp://h/v1", "http://[::1"])
+def test_a_malformed_base_url_is_a_config_error(url: str) -> None:
+    with pytest.raises(ConfigError, match=r"^stages\.0\.backend: base_url: not an http"):
+        Pipeline.from_config(
+            {
+                "stages": [
+                    {"use": "distill", "backend": {"type": "openai", "model": "m", "base_url": url}}
+                ],
+                "output": {"dir": "x"},
+            }
+        )
+
+
 def test_plain_calls_fail_fast_too() -> None:
     backend_ = OpenAIBackend(model="m", base_url=DEAD, concurrency=2)
     start = time.monotonic()
@@ -213,6 +226,22 @@ def test_transient_rejects_are_retried_next_run_and_content_rejects_stay(tmp_pat
     counters = stats["stages"]["test.ask_qa"]["counters"]
     assert stats["stages"]["test.ask_qa"]["rejected_transient"] == 0
     assert counters["llm.paid_before_resume"] >= 9 and counters.get("llm.cache_hits", 0) == 0
+
+
+def test_fake_transient_failures_are_redone_by_the_next_run(tmp_path: Path) -> None:
+    flaky = FakeBackend(function="tests.llm.replies:echo", fail_every=3, transient=True)
+    pipe = Pipeline(stages=[Range(n=9), AskQA(backend=flaky)], output=Output(dir=tmp_path))
+    with pytest.raises(TransientFailuresError):
+        pipe.run()
+    kept, rejects, _ = read_run(tmp_path)
+    assert rejects and all(r["raw"]["transient"] for r in rejects)
+    with pytest.raises(TransientFailuresError):
+        pipe.run()  # the fake fails the same requests again; the rest come from the cache
+    again, rejects_again, stats = read_run(tmp_path)
+    counters = stats["stages"]["test.ask_qa"]["counters"]
+    assert len(again) == len(kept) and len(rejects_again) == len(rejects)
+    assert counters["llm.paid_before_resume"] == len(kept)
+    assert counters["llm.transient_failures"] == len(rejects)
 
 
 def test_max_failed_share_is_validated() -> None:

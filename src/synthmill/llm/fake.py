@@ -29,6 +29,9 @@ class FakeBackend(Backend):
     fail_every: int = Field(
         default=0, ge=0, description="Make every n-th distinct request fail (0 = never)."
     )
+    transient: bool = Field(
+        default=False, description="Those failures are transient (a timeout): retried next run."
+    )
 
     @property
     def model_name(self) -> str:
@@ -48,7 +51,10 @@ class FakeBackend(Backend):
     def _one(self, request: Request, reply: Callable[[Request], str] | None) -> Completion:
         index = int(request_key(request), 16)
         if self.fail_every and index % self.fail_every == 0:
-            return Completion("", self.model, error="fake failure", finish_reason="error")
+            error = "fake timeout" if self.transient else "fake failure"
+            return Completion(
+                "", self.model, error=error, finish_reason="error", transient=self.transient
+            )
         text = reply(request) if reply else self.replies[index % len(self.replies)]
         prompt = sum(len(m.get("content", "").split()) for m in request.messages)
         return Completion(text, self.model, prompt, len(text.split()), finish_reason="stop")

@@ -27,7 +27,7 @@ from collections.abc import Coroutine, Sequence
 from typing import Any, ClassVar, Literal, TypeVar
 
 import httpx
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from synthmill.errors import ConfigError
 from synthmill.llm.base import Backend, BackendError, Completion, OnDone, Request
@@ -75,6 +75,19 @@ class OpenAIBackend(Backend):
     structured: Literal["auto", "json_schema", "json_object", "prompt"] = Field(
         default="auto", description="How to ask for JSON; auto probes the server once."
     )
+
+    @field_validator("base_url")
+    @classmethod
+    def _check_url(cls, value: str) -> str:
+        """An http(s) URL with a host, or a one-line error now rather than retries later."""
+        try:
+            url = httpx.URL(value)
+            ok = url.scheme in ("http", "https") and bool(url.host)
+        except (httpx.InvalidURL, ValueError, TypeError):
+            ok = False
+        if not ok:
+            raise ValueError("not an http(s) URL like http://127.0.0.1:8000/v1")
+        return value
 
     @property
     def model_name(self) -> str:
