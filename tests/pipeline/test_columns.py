@@ -264,3 +264,20 @@ def _has(module: str) -> bool:
     from importlib.util import find_spec
 
     return find_spec(module) is not None
+
+
+def tag_some(batch: list[Record], ctx: StageContext) -> list[Record]:
+    """Adds `tag` only to rows 0-3: the second shard of four rows has no such column."""
+    return [r.with_data(tag="t") if r.data["index"] < 4 else r for r in batch]
+
+
+def test_a_column_missing_from_a_later_shard_stops_a_global_stage(tmp_path: Path) -> None:
+    stages = [
+        {"use": "range", "n": 8},
+        {"use": "map", "function": "tests.pipeline.test_columns:tag_some"},
+        {"use": "dedup.exact", "columns": ["tag"]},
+    ]
+    config = {"stages": stages, "output": {"dir": str(tmp_path / "out")}, "shard_size": 4}
+    with pytest.raises(ColumnError) as exc:
+        Pipeline.from_config(config).run()
+    assert "columns: 'index'" in assert_one_line(exc, "dedup.exact", "tag")

@@ -38,11 +38,16 @@ def columns_of(records: Iterable[Record], sample: int = SAMPLE_ROWS) -> set[str]
 
 
 def shard_columns(paths: Iterable[Path]) -> set[str] | None:
-    """The data columns of the first non-empty Parquet shard (None: every shard is empty)."""
+    """The data columns every non-empty Parquet shard has (None: all are empty).
+
+    Only the footers are read; a column that a whole shard lacks counts as missing.
+    """
+    found: set[str] | None = None
     for path in paths:
         if pq.read_metadata(path).num_rows:
-            return set(pq.read_schema(path).names) - {META_COLUMN}
-    return None
+            names = set(pq.read_schema(path).names) - {META_COLUMN}
+            found = names if found is None else found & names
+    return found
 
 
 def edit_distance(a: str, b: str) -> int:
