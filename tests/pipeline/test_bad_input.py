@@ -248,6 +248,16 @@ def damaged(name: str, content: str) -> Setup:
     return setup
 
 
+def output_inside_input(tmp: Path, mp: pytest.MonkeyPatch) -> list[str]:
+    """A glob that matches the run dir's own files: the resume would read the output."""
+    docs = tmp / "docs"
+    docs.mkdir()
+    jsonl(docs / "a.jsonl")
+    args = pipeline(tmp, [read(str(docs / "**"))], output={"dir": str(docs / "out")})
+    assert run_cli(args, mp) == 0
+    return args
+
+
 def mix_changed(tmp: Path, mp: pytest.MonkeyPatch) -> list[str]:
     real = jsonl(tmp / "real.jsonl")
     args = ["mix", "--real", str(real), "--out", str(tmp / "out")]
@@ -359,6 +369,21 @@ CASES = [
         "column 'n' holds text here but number",
     ),
     Case("mixed-types-across-files", mixed_parquet_jsonl, "column 'score' holds text"),
+    Case(
+        "mixed-types-nested",
+        with_file("in.jsonl", '{"m": {"a": [1, 2]}}\n{"m": {"a": ["x"]}}\n'),
+        "in.jsonl row 2: column 'm.a[]' holds text here but number",
+    ),
+    Case(
+        "mixed-boolean-number",
+        with_file("in.jsonl", '{"ok": true}\n{"ok": 1}\n'),
+        "column 'ok' holds number here but boolean",
+    ),
+    Case(
+        "integer-too-large",
+        with_file("in.jsonl", '{"id": 123456789012345678901234567890}\n'),
+        "column 'id' holds an integer too large for 64 bits",
+    ),
     Case("parquet-garbage", garbage_parquet, "not a readable Parquet file"),
     Case("parquet-truncated", truncated_parquet, "not a readable Parquet file"),
     Case("parquet-damaged-page", corrupt_page, "not a readable Parquet file"),
@@ -406,6 +431,7 @@ CASES = [
         "no file matches",
     ),
     Case("mix-input-changed", mix_changed, "real.jsonl changed (content differs)"),
+    Case("output-inside-input", output_inside_input, "so the run would read its own output"),
     Case("dead-backend", dead_backend, "127.0.0.1:9", writes_nothing=False),
 ]
 

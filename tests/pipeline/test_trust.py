@@ -216,6 +216,19 @@ def test_input_changed_after_a_failed_run_is_refused(tmp_path: Path) -> None:
     assert not (tmp_path / "out" / "data").exists()
 
 
+def test_a_folder_read_whole_skips_the_run_dir_inside_it(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    write_rows(docs / "a.jsonl", 4)
+    p = Pipeline(stages=[Read(path=str(docs))], output=Output(dir=docs / "out"))
+    assert p.run().rows == 4
+    assert p.run().rows == 4  # the resume neither reads its own output nor sees a new input
+    inputs = json.loads((docs / "out" / "run.json").read_text())["inputs"]
+    assert list(inputs) == [str((docs / "a.jsonl").resolve())]
+    again = Pipeline(stages=[Read(path=str(docs / "out"))], output=Output(dir=tmp_path / "o2"))
+    assert again.run().rows == 4  # a run dir read as input means its data/
+
+
 # ---- item 7: --debug keeps the traceback; failed status --------------------------------------
 def test_debug_keeps_the_traceback_and_the_run_is_marked_failed(tmp_path: Path) -> None:
     (tmp_path / "boom_steps.py").write_text("def step(batch):\n    raise KeyError('gone')\n")

@@ -30,6 +30,7 @@ _SUFFIXES = {
     ".md": "text",
 }
 Per = Literal["file", "line"]
+_INT64 = (-(2**63), 2**63 - 1)
 
 
 def sniff_format(path: Path) -> str:
@@ -83,7 +84,23 @@ class ColumnKinds:
 
     def add_row(self, row: dict[str, Any], where: str) -> None:
         for column, value in row.items():
-            self.add(column, value_kind(value), where)
+            self.add_value(str(column), value, where)
+
+    def add_value(self, column: str, value: Any, where: str) -> None:
+        """Record a value's kind, and the kinds inside it (`col.key`, `col[]`)."""
+        kind = value_kind(value)
+        if kind == "number" and isinstance(value, int) and not _INT64[0] <= value <= _INT64[1]:
+            raise DataError(
+                f"{where}: column {column!r} holds an integer too large for 64 bits; "
+                "write it as a string"
+            )
+        self.add(column, kind, where)
+        if isinstance(value, dict):
+            for key, inner in value.items():
+                self.add_value(f"{column}.{key}", inner, where)
+        elif isinstance(value, list):
+            for inner in value:
+                self.add_value(f"{column}[]", inner, where)
 
 
 def value_kind(value: Any) -> str | None:

@@ -55,6 +55,7 @@ def _importable(module: str) -> bool:
 def preflight(pipeline: Pipeline, rundir: RunDir) -> dict[str, Any]:
     """Check everything a run needs before it creates a file; return the input fingerprints."""
     rundir.check_target()
+    check_inputs_outside(pipeline.stages, rundir.root)
     for i, stage in enumerate(pipeline.stages):
         stage.preflight()
         for name, model in nested_models(stage):
@@ -102,6 +103,19 @@ def check_cache_dir(path: Path) -> None:
             f"response cache {db} is damaged ({exc}); delete it (cached replies are lost), "
             "set SYNTHMILL_CACHE_DIR elsewhere, or run with --no-cache"
         ) from exc
+
+
+def check_inputs_outside(stages: Sequence[Stage], output: Path) -> None:
+    """An input inside output.dir (a glob that matches the run dir) would be the run's own
+    output read back: refuse it before reading anything."""
+    root = output.resolve()
+    for stage in stages:
+        for path in stage.input_files():
+            if path.resolve().is_relative_to(root):
+                raise ConfigError(
+                    f"input {path} lies inside output.dir {output}, so the run would read "
+                    "its own output; move output.dir out of the input folder or narrow the path"
+                )
 
 
 def input_fingerprints(stages: Sequence[Stage]) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import ClassVar, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, PrivateAttr, field_validator
 
 from synthmill.errors import DataError
 from synthmill.io.rows import ColumnKinds, read_rows, scan_rows, sniff_format
@@ -19,13 +19,28 @@ log = logging.getLogger(__name__)
 
 
 def expand(path: str) -> list[Path]:
-    """The files a path names: itself, the files of a folder, or the matches of a glob."""
+    """The files a path names: itself, the files of a folder, or the matches of a glob.
+
+    A folder's hidden files and the synthmill run directories inside it are left out
+    (a run dir is output, such as this run's own when output.dir lies in the folder).
+    """
     p = Path(path).expanduser()
+    if _is_run_dir(p) and (p / "data").is_dir():  # a run directory: its dataset
+        p = p / "data"
     if p.is_dir():
-        return sorted(f for f in p.rglob("*") if f.is_file() and not f.name.startswith("."))
+        runs = [m.parent for m in p.rglob("run.json") if _is_run_dir(m.parent)]
+        return sorted(
+            f
+            for f in p.rglob("*")
+            if f.is_file() and not f.name.startswith(".") and not any(r in f.parents for r in runs)
+        )
     if p.is_file():
         return [p]
     return sorted(Path(m) for m in glob.glob(str(p), recursive=True) if Path(m).is_file())
+
+
+def _is_run_dir(p: Path) -> bool:
+    return (p / "run.json").is_file() and (p / "config.yaml").is_file()
 
 
 class Read(Source):
@@ -40,6 +55,7 @@ class Read(Source):
     per: Literal["file", "line"] = Field(default="file", description="Text: one row per ...")
     origin: Origin = Field(default="real", description="Is this data human-written or synthetic?")
     limit: int | None = Field(default=None, ge=1, description="Read at most this many rows.")
+    _files: list[Path] | None = PrivateAttr(default=None)  # fixed by preflight()
 
     @field_validator("path")
     @classmethod
@@ -50,12 +66,16 @@ class Read(Source):
         return str(Path(value).expanduser().absolute()) if Path(value).exists() else value
 
     def input_files(self) -> list[Path]:
-        return expand(self.path)
+        return self._files if self._files is not None else expand(self.path)
 
     def preflight(self) -> None:
         """Read every file once before the run: a bad line or mixed column types fail here,
-        before anything is written; no rows at all is a warning."""
-        files = expand(self.path)
+        before anything is written; no rows at all is a warning.
+
+        The files found here are the ones the run reads (and fingerprints): files that
+        appear later, such as the run's own output under a glob, are not read.
+        """
+        files = self._files = expand(self.path)
         if not files:
             raise DataError(f"stage {self.label!r}: no file matches {self.path!r} any more")
         kinds = ColumnKinds()
@@ -71,7 +91,7 @@ class Read(Source):
 
     def rows(self, ctx: StageContext) -> Iterator[Record]:
         n = 0
-        for path in expand(self.path):
+        for path in self.input_files():
             fmt = self.format or sniff_format(path)
             rows = read_rows(path, fmt, text_column=self.text_column, per=self.per)
             for index, row in enumerate(rows):
