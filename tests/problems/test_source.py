@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -147,8 +148,30 @@ def test_exact_capacity_matches_what_sampling_finds(family: str, level: int) -> 
     assert room.exact and room.count == len(found), (room, len(found))
 
 
-def test_capacity_of_large_cells_is_an_estimate() -> None:
+def test_capacity_of_large_cells_is_a_lower_bound() -> None:
     from synthmill.problems.capacity import capacity
 
     room = capacity("arithmetic.integer", 5)
-    assert not room.exact and room.count > 10**9 and str(room).startswith("~")
+    assert not room.exact and room.count > 4000 and str(room).startswith(">=")
+
+
+def test_stages_problems_lists_the_capacity_table(monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from synthmill.cli import app
+    from synthmill.problems import source
+
+    small = {"probability": {d: str(capacity_of("probability", d)) for d in range(1, 6)}}
+    monkeypatch.setattr(source, "FAMILIES", {"probability": None})
+    monkeypatch.setattr(source, "capacity_table", lambda families, levels: small)
+    result = CliRunner().invoke(app, ["stages", "problems"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "curriculum" in result.output  # the options
+    row = next(line for line in result.output.splitlines() if "probability" in line)
+    assert re.findall(r"\d+", row) == ["6", "11", "75", "80", "80"]
+
+
+def capacity_of(family: str, level: int) -> int:
+    from synthmill.problems.capacity import capacity
+
+    return capacity(family, level).count

@@ -2,16 +2,13 @@
 
 A generator's random draws form a tree; walking it (every randint value, every choice)
 and collecting the problem texts gives the exact count when the tree is small. When it
-is larger than a budget the count is estimated from random root-to-leaf walks (Knuth's
-estimator: the mean product of branching factors), which counts parameter draws and so
-is an upper bound on distinct texts. Families whose tests are drawn at random too
-(code) declare their count instead.
+has more leaves than a budget, the texts found by the walk and by random draws are a
+lower bound (">=N"): at least that many exist. Code families count their specs.
 """
 
 from __future__ import annotations
 
 import contextlib
-import math
 import random
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -21,25 +18,19 @@ from typing import Any
 from synthmill.problems.base import Family
 
 EXACT_BUDGET = 4000  # leaves walked before switching to an estimate
-PROBES = 300
+SAMPLES = 2000  # random draws added to the walk's texts when the tree is too large
 MAX_DRAWS = 64  # a path deeper than this is a rejection loop; it is cut
 
 
 @dataclass(frozen=True)
 class Capacity:
-    """The number of distinct problems, and whether it is exact or an estimate."""
+    """The number of distinct problems: exact, or a lower bound (the texts found)."""
 
     count: int
     exact: bool
 
     def __str__(self) -> str:
-        return str(self.count) if self.exact else f"~{_round(self.count)}"
-
-
-def _round(n: int) -> str:
-    if n < 10_000:
-        return str(n)
-    return f"{n:.1e}".replace("e+0", "e").replace("e+", "e")
+        return str(self.count) if self.exact else f">={self.count}"
 
 
 class _Cut(Exception):
@@ -100,8 +91,8 @@ def _next_path(path: list[int], arities: list[int]) -> list[int] | None:
     return None
 
 
-def _walk(make: Family, difficulty: int, budget: int) -> set[str] | None:
-    """Every distinct problem text, or None when the tree has more than `budget` leaves."""
+def _walk(make: Family, difficulty: int, budget: int) -> tuple[set[str], bool]:
+    """The distinct problem texts of the first `budget` leaves, and whether that was all."""
     texts: set[str] = set()
     path: list[int] | None = []
     for _ in range(budget):
@@ -111,29 +102,13 @@ def _walk(make: Family, difficulty: int, budget: int) -> set[str] | None:
             texts.add(make(rng, difficulty).problem)
         path = _next_path(rng.path, rng.arities)
         if path is None:
-            return texts
-    return None
+            return texts, True
+    return texts, False
 
 
-def _estimate(make: Family, difficulty: int, probes: int) -> int:
-    """Knuth's estimate of the number of leaves, lowered by a birthday estimate of distinct
-    texts when the random walks repeat texts (seeded, so it is the same every time)."""
-    chooser = random.Random(f"capacity:{difficulty}")
-    total, repeats = 0, 0
-    seen: set[str] = set()
-    for _ in range(probes):
-        rng = _Walker([], pick=chooser.randrange)
-        try:
-            text = make(rng, difficulty).problem
-        except _Cut:
-            continue  # a rejection loop that did not end: no leaf
-        total += math.prod(rng.arities)
-        repeats += text in seen
-        seen.add(text)
-    leaves = max(1, total // probes)
-    if repeats == 0:
-        return leaves
-    return max(len(seen), min(leaves, len(seen) ** 2 // (2 * repeats)))
+def _sampled(make: Family, difficulty: int, draws: int) -> set[str]:
+    """Texts of `draws` problems drawn as the source draws them (seeded, repeatable)."""
+    return {make(random.Random(f"capacity:{seed}"), difficulty).problem for seed in range(draws)}
 
 
 def _declared(family: str, difficulty: int) -> int | None:
@@ -157,10 +132,10 @@ def capacity(family: str, difficulty: int, budget: int = EXACT_BUDGET) -> Capaci
     declared = _declared(family, difficulty)
     if declared is not None:
         return Capacity(declared, True)
-    texts = _walk(FAMILIES[family], difficulty, budget)
-    if texts is not None:
+    texts, complete = _walk(FAMILIES[family], difficulty, budget)
+    if complete:
         return Capacity(len(texts), True)
-    return Capacity(_estimate(FAMILIES[family], difficulty, PROBES), False)
+    return Capacity(len(texts | _sampled(FAMILIES[family], difficulty, SAMPLES)), False)
 
 
 def capacity_table(

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from synthmill.pipeline.stage import Source, StageContext
 from synthmill.problems import FAMILIES, MATH_FAMILIES
+from synthmill.problems.capacity import capacity_table
 from synthmill.problems.unique import UniqueDraws, check_room
 from synthmill.records import Record
 
@@ -113,6 +114,15 @@ class Problems(Source):
 
     def count(self) -> int:
         return self.n
+
+    @classmethod
+    def details(cls) -> tuple[list[str], list[list[str]]]:
+        """How many distinct problems each family makes per difficulty (`synthmill stages
+        problems`); ">=N" is a lower bound (a large space), the rest are exact."""
+        levels = range(1, 6)
+        table = capacity_table(FAMILIES, levels)
+        header = ["family", *(f"difficulty {d}" for d in levels)]
+        return header, [[f, *(table[f][d] for d in levels)] for f in FAMILIES]
 
 
 def _stream(ctx: StageContext, i: int, attempt: int) -> random.Random:

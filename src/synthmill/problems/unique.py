@@ -90,12 +90,11 @@ def check_room(n: int, families: Sequence[str], levels: Sequence[int]) -> None:
     total = 0
     for family in families:
         for level in levels:
-            room = capacity(family, level)
-            if not room.exact:
-                return  # a large cell: there is room
-            total += room.count
+            total += capacity(family, level).count  # exact, or a lower bound
             if total >= n:
                 return
+    if not all(capacity(f, d).exact for f in families for d in levels):
+        return  # the count is only a lower bound: the draws will tell
     raise ConfigError(
         f"{n} problems asked, but {', '.join(families)} at difficulties "
         f"{', '.join(map(str, levels))} make only {total} distinct ones; "
