@@ -130,3 +130,12 @@ def test_what_a_run_leaves_is_gone_for_the_next(mode: str) -> None:
         after = run_check(LOOK, "def check(c):\n    assert c() == [[], []]\n", "look", limits)
         assert after.status == "passed", after.stderr
     assert POOL.started == started  # the same warm sandbox ran both
+
+
+def test_a_fresh_sandbox_shares_not_even_pid_numbers() -> None:
+    code = "import os\nprint(os.getpid(), os.listxattr('/tmp'))\n"
+    warm = [run_python(code).stdout for _ in range(2)]
+    assert warm[0] != warm[1]  # the warm sandbox's pid counter moves on
+    started = POOL.started
+    fresh = [run_python(code, fresh=True).stdout for _ in range(2)]
+    assert fresh[0] == fresh[1] and POOL.started == started + 2

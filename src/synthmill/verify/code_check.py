@@ -40,6 +40,7 @@ def run_solution(
     limits: Limits | None = None,
     sandbox: bool = True,
     prefix: str = "",
+    fresh: bool = False,
 ) -> RunResult:
     """Judge one solution by its tests; "passed" only when the judge saw every assert hold.
 
@@ -47,7 +48,7 @@ def run_solution(
     as HumanEval/32's `poly`) are the prompt's, not the solution's.
     """
     code = candidate_code(solution, entry_point, prefix)
-    return run_check(code, tests, entry_point, limits, sandbox=sandbox, helpers=prefix)
+    return run_check(code, tests, entry_point, limits, sandbox=sandbox, helpers=prefix, fresh=fresh)
 
 
 def raw_details(result: RunResult) -> dict[str, Any]:
@@ -76,6 +77,10 @@ class CodeCheck(Check):
     cpu_seconds: int = Field(default=5, ge=1, description="CPU-seconds limit per run.")
     memory_mb: int = Field(
         default=512, ge=64, description="Memory per run: each process's address space + tmpfs."
+    )
+    fresh_sandbox: bool = Field(
+        default=False,
+        description="A new sandbox per run (slower): runs share no state, not even pid numbers.",
     )
     unsafe_no_sandbox: bool = Field(
         default=False, description="Run untrusted code WITHOUT bubblewrap. Only for trusted code."
@@ -107,6 +112,7 @@ class CodeCheck(Check):
             limits=self.limits(),
             sandbox=require_sandbox(self.unsafe_no_sandbox),
             prefix=prefix,
+            fresh=self.fresh_sandbox,
         )
         reason = "" if result.ok else result.status
         return Verdict(result.ok, reason, 1.0 if result.ok else 0.0, raw=raw_details(result))

@@ -215,14 +215,20 @@ def _host_command(workdir: str) -> tuple[list[str], dict[str, Any]]:
 
 
 # ---- running ---------------------------------------------------------------------------
-def run_python(code: str, limits: Limits | None = None, *, sandbox: bool = True) -> RunResult:
-    """Run `code` with the limits; sandbox=False runs it unsandboxed (trusted code only)."""
+def run_python(
+    code: str, limits: Limits | None = None, *, sandbox: bool = True, fresh: bool = False
+) -> RunResult:
+    """Run `code` with the limits; sandbox=False runs it unsandboxed (trusted code only).
+
+    fresh=True starts a new sandbox for this run instead of a warm one (slower; nothing,
+    not even a pid counter, is shared with other runs).
+    """
     limits = limits or Limits()
     with ExitStack() as stack:
         files = [stack.enter_context(tempfile.TemporaryFile()) for _ in range(3)]
         files[0].write(code.encode())
         files[0].flush()
-        reply, seconds = _dispatch("program", limits, files, sandbox)
+        reply, seconds = _dispatch("program", limits, files, sandbox, fresh)
         out, err, full = _outputs(files[1:], limits)
     if reply is None:
         return RunResult("killed", -9, out, err, seconds, sandbox)
@@ -238,12 +244,13 @@ def run_check(
     *,
     sandbox: bool = True,
     helpers: str = "",
+    fresh: bool = False,
 ) -> RunResult:
     """Judge `code` by `tests` (a check(candidate) function) in separate processes.
 
     `helpers` is trusted code run on the judge's side first (a HumanEval prompt, whose
     helper functions the tests call); global names the tests use and nothing defines are
-    called in the candidate's process, like the entry point.
+    called in the candidate's process, like the entry point. `fresh` as in run_python.
     """
     limits = limits or Limits()
     token = secrets.token_hex(16)
@@ -254,7 +261,7 @@ def run_check(
         files[3].write(json.dumps(payload).encode())
         for f in files:
             f.flush()
-        reply, seconds = _dispatch("check", limits, files, sandbox)
+        reply, seconds = _dispatch("check", limits, files, sandbox, fresh)
         out, err, full = _outputs(files[1:3], limits)
         verdict = _verdict(files[4], token)
     judged = verdict.get("error") or ("" if verdict else "the judge gave no verdict")
@@ -264,7 +271,7 @@ def run_check(
 
 
 def _dispatch(
-    mode: str, limits: Limits, files: Sequence[IO[bytes]], sandbox: bool
+    mode: str, limits: Limits, files: Sequence[IO[bytes]], sandbox: bool, fresh: bool
 ) -> tuple[dict[str, Any] | None, float]:
     """Hand one run to a zygote (a warm pooled one when sandboxed); its reply and the time."""
     job = _job(mode, limits)
@@ -273,7 +280,7 @@ def _dispatch(
     start = time.perf_counter()
     if sandbox:
         shape = (limits.tmp_bytes, limits.shm_bytes)
-        with POOL.lease(shape, lambda: _sandbox_command(limits)) as box:
+        with POOL.lease(shape, lambda: _sandbox_command(limits), reuse=not fresh) as box:
             reply = box.run(job, fds, timeout)
     else:
         with tempfile.TemporaryDirectory(prefix="synthmill-run-") as work:

@@ -84,10 +84,11 @@ class Pool:
         self.started = 0
 
     @contextmanager
-    def lease(self, shape: Any, command: Command) -> Iterator[Zygote]:
+    def lease(self, shape: Any, command: Command, reuse: bool = True) -> Iterator[Zygote]:
+        """A warm sandbox of this shape (a new one when reuse is False, closed after)."""
         with self._lock:
             idle = self._idle.get(shape, [])
-            box = idle.pop() if idle else None
+            box = idle.pop() if idle and reuse else None
         if box is None:
             box = Zygote(command, isolated=True)
             self.started += 1
@@ -96,7 +97,7 @@ class Pool:
         finally:
             with self._lock:
                 idle = self._idle.setdefault(shape, [])
-                if box.alive and len(idle) < MAX_IDLE:
+                if box.alive and reuse and len(idle) < MAX_IDLE:
                     idle.append(box)
                     box = None
             if box is not None:
