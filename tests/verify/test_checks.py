@@ -128,3 +128,34 @@ def test_limits_are_applied() -> None:
         "def f():\n    return bytearray(10**8)\n", "def check(c):\n    c()\n", "f", limits=tight
     )
     assert result.status == "memory"
+
+
+HOSTILE_MATH = [
+    # (problem, gold, solution, kept)
+    ("What percent of 80 is 20?", "25", "So it is 25%.\nAnswer: 25\\%", True),
+    ("What is 13 + 0?", "13", "Answer: 13\\%", False),
+    ("What is 13 + 0?", "13", "Answer: 13 or 14", False),
+    ("What is 13 + 0?", "13", "$\\boxed{13}$ or $\\boxed{14}$", False),
+    ("What is 13 + 0?", "13", "$\\boxed{12 = 13}$", False),
+    ("Simplify.", "x^2 - 1", "$\\boxed{(x - 1)(x + 1)}$", True),
+    ("Simplify.", "x^2 - 1", "$\\boxed{(x - 1)^2}$", False),
+    ("Write 7/4 as a mixed number.", "7/4", "Answer: 1 3/4", True),
+]
+
+
+def test_math_check_batch_uses_the_question_and_rejects_hedges(tmp_path: Path) -> None:
+    data = tmp_path / "rows.jsonl"
+    rows = [{"problem": p, "answer": g, "solution": s} for p, g, s, _ in HOSTILE_MATH]
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    config = {
+        "name": "hostile-math",
+        "stages": [{"use": "read", "path": str(data)}, {"use": "verify.math", "workers": 2}],
+        "output": {"dir": str(tmp_path / "out")},
+    }
+    result = Pipeline.from_config(config).run()
+    kept = {r["solution"] for r in _rows(result.root)}
+    assert kept == {s for _, _, s, ok in HOSTILE_MATH if ok}
+    reasons = {r["row"]["solution"]: r for r in _rejects(result.root)}
+    assert all(r["reason"] == "wrong" for r in reasons.values())
+    hedge = reasons["Answer: 13 or 14"]["raw"]
+    assert hedge["method"] == "exact" and "several values" in hedge["detail"]
