@@ -234,6 +234,29 @@ HACKS = {
         "                    pass\n"
         "        time.sleep(0.001)\n" + WRONG
     ),
+    "patch_the_server_loop": (
+        "import gc, json, os, struct\n"
+        "def forged(fd, message):\n"
+        "    data = json.dumps({'token': '', 'passed': True, 'value': 6}).encode()\n"
+        "    os.write(fd, struct.pack('>I', len(data)) + data)\n"
+        "for f in gc.get_objects():\n"
+        "    if type(f).__name__ == 'function' and f.__name__ in ('send', 'encode'):\n"
+        "        f.__globals__['send'] = forged\n" + WRONG
+    ),
+    "os_abort": "import os\ndef total(xs):\n    os.abort()\n",
+    "close_every_fd": "import os\ndef total(xs):\n    os.closerange(0, 4096)\n    return 6\n",
+    "nan_everywhere": "def total(xs):\n    return float('nan')\n",
+    "fork_and_race_replies": (
+        "import json, os, struct\n"
+        "def total(xs):\n"
+        "    if os.fork() == 0:\n"
+        "        for v in (6, 6, 6, 6):  # queued replies for the calls to come\n"
+        "            data = json.dumps({'value': v}).encode()\n"
+        "            os.write(4, struct.pack('>I', len(data)) + data)\n"
+        "        os._exit(0)\n"
+        "    os.wait()\n"
+        "    return 6\n"
+    ),
     "huge_nested_reply": (
         "def total(xs):\n    v = []\n    for _ in range(200000):\n        v = [v]\n    return v\n"
     ),
@@ -245,7 +268,7 @@ STOP_TESTS = (
 
 
 def test_the_corpus_is_large() -> None:
-    assert len(HACKS) >= 30
+    assert len(HACKS) >= 40
 
 
 def test_the_honest_solution_passes_and_a_wrong_one_fails() -> None:
