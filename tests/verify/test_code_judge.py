@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from synthmill.verify import sandbox_pool
 from synthmill.verify.code_check import run_solution
 from synthmill.verify.sandbox import Limits, run_check
 
@@ -196,6 +197,15 @@ def test_what_the_candidate_can_reach() -> None:
     """Run as a judged solution: the judge passes it only if every denial holds."""
     result = run_check(PROBE, PROBE_TESTS, "f", LIMITS)
     assert result.status == "passed", result.stderr
+
+
+def test_the_probe_notices_a_missing_protection(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Negative control: a zygote that stays dumpable exposes the judge, and the probe says so."""
+    weak = sandbox_pool.ZYGOTE_SOURCE.replace("    prctl(PR_SET_DUMPABLE, 0)\n", "")
+    assert weak != sandbox_pool.ZYGOTE_SOURCE
+    monkeypatch.setattr(sandbox_pool, "ZYGOTE_SOURCE", weak)
+    result = run_check(PROBE, PROBE_TESTS, "f", LIMITS, fresh=True)
+    assert result.status == "failed" and "'2/fd'" in result.stderr, result.stderr  # the zygote
 
 
 def test_a_run_solution_with_a_prompt_prefix() -> None:
