@@ -299,6 +299,11 @@ CASES = [
     Case("missing-config", lambda t, m: ["run", str(t / "nope.yaml")], "config file not found"),
     Case("yaml-syntax", yaml_syntax, "p.yaml at line 2: expected ',' or ']'"),
     Case("yaml-not-a-mapping", not_a_mapping, "expected a mapping"),
+    Case(
+        "config-not-utf8",
+        lambda t, m: (t / "p.yaml").write_bytes(b"name: caf\xe9\n") and ["run", str(t / "p.yaml")],
+        "p.yaml: cannot be read as UTF-8 text",
+    ),
     Case("unknown-top-key", simple(seeed=3), "seeed: unknown key; did you mean 'seed'?"),
     Case("wrong-type", simple(seed="x"), "seed: Input should be a valid integer"),
     Case(

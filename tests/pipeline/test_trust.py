@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -256,6 +257,26 @@ def test_debug_keeps_the_traceback_and_the_run_is_marked_failed(tmp_path: Path) 
     )
     assert debug.returncode != 0
     assert "Traceback" in debug.stderr and "KeyError: 'gone'" in debug.stderr
+
+
+@pytest.mark.slow
+def test_sigterm_and_kill_leave_an_honest_status(tmp_path: Path) -> None:
+    cfg = slow_config(tmp_path)
+    proc = start(cfg)
+    wait_running(tmp_path / "out", proc)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143
+    assert err.strip() == "error: terminated (SIGTERM); run the same command again to resume"
+    assert json.loads((tmp_path / "out" / "run.json").read_text())["status"] == "failed"
+    proc = start(cfg)
+    wait_running(tmp_path / "out", proc)
+    proc.kill()
+    proc.wait()
+    shown = subprocess.run(
+        [*CLI, "inspect", str(tmp_path / "out"), "--json"], env=env(), capture_output=True
+    )
+    assert json.loads(shown.stdout)["status"].startswith("stopped (killed")
 
 
 # ---- item 9: output files respect the umask ------------------------------------------------

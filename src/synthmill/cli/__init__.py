@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import signal
 import sys
+import threading
 
 import typer
 
@@ -73,16 +75,27 @@ def main() -> None:
     an OSError (disk full, read-only folder): 1; anything else: 1 with the exception's
     type. `--debug` keeps the traceback. Usage errors (unknown option) are typer's own.
     """
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _terminate)
     try:
         app()
     except SynthmillError as exc:
         _fail(exc, str(exc), exc.exit_code)
     except OSError as exc:
         _fail(exc, describe_os_error(exc), 1)
-    except KeyboardInterrupt as exc:
-        _fail(exc, "interrupted; run the same command again to resume", 130)
+    except Terminated as exc:
+        _fail(exc, "terminated (SIGTERM); run the same command again to resume", 143)
     except Exception as exc:  # a bug or an unforeseen fault: still one line, no traceback
         _fail(exc, f"{describe_exception(exc)}; run with --debug for the traceback", 1)
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised so a run records `status: failed` on its way out (Ctrl-C is
+    typer's own: exit 130)."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated
 
 
 def _fail(exc: BaseException, message: str, code: int) -> None:

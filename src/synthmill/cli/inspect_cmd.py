@@ -13,6 +13,7 @@ from rich.table import Table
 
 from synthmill.errors import RunDirError
 from synthmill.inspect import RunSummary, summarize
+from synthmill.pipeline.rundir import RunDir
 
 
 def inspect(
@@ -24,6 +25,8 @@ def inspect(
     if not (run_dir / "config.yaml").is_file():
         raise RunDirError(f"{run_dir} is not a synthmill run directory (no config.yaml)")
     summary = summarize(run_dir, rows)
+    if summary.status == "running" and not RunDir(run_dir).is_locked():
+        summary.status = "stopped (killed before it finished; run it again to resume)"
     if as_json:
         typer.echo(json.dumps(summary.to_dict(), indent=2, default=str))
         return

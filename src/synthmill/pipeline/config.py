@@ -19,6 +19,8 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
         raise ConfigError(f"config file not found: {p} (check the path)")
     try:
         data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, OSError) as exc:
+        raise ConfigError(f"{p}: cannot be read as UTF-8 text ({exc}); check the file") from exc
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""

@@ -284,6 +284,10 @@ class RunDir:
         fh.flush()
         _LOCKS[str(self.root)] = fh
 
+    def is_locked(self) -> bool:
+        """Is a run going on in this directory right now (its lock is held)?"""
+        return self._held()
+
     def _held(self) -> bool:
         """Does another process hold this run dir's lock now? (Creates nothing.)"""
         try:
