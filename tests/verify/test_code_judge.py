@@ -125,7 +125,8 @@ def test_tests_that_never_call_the_solution_do_not_pass() -> None:
 def test_helpers_without_a_prompt_come_from_the_solution() -> None:
     code = "def helper(x):\n    return x + 1\ndef f(x):\n    return helper(x) * 2\n"
     tests = "def check(candidate):\n    assert candidate(1) == 2 * helper(1)\n"
-    assert judge(code, tests) == "passed"
+    result = run_check(code, tests, "f", LIMITS)
+    assert result.status == "passed" and "the solution's helper" in result.stderr
     assert judge(code, tests, helpers="def helper(x):\n    return x + 2\n") == "failed"
 
 

@@ -265,7 +265,10 @@ def run_check(
         out, err, full = _outputs(files[1:3], limits)
         verdict = _verdict(files[4], token)
     judged = verdict.get("error") or ("" if verdict else "the judge gave no verdict")
-    err = f"{err}\n[judge] {judged}".lstrip("\n") if judged else err
+    if verdict.get("borrowed"):
+        names = ", ".join(map(str, verdict["borrowed"]))
+        judged += f" (the tests called the solution's {names}: pass the prompt as helpers)"
+    err = f"{err}\n[judge] {judged.strip()}".lstrip("\n") if judged else err
     status = _judged_status(reply, verdict, err, full)
     return RunResult(status, _code(reply), out, err, seconds, sandbox)
 

@@ -261,6 +261,7 @@ class CandidateError(Exception):
 
 
 CALLS = [0]
+BORROWED: list[str] = []
 
 
 class Proxy:
@@ -323,8 +324,9 @@ def judge(payload: dict[str, str]) -> None:
     exec(tests, space)
     entry = payload["entry_point"]
     space[entry] = proxy = Proxy(entry)
-    for name in globals_used(tests) - set(space) - set(vars(builtins)):
-        space[name] = Proxy(name)
+    for name in sorted(globals_used(tests) - set(space) - set(vars(builtins))):
+        space[name] = Proxy(name)  # no trusted prompt defines it: the solution's own
+        BORROWED.append(name)
     check = space.get("check")
     if not callable(check):
         raise NameError("the tests define no check(candidate)")
@@ -356,6 +358,7 @@ def judge_main(job: dict[str, Any], fds: list[int]) -> None:
     except BaseException as exc:
         verdict["error"] = failure(exc)
     verdict["calls"] = CALLS[0]
+    verdict["borrowed"] = BORROWED
     os.write(6, json.dumps(verdict).encode())
     os._exit(0)
 
