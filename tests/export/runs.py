@@ -20,14 +20,26 @@ def solve(request: Request) -> str:
     return json.dumps({"solution": f"Working through {question}", "answer": answer})
 
 
+def write(request: Request) -> str:
+    """A fake writer: JSON for a schema (each field names the prompt), else plain text."""
+    prompt = request.messages[-1]["content"]
+    if request.json_schema:
+        return json.dumps({k: f"{k}: {prompt}" for k in request.json_schema["properties"]})
+    return f"Reply to: {prompt}"
+
+
 def run(
-    tmp_path: Path, stages: list[dict[str, Any]], name: str = "run", output_format: str = "parquet"
+    tmp_path: Path,
+    stages: list[dict[str, Any]],
+    name: str = "run",
+    output_format: str = "parquet",
+    fake: str = "solve",
 ) -> Path:
-    """Run a pipeline (fake backend for any model stage) and return its run directory."""
+    """Run a pipeline (fake backend `fake` for any model stage); return its run directory."""
     config = {
         "name": name,
         "seed": 5,
-        "backend": {"type": "fake", "function": "tests.export.runs:solve"},
+        "backend": {"type": "fake", "function": f"tests.export.runs:{fake}"},
         "stages": stages,
         "output": {"dir": str(tmp_path / name), "format": output_format},
     }
