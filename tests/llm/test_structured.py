@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from pathlib import Path
 
 from pydantic import BaseModel
 
-from synthmill.llm import Request, complete, complete_structured
+from synthmill.llm import Completion, Request, complete, complete_structured
 from synthmill.llm.fake import FakeBackend
 from synthmill.llm.structured import REASON_CALL, REASON_JSON, REASON_SCHEMA, extract_json
 from synthmill.pipeline.stage import StageContext
@@ -90,3 +91,16 @@ def test_cache_serves_a_repeated_batch(tmp_path: object) -> None:
 
 def test_extract_json_tolerates_fences() -> None:
     assert extract_json('```json\n{"a": {"b": 1}}\n```') == '{"a": {"b": 1}}'
+
+
+class _Override(FakeBackend):
+    """A test double that replaces complete() of a backend that streams its calls."""
+
+    def complete(self, requests: Sequence[Request]) -> list[Completion]:
+        return [Completion("overridden", "m") for _ in requests]
+
+
+def test_a_subclass_overriding_complete_is_not_bypassed(tmp_path: Path) -> None:
+    ctx = StageContext(seed=0, stage="t", cache_dir=str(tmp_path))
+    assert [c.text for c in complete(_Override(), _requests(2), ctx)] == ["overridden"] * 2
+    assert ctx.counters["llm.calls"] == 2

@@ -45,7 +45,7 @@ def complete(
         if cache is not None:  # stored per call, so a kill mid-batch loses no paid reply
             cache.put(keys[missing[j]], completion, payer)
 
-    fresh = backend.complete_each([requests[i] for i in missing], paid) if missing else []
+    fresh = backend.complete_reporting([requests[i] for i in missing], paid) if missing else []
     if len(fresh) != len(missing):
         raise RuntimeError(f"{backend.kind} returned {len(fresh)} completions for {len(missing)}")
     out = {i: c for i, c in zip(missing, fresh, strict=True)}
