@@ -8,7 +8,8 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from synthmill.export import Columns, ExportResult, Options, export
+from synthmill.cli.progress import RichProgress
+from synthmill.export import Columns, ExportPlan, ExportResult, Options
 
 _COLUMNS = "Columns (default: recognised from the recipe that made the run)"
 
@@ -54,9 +55,9 @@ def export_cmd(
     """Export a finished run as training data (JSONL, or Parquet by the --out suffix)."""
     columns = Columns(prompt, response, system, input_, chosen, rejected, messages, answer)
     options = Options(with_context=not no_context, data_source=data_source)
-    result = export(
-        run_dir, out, fmt, columns, options=options, skip_invalid=skip_invalid, provenance=ids
-    )
+    plan = ExportPlan.make(run_dir, out, fmt, columns, options)  # config errors: no bars
+    with RichProgress(Console(stderr=True)) as progress:
+        result = plan.write(skip_invalid=skip_invalid, provenance=ids, progress=progress)
     _report(result, fmt)
 
 

@@ -29,13 +29,14 @@ from synthmill.export.preference import DPO
 from synthmill.export.rl import RL, Verl
 from synthmill.export.rundata import Row, RunData
 from synthmill.export.writer import write
+from synthmill.pipeline.progress import LogProgress, Progress
 from synthmill.records import stable_hash
 
 FORMATS: dict[str, type[Format]] = {
     f.name: f for f in (OpenAI, ShareGPT, Alpaca, Messages, DPO, RL, Verl)
 }
 
-__all__ = ["FORMATS", "Columns", "ExportResult", "Options", "export", "make_format"]
+__all__ = ["FORMATS", "Columns", "ExportPlan", "ExportResult", "Options", "export", "make_format"]
 
 
 @dataclass
@@ -58,6 +59,52 @@ def make_format(
     return FORMATS[fmt](columns, available, options)
 
 
+@dataclass(frozen=True)
+class ExportPlan:
+    """A checked export: the run, the format with its columns resolved, and the target file.
+
+    Making one reads only the run's schema; every config error is raised here, so a
+    caller can show progress bars only once the export is sure to start.
+    """
+
+    run: RunData
+    target: Format
+    path: Path
+
+    @classmethod
+    def make(
+        cls,
+        run_dir: Path,
+        out: Path | None = None,
+        fmt: str = "openai",
+        columns: Columns | None = None,
+        options: Options | None = None,
+    ) -> ExportPlan:
+        run = RunData.open(Path(run_dir))
+        target = make_format(fmt, columns or Columns(), run.columns(), options)
+        path = out or run.root / "export" / f"{fmt}{target.suffix}"
+        run.check_target(path)
+        return cls(run, target, path)
+
+    def write(
+        self,
+        *,
+        skip_invalid: bool = False,
+        provenance: bool = False,
+        progress: Progress | None = None,
+    ) -> ExportResult:
+        """Convert and write every row (atomically); bad rows raise, or are counted."""
+        result = ExportResult(self.path)
+        schema = self.target.schema()
+        if schema is not None and provenance:
+            schema = schema.append(pa.field("id", pa.string()))
+        name = f"export {self.target.name}"
+        ticks = _Ticks(progress or LogProgress(), name, self.run.count(), result)
+        rows = ticks.rows(self.run.rows())
+        write(self.path, _items(rows, self.target, result, skip_invalid, provenance), schema)
+        return result
+
+
 def export(
     run_dir: Path,
     out: Path | None = None,
@@ -67,26 +114,43 @@ def export(
     options: Options | None = None,
     skip_invalid: bool = False,
     provenance: bool = False,
+    progress: Progress | None = None,
 ) -> ExportResult:
     """Write every row of a run in format `fmt` (default file: RUN/export/FMT.jsonl)."""
-    run = RunData.open(Path(run_dir))
-    target = make_format(fmt, columns or Columns(), run.columns(), options)
-    path = out or run.root / "export" / f"{fmt}{target.suffix}"
-    run.check_target(path)
-    result = ExportResult(path)
-    schema = target.schema()
-    if schema is not None and provenance:
-        schema = schema.append(pa.field("id", pa.string()))
-    write(path, _items(run, target, result, skip_invalid, provenance), schema)
-    return result
+    plan = ExportPlan.make(run_dir, out, fmt, columns, options)
+    return plan.write(skip_invalid=skip_invalid, provenance=provenance, progress=progress)
+
+
+class _Ticks:
+    """Reports rows read and written to a progress display, a batch at a time."""
+
+    EVERY = 512
+
+    def __init__(
+        self, progress: Progress, name: str, total: int | None, result: ExportResult
+    ) -> None:
+        self.progress, self.name, self.result, self.reported = progress, name, result, 0
+        progress.stage_started(name, total)
+
+    def rows(self, rows: Iterator[Row]) -> Iterator[Row]:
+        n = 0
+        for n, row in enumerate(rows, start=1):
+            yield row
+            if n % self.EVERY == 0:
+                self._tick(self.EVERY)
+        self._tick(n % self.EVERY)
+
+    def _tick(self, rows_in: int) -> None:
+        written, self.reported = self.result.rows - self.reported, self.result.rows
+        self.progress.advance(self.name, rows_in, written)
 
 
 def _items(
-    run: RunData, target: Format, result: ExportResult, skip_invalid: bool, provenance: bool
+    rows: Iterator[Row], target: Format, result: ExportResult, skip_invalid: bool, provenance: bool
 ) -> Iterator[dict[str, Any]]:
     """The converted rows, bad ones raised or counted, repeats merged; none at all is an error."""
     seen: set[str] = set()
-    for row in run.rows():
+    for row in rows:
         item = _convert(target, row, result, skip_invalid)
         if item is None:
             continue

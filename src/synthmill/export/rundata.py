@@ -52,6 +52,12 @@ class RunData:
         names.pop(META_COLUMN, None)
         return list(names)
 
+    def count(self) -> int | None:
+        """How many rows the run has, from Parquet footers (None for JSONL runs)."""
+        if any(p.suffix != ".parquet" for p in self.files):
+            return None
+        return sum(int(pq.ParquetFile(p).metadata.num_rows) for p in self.files)
+
     def rows(self) -> Iterator[Row]:
         """Every row with its provenance, one batch of one file in memory at a time."""
         index = 0
