@@ -177,6 +177,13 @@ MORE_CASES: list[tuple[str, str, bool]] = [
     ("\\sqrt{2}", "$\\boxed{1.41421356237309504880168872420969807856967187537694}$", False),
     ("13", "$\\boxed{1 3}$", False),
     ("x", "$\\boxed{y}$", False),
+    ("13", "Answer: about 13", False),
+    ("13", "Answer: 13?", False),
+    ("13", "Answer: 13 \\text{(approximately)}", False),
+    ("13", "Answer: 13\u201314", False),  # a range with an en dash
+    ("-13", "Answer: \u201313", True),  # an en dash as a minus sign is still a minus
+    ("13", "$\\boxed{13}$ (but maybe $\\boxed{14}$)", False),
+    ("13", "$\\boxed{\\begin{cases}13\\\\14\\end{cases}}$", False),
     ("13", "$\\boxed{13 \\text{ apples}}$", True),
     ("13", "$\\boxed{\\lim_{x \\to 13} x}$", True),
 ]

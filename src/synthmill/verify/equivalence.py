@@ -28,7 +28,10 @@ Outcome = Literal["correct", "wrong", "no answer", "timeout", "error"]
 MAX_ANSWER_CHARS = 1000
 _HUGE = re.compile(r"\^\s*\{?\s*[-+]?\d{5,}|\^\s*\{[^{}]*\^|\d{4,}\s*!")
 _HEDGE = re.compile(r"\\(?:pm|mp)\b|±|∓")
-_RELATION = re.compile(r"\\(?:approx|neq|ne|le|ge|leq|geq|lt|gt|sim|simeq)\b|[<>≈≠≤≥]")
+_RELATION = re.compile(
+    r"\\(?:approx|neq|ne|le|ge|leq|geq|lt|gt|sim|simeq)\b|[<>≈≠≤≥~?]"
+    r"|[\d)}]\s*[\u2013\u2014]\s*[\d(\\]"  # a range such as 13 (en dash) 14
+)
 _TEXT = re.compile(r"\\(?:text|mathrm|textrm|mbox)\s*\{([^{}]*)\}")
 _NAME = re.compile(r"^\s*[a-zA-Z](?:_\{?\w+\}?)?(?:\([a-z]\))?\s*$")  # x, y_1, f(x)
 
@@ -76,12 +79,22 @@ def _suspicious(gold: str, answer: str) -> str:
     if "=" not in gold and not all(_is_value(item) for item in top_level_split(answer)):
         return "the answer is an equation between values, not a value"
     for text in _TEXT.findall(answer):
-        if re.search(r"\d", text) or NOT_UNITS.intersection(text.lower().split()):
-            return f"the answer hedges in words: {text!r}"
+        if re.search(r"\d", text) or _hedges(text, gold):
+            return f"the answer hedges in words: {text.strip()[:60]!r}"
+    if _hedges(re.sub(r"\\[a-zA-Z]+", " ", answer), gold):  # "about 13", "maybe 14"
+        return "the answer hedges in words"
     for m in _HUGE.finditer(answer):
         if m.group(0) not in gold:
             return f"too large to evaluate in reasonable time: {m.group(0)!r}"
     return ""
+
+
+def _hedges(text: str, gold: str) -> bool:
+    """Words such as "or", "about", "maybe" in the answer (and not in the gold)."""
+    words = set(re.findall(r"[a-z]+", text.lower())) - set(re.findall(r"[a-z]+", gold.lower()))
+    if item_count(gold) > 1:
+        words -= {"or", "and"}  # "x = -2 or x = 3" lists the roots the gold lists
+    return bool(NOT_UNITS.intersection(words))
 
 
 def _is_value(item: str) -> bool:

@@ -62,6 +62,7 @@ def _strip(text: str) -> str:
     text = re.sub(r"\\[ ,;:]", " ", text).replace("{,}", ",")
     text = re.sub(r"^\\\$\s*|^\$\s*", "", text)  # a currency sign
     text = text.replace("\u2212", "-").replace("\u00a0", " ")
+    text = re.sub(r"^[\u2013\u2014](?=\s*\d)", "-", text)  # an en dash used as a minus sign
     return " ".join(text.split()).rstrip(".").strip()
 
 
