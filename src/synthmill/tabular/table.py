@@ -21,7 +21,8 @@ import pyarrow.parquet as pq
 from synthmill.errors import DataError
 from synthmill.records import META_COLUMN
 
-DISCRETE_MAX = 30  # numeric columns with at most this many distinct values are discrete
+DISCRETE_MAX = 30  # numeric columns with at most this many distinct values are discrete...
+REPEATS = 10  # ...if each value occurs this often on average (else atoms would copy rows)
 MAX_CATEGORIES = 500  # more levels than this: the rarest are made from the column's pattern
 ID_NAME = re.compile(r"(^|[_\W])(id|uuid|guid|key)$|[a-z]Id$", re.IGNORECASE)
 
@@ -157,7 +158,7 @@ def _numeric_spec(name: str, col: pa.ChunkedArray, distinct: int, present: int) 
         if ID_NAME.search(name) or contiguous:
             note = f"an ID ({distinct} distinct values): new IDs above the real maximum"
             return ColumnSpec(name, "id", col.type, [note])
-    if distinct <= DISCRETE_MAX:
+    if distinct <= DISCRETE_MAX and distinct * REPEATS <= present:
         return ColumnSpec(name, "discrete", col.type)
     return ColumnSpec(name, "numeric", col.type)
 
