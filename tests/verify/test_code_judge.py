@@ -105,6 +105,15 @@ def test_honest_solutions_that_print_recurse_or_take_two_seconds_pass() -> None:
         assert judge(code, tests) == "passed", code
 
 
+def test_a_demo_under_the_main_guard_does_not_run() -> None:
+    code = (
+        "from dataclasses import dataclass\n@dataclass\nclass P:\n    x: int\n"
+        "def f(x):\n    return P(x).x\n"
+        "if __name__ == '__main__':\n    print(f(int(input())))\n"
+    )
+    assert judge(code, "def check(candidate):\n    assert candidate(3) == 3\n") == "passed"
+
+
 def test_failures_are_named() -> None:
     tests = "def check(candidate):\n    assert candidate() == 1\n"
     spin = Limits(wall_seconds=6, cpu_seconds=1)
