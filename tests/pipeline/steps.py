@@ -49,3 +49,12 @@ def fail_on_shard(batch: list[Record], ctx: StageContext) -> list[Record]:
     if os.environ.get("SYNTHMILL_TEST_FAIL_SHARD") == str(ctx.shard):
         raise RuntimeError(f"planted failure on shard {ctx.shard}")
     return batch
+
+
+def tamper(batch: list[Record], ctx: StageContext) -> list[Record]:
+    """Append a row to the file named by SYNTHMILL_TEST_TAMPER: input changing mid-run."""
+    path = os.environ.get("SYNTHMILL_TEST_TAMPER")
+    if path:
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.write('{"text": "a row that arrived mid-run"}\n')
+    return batch

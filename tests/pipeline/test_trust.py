@@ -230,6 +230,28 @@ def test_a_folder_read_whole_skips_the_run_dir_inside_it(tmp_path: Path) -> None
     assert again.run().rows == 4  # a run dir read as input means its data/
 
 
+def test_input_changed_while_the_run_goes_is_not_published(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from synthmill.errors import RunFailedError
+    from synthmill.pipeline.function import FunctionStage
+    from tests.pipeline import steps
+
+    data = write_rows(tmp_path / "in.jsonl", 5)
+    monkeypatch.setenv("SYNTHMILL_TEST_TAMPER", str(data))
+    p = Pipeline(
+        stages=[Read(path=str(data)), FunctionStage(function=steps.tamper)],
+        output=Output(dir=tmp_path / "out"),
+    )
+    with pytest.raises(
+        RunFailedError, match=r"in\.jsonl changed \(content differs\) while the run"
+    ):
+        p.run()
+    assert not (tmp_path / "out" / "data").exists()
+    run = json.loads((tmp_path / "out" / "run.json").read_text())
+    assert run["status"] == "failed"
+
+
 # ---- item 7: --debug keeps the traceback; failed status --------------------------------------
 def test_debug_keeps_the_traceback_and_the_run_is_marked_failed(tmp_path: Path) -> None:
     (tmp_path / "boom_steps.py").write_text("def step(batch):\n    raise KeyError('gone')\n")

@@ -18,6 +18,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from synthmill.card import render_card
+from synthmill.errors import RunFailedError
 from synthmill.io.atomic import atomic_path, write_text_atomic
 from synthmill.pipeline.stats import merge
 from synthmill.records import META_COLUMN
@@ -41,6 +42,7 @@ def publish(rd: RunDir, pipeline: Pipeline, segments: list[list[Stage]]) -> dict
     The files are written into a staging folder that is then swapped in, so data/ holds
     either the old complete dataset or the new one, whenever the process is killed.
     """
+    check_inputs_unchanged(rd, pipeline)
     last = len(segments) - 1
     shards = sorted(rd.segment_dir(last).glob("shard-*.parquet"))
     shards = [p for p in shards if pq.ParquetFile(p).metadata.num_rows > 0]
@@ -62,6 +64,22 @@ def publish(rd: RunDir, pipeline: Pipeline, segments: list[list[Stage]]) -> dict
     rd.write_json(rd.stats_path, stats)
     write_text_atomic(rd.card_path, render_card(pipeline, stats, rd.read_json(rd.run_json)))
     return stats
+
+
+def check_inputs_unchanged(rd: RunDir, pipeline: Pipeline) -> None:
+    """Refuse to publish rows made from an input that changed while the run was going."""
+    from synthmill.pipeline.preflight import input_fingerprints
+    from synthmill.pipeline.rundir import input_change
+
+    stored = (rd.read_json(rd.run_json) or {}).get("inputs")
+    if stored is None:
+        return
+    change = input_change(stored, input_fingerprints(pipeline.stages))
+    if change:
+        raise RunFailedError(
+            f"{change} while the run was going, so its rows may mix old and new input; "
+            "nothing was published: restore it and run again, or run with --overwrite"
+        )
 
 
 @dataclass
