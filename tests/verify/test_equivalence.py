@@ -179,6 +179,8 @@ MORE_CASES: list[tuple[str, str, bool]] = [
     ("x", "$\\boxed{y}$", False),
     ("13", "Answer: about 13", False),
     ("13", "Answer: 13?", False),
+    ("13", "Answer: ~13", False),
+    ("12", "Answer: $12~\\text{cm}$", True),  # ~ inside LaTeX is a space
     ("13", "Answer: 13 \\text{(approximately)}", False),
     ("13", "Answer: 13\u201314", False),  # a range with an en dash
     ("-13", "Answer: \u201313", True),  # an en dash as a minus sign is still a minus

@@ -29,7 +29,7 @@ MAX_ANSWER_CHARS = 1000
 _HUGE = re.compile(r"\^\s*\{?\s*[-+]?\d{5,}|\^\s*\{[^{}]*\^|\d{4,}\s*!")
 _HEDGE = re.compile(r"\\(?:pm|mp)\b|±|∓")
 _RELATION = re.compile(
-    r"\\(?:approx|neq|ne|le|ge|leq|geq|lt|gt|sim|simeq)\b|[<>≈≠≤≥~?]"
+    r"\\(?:approx|neq|ne|le|ge|leq|geq|lt|gt|sim|simeq)\b|[<>≈≠≤≥?]|^\s*~"  # ~ inside: a space
     r"|[\d)}]\s*[\u2013\u2014]\s*[\d(\\]"  # a range such as 13 (en dash) 14
 )
 _TEXT = re.compile(r"\\(?:text|mathrm|textrm|mbox)\s*\{([^{}]*)\}")
