@@ -185,6 +185,7 @@ def test_evaluate_refuses_tables_of_another_schema(
     one_line_error(run, "lacks columns ['b']")
 
 
+@pytest.mark.slow
 def test_the_non_utf8_error_reaches_a_real_process(tmp_path: Path) -> None:
     src = write(tmp_path / "in.csv", "name\nJos\xe9\n".encode("latin-1"))
     one_line_error(cli("tabular", "synthesize", str(src), "-o", "out", cwd=tmp_path), "line 2")

@@ -39,6 +39,7 @@ def test_ks_and_tvd_match_their_definitions() -> None:
     assert tvd(x, y) == pytest.approx(0.5)
 
 
+@pytest.mark.slow
 def test_training_data_as_synthetic_scores_as_a_copy(parts: tuple[pa.Table, pa.Table]) -> None:
     train, holdout = parts
     ev = evaluate(train, train, holdout, target="label")
@@ -58,6 +59,7 @@ def test_fresh_rows_from_the_same_source_score_as_private() -> None:
     assert priv["exact_copies"] == 0
 
 
+@pytest.mark.slow
 def test_independent_columns_score_low_on_pair_trends(parts: tuple[pa.Table, pa.Table]) -> None:
     train, holdout = parts
     independent = evaluate(train, shuffled_columns(train, 1), holdout)["fidelity"]
@@ -69,6 +71,7 @@ def test_independent_columns_score_low_on_pair_trends(parts: tuple[pa.Table, pa.
     assert copula["detection_auc"] < evaluate(train, shuffled_columns(train, 1))["detection_auc"]
 
 
+@pytest.mark.slow
 def test_tstr_approaches_trtr_on_a_known_signal(parts: tuple[pa.Table, pa.Table]) -> None:
     train, holdout = parts
     model = GaussianCopula(seed=5, condition="label").fit(train)
@@ -81,6 +84,7 @@ def test_tstr_approaches_trtr_on_a_known_signal(parts: tuple[pa.Table, pa.Table]
     assert noise["tstr"]["accuracy"] < util["tstr"]["accuracy"] - 0.15
 
 
+@pytest.mark.slow
 def test_a_numeric_target_is_scored_by_r2(parts: tuple[pa.Table, pa.Table]) -> None:
     train, holdout = parts
     syn = GaussianCopula(seed=1).fit(train).sample_shard(1000, 0, 1000)

@@ -29,6 +29,7 @@ def pipeline(src: Path, out: Path, **options: object) -> Pipeline:
     )
 
 
+@pytest.mark.slow
 def test_a_yaml_pipeline_synthesizes_typed_parquet(tmp_path: Path) -> None:
     assert "tabular.synthesize" in stage_names()
     src = tmp_path / "real.parquet"
