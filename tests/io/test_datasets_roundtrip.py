@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
@@ -27,7 +28,7 @@ def test_datasets_reads_what_synthmill_wrote(tmp_path: Path, fmt: str) -> None:
             ExactDedup(),
             FunctionStage(function=steps.tag),
         ],
-        output=Output(dir=tmp_path / "run", format=fmt),  # type: ignore[arg-type]
+        output=Output(dir=tmp_path / "run", format=fmt),
     ).run()
     files = sorted(str(p) for p in (result.root / "data").iterdir())
     assert len(files) > 1
@@ -43,7 +44,7 @@ def test_datasets_reads_what_synthmill_wrote(tmp_path: Path, fmt: str) -> None:
     assert [m["id"] for m in by_files["_meta"]] == [r["_meta"]["id"] for r in ours]
 
 
-def _rows(files: list[str], fmt: str) -> list[dict[str, object]]:
+def _rows(files: list[str], fmt: str) -> list[dict[str, Any]]:
     if fmt == "parquet":
         return [r for f in files for r in pq.read_table(f).to_pylist()]
     return [json.loads(line) for f in files for line in Path(f).read_text().splitlines()]

@@ -14,7 +14,7 @@ from synthmill.sources.read import Read
 
 
 def rows_of(**options: object) -> list[dict[str, object]]:
-    return [r.data for r in Read(**options).rows(StageContext(seed=0, stage="read"))]  # type: ignore[arg-type]
+    return [r.data for r in Read(**options).rows(StageContext(seed=0, stage="read"))]
 
 
 def test_csv_jsonl_parquet_give_the_same_rows(tmp_path: Path) -> None:

@@ -292,6 +292,11 @@ def not_a_mapping(tmp: Path, mp: pytest.MonkeyPatch) -> list[str]:
     return ["run", str(tmp / "p.yaml")]
 
 
+def config_not_utf8(tmp: Path, mp: pytest.MonkeyPatch) -> list[str]:
+    (tmp / "p.yaml").write_bytes(b"name: caf\xe9\n")
+    return ["run", str(tmp / "p.yaml")]
+
+
 CSV_RAGGED = "text,label\nfirst row,a\nsecond row,b,extra\n"
 NOT_UTF8 = b'{"text": "fine"}\n{"text": "caf\xe9 latin-1"}\n'
 
@@ -299,11 +304,7 @@ CASES = [
     Case("missing-config", lambda t, m: ["run", str(t / "nope.yaml")], "config file not found"),
     Case("yaml-syntax", yaml_syntax, "p.yaml at line 2: expected ',' or ']'"),
     Case("yaml-not-a-mapping", not_a_mapping, "expected a mapping"),
-    Case(
-        "config-not-utf8",
-        lambda t, m: (t / "p.yaml").write_bytes(b"name: caf\xe9\n") and ["run", str(t / "p.yaml")],
-        "p.yaml: cannot be read as UTF-8 text",
-    ),
+    Case("config-not-utf8", config_not_utf8, "p.yaml: cannot be read as UTF-8 text"),
     Case("unknown-top-key", simple(seeed=3), "seeed: unknown key; did you mean 'seed'?"),
     Case("wrong-type", simple(seed="x"), "seed: Input should be a valid integer"),
     Case(

@@ -20,9 +20,9 @@ GOOD: dict[str, Any] = {
 
 
 def variant(**changes: Any) -> dict[str, Any]:
-    config = yaml.safe_load(yaml.safe_dump(GOOD))
+    config: dict[str, Any] = yaml.safe_load(yaml.safe_dump(GOOD))
     for dotted, value in changes.items():
-        node = config
+        node: Any = config
         *head, last = dotted.split("__")
         for part in head:
             node = node[int(part)] if part.isdigit() else node[part]

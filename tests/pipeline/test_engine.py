@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
@@ -35,7 +36,7 @@ def build(out: Path, **knobs: object) -> Pipeline:
     )
 
 
-def data_rows(run_dir: Path) -> list[dict[str, object]]:
+def data_rows(run_dir: Path) -> list[dict[str, Any]]:
     return [
         r
         for f in sorted((run_dir / "data").glob("*.parquet"))
