@@ -21,7 +21,6 @@ import builtins
 import collections
 import contextlib
 import ctypes
-import dis
 import fcntl
 import gc
 import io
@@ -230,6 +229,7 @@ def candidate_main(job: dict[str, Any], fds: list[int]) -> None:
     reply: dict[str, Any] = {"ready": True}
     try:
         exec(compile(code, "solution.py", "exec"), module.__dict__)
+        reply["names"] = [n for n, v in list(vars(module).items()) if callable(v)]
     except BaseException as exc:
         traceback.print_exc()
         reply = {"error": describe(exc)}
@@ -296,14 +296,12 @@ def answer(reply: Any) -> Any:
     raise CandidateError("malformed reply")
 
 
-def globals_used(code: types.CodeType) -> set[str]:
-    """Names the tests load as globals (for helpers the tests expect next to the solution)."""
-    names = {
-        i.argval for i in dis.get_instructions(code) if i.opname in ("LOAD_GLOBAL", "LOAD_NAME")
-    }
+def names_in(code: types.CodeType) -> set[str]:
+    """Every name the tests' code objects mention (globals among them)."""
+    names = set(code.co_names)
     for const in code.co_consts:
         if isinstance(const, types.CodeType):
-            names |= globals_used(const)
+            names |= names_in(const)
     return names
 
 
@@ -326,7 +324,9 @@ def judge(payload: dict[str, str]) -> None:
     exec(tests, space)
     entry = payload["entry_point"]
     space[entry] = proxy = Proxy(entry)
-    for name in sorted(globals_used(tests) - set(space) - set(vars(builtins))):
+    offered = dict(ready.pairs).get("names")
+    defined = {n for n in offered if type(n) is str} if type(offered) is list else set()
+    for name in sorted(names_in(tests) & defined - set(space) - set(vars(builtins))):
         space[name] = Proxy(name)  # no trusted prompt defines it: the solution's own
         BORROWED.append(name)
     check = space.get("check")
