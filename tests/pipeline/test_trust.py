@@ -230,6 +230,27 @@ def test_a_folder_read_whole_skips_the_run_dir_inside_it(tmp_path: Path) -> None
     assert again.run().rows == 4  # a run dir read as input means its data/
 
 
+def test_a_changed_benchmark_or_seed_file_is_a_changed_input(tmp_path: Path) -> None:
+    from synthmill.curate.decontaminate import Decontaminate
+    from synthmill.recipes.self_instruct import SelfInstruct
+
+    bench = write_rows(tmp_path / "bench.jsonl", 2)
+    data = write_rows(tmp_path / "in.jsonl", 4)
+    spec = {"name": "mine", "path": str(bench), "columns": ["text"]}
+    decont = Decontaminate(benchmarks=[spec], n=2)
+    p = Pipeline(stages=[Read(path=str(data)), decont], output=Output(dir=tmp_path / "out"))
+    p.run()
+    inputs = json.loads((tmp_path / "out" / "run.json").read_text())["inputs"]
+    assert str(bench.resolve()) in inputs
+    write_rows(bench, 3)
+    with pytest.raises(RunDirError, match=r"bench\.jsonl changed"):
+        p.run()
+    seeds = tmp_path / "seeds.jsonl"
+    seeds.write_text(json.dumps({"instruction": "Say hi.", "input": "", "output": "Hi."}) + "\n")
+    assert SelfInstruct(n=1, seed_tasks=str(seeds)).input_files() == [seeds]
+    assert SelfInstruct(n=1).input_files() == []
+
+
 def test_input_changed_while_the_run_goes_is_not_published(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar
 
 from pydantic import Field, PrivateAttr
@@ -89,6 +90,10 @@ class Decontaminate(Check):
 
     def reads(self) -> list[str]:
         return list(self.columns)
+
+    def input_files(self) -> list[Path]:
+        """Benchmark files: run.json fingerprints them, so a resume sees a changed test set."""
+        return [Path(b.path) for b in self.benchmarks if b.path is not None]
 
     def index(self) -> NgramIndex:
         """The n-gram index, built on first use (and rebuilt after unpickling)."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from random import Random
 from typing import ClassVar, Literal
 
@@ -66,6 +67,11 @@ class SelfInstruct(Source, LLMRecipe):
 
     def count(self) -> int:
         return self.n
+
+    def input_files(self) -> list[Path]:
+        """Seed-task and topic files (not the built-ins), fingerprinted in run.json."""
+        named = [self.seed_tasks, self.topics]
+        return [Path(f) for f in named if f and f != BUILTIN and Path(f).is_file()]
 
     def writes(self) -> list[str]:
         return ["instruction", "input", "output"]
