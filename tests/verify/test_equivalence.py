@@ -285,7 +285,16 @@ def test_extract_code_prefers_the_fenced_block() -> None:
         ("1/2x", "x/2", None),  # ambiguous: left to math-verify
         ("\\sqrt{x^2}", "x", None),  # not provable by expand/cancel: left to math-verify
         ("e^x", "e^x", None),  # e and i are not variables
-        ("\\sin(x)", "\\sin(x)", None),  # functions are outside the subset
+        ("\\sin(\\pi/6)", "\\frac{1}{2}", True),
+        ("\\sin(\\pi/6)", "\\frac{\\sqrt{3}}{2}", False),
+        ("\\sin^2(x)", "1 - \\cos(x)^2", None),  # \\sin^2: left to math-verify
+        ("\\sin x", "\\sin x", None),  # no parentheses: left to math-verify
+        ("\\binom{6}{2}", "15", True),
+        ("\\{1, 2\\}", "\\{2, 1\\}", True),
+        ("\\{1, 2\\}", "\\{1, 3\\}", False),
+        ("\\{\\sqrt{2}, 1\\}", "\\{1, \\sqrt{2}\\}", True),
+        ("\\{\\sqrt{2}, 1\\}", "\\{1, \\sqrt{3}\\}", None),
+        ("\\log(8)", "3\\log(2)", None),  # \\log's base is math-verify's call
     ],
 )
 def test_the_cheap_symbolic_path_decides_only_what_it_can_prove(
