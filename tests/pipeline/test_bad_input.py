@@ -274,12 +274,27 @@ def disk_full(tmp: Path, mp: pytest.MonkeyPatch) -> list[str]:
 
     def fsync(fd: int) -> None:
         calls["n"] += 1
-        if calls["n"] == 3:  # config.yaml and run.json made it; the shard does not
+        if calls["n"] == 5:  # config.yaml and run.json (file + folder each) made it
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         real_fsync(fd)
 
     mp.setattr(os, "fsync", fsync)
     return args
+
+
+def tiny_disk(tmp: Path, mp: pytest.MonkeyPatch) -> list[str]:
+    """A real full disk: output on a 64 KiB tmpfs, input of about 250 KB of random text."""
+    disk = tmp / "tiny"
+    disk.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(disk)], capture_output=True
+    )
+    if mounted.returncode != 0:
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+    mp.setattr(sys.modules[__name__], "_UNMOUNT", [*_UNMOUNT, disk])
+    rows = [{"text": os.urandom(40).hex()} for _ in range(3000)]
+    jsonl(tmp / "in.jsonl", rows)
+    return pipeline(tmp, [read(str(tmp / "in.jsonl"))], output={"dir": str(disk / "out")})
 
 
 def yaml_syntax(tmp: Path, mp: pytest.MonkeyPatch) -> list[str]:
@@ -429,6 +444,7 @@ CASES = [
         writes_nothing=False,
     ),
     Case("disk-full", disk_full, "the disk is full", code=1, writes_nothing=False),
+    Case("disk-full-tmpfs", tiny_disk, "the disk is full", code=1, writes_nothing=False),
     Case("run-json-damaged", damaged("run.json", '{"status": "runn'), "run.json is damaged"),
     Case("run-config-damaged", damaged("config.yaml", "stages: [\n"), "config.yaml is damaged"),
     Case(
@@ -487,6 +503,7 @@ def test_bad_input_is_one_line(
     assert case.expect in err, err
     if case.writes_nothing:
         assert snapshot(tmp_path) == before, "a bad config or input must write nothing"
-    elif (tmp_path / "out" / "run.json").exists() and case.code == 1:
-        assert json.loads((tmp_path / "out" / "run.json").read_text())["status"] == "failed"
+    elif case.code == 1:  # a run that started and stopped says so in run.json
+        (run,) = [p for p in tmp_path.rglob("run.json") if p.parent.name == "out"]
+        assert json.loads(run.read_text())["status"] == "failed"
     shutil.rmtree(tmp_path / "out", ignore_errors=True)

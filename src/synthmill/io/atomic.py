@@ -32,6 +32,11 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         _fsync_file(tmp)
         _replace(tmp, target)
         _fsync_dir(target.parent)
+    except OSError as exc:
+        if exc.filename is not None:
+            raise
+        # writers such as pyarrow say "disk full" without the file: name the target
+        raise OSError(exc.errno, exc.strerror or str(exc), str(target)) from exc
     finally:
         tmp.unlink(missing_ok=True)
 
