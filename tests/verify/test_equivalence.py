@@ -295,6 +295,7 @@ def test_extract_code_prefers_the_fenced_block() -> None:
         ("\\{\\sqrt{2}, 1\\}", "\\{1, \\sqrt{2}\\}", True),
         ("\\{\\sqrt{2}, 1\\}", "\\{1, \\sqrt{3}\\}", None),
         ("\\log(8)", "3\\log(2)", None),  # \\log's base is math-verify's call
+        ("\\frac{3}{2}\\pi", "3\\frac{1}{2}\\pi", None),  # mixed number or product?
     ],
 )
 def test_the_cheap_symbolic_path_decides_only_what_it_can_prove(

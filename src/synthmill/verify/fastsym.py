@@ -18,6 +18,7 @@ from typing import Any
 _SIMPLE = re.compile(r"^[0-9a-zA-Z.+\-*/(),\s]*$")  # commas only from binomial(a, b)
 _WORD = re.compile(r"[a-zA-Z]+")
 _ALLOWED_WORDS = {"sqrt", "pi", "binomial", "sin", "cos", "tan"}
+_MIXED = re.compile(r"\d\s*\\frac")
 _FUNCTION_POWER = re.compile(r"(?:sin|cos|tan)\s*\*\*")  # \sin^2(x): leave it to math-verify
 _RESERVED = set("eiEISNOQ")  # Euler's e, the imaginary unit, sympy's own one-letter names
 _AMBIGUOUS_DIVISION = re.compile(r"/\s*(?:[\d.]+|[a-zA-Z]\w*|\([^()]*\))\s*(?=[a-zA-Z(])")
@@ -121,6 +122,8 @@ def _expression(latex: str) -> Any | None:
         standard_transformations,
     )
 
+    if _MIXED.search(_normalize(latex)):  # 3\\frac{1}{2}: 3.5 or 1.5? let math-verify say
+        return None
     text = _translate(_normalize(latex))
     if text is None or not text.strip() or not _SIMPLE.match(text):
         return None
