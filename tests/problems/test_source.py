@@ -175,3 +175,15 @@ def capacity_of(family: str, level: int) -> int:
     from synthmill.problems.capacity import capacity
 
     return capacity(family, level).count
+
+
+@pytest.mark.slow
+def test_asking_for_more_than_exists_fails_before_anything_is_written(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "synthmill", "run", str(REPO / "examples/problems.yaml")]
+    cmd += ["--set", "stages.0.n=7", "--set", "stages.0.families=[probability]"]
+    cmd += ["--set", "stages.0.difficulties=[1]", "--set", f"output.dir={out}"]
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, check=False)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines()[-1].startswith("error: 7 problems asked")
+    assert not out.exists()

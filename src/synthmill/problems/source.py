@@ -115,6 +115,10 @@ class Problems(Source):
     def count(self) -> int:
         return self.n
 
+    def preflight(self) -> None:
+        """Fail before the run writes anything when n exceeds what the cells can make."""
+        check_room(self.n, self.family_names(), self.difficulties)
+
     @classmethod
     def details(cls) -> tuple[list[str], list[list[str]]]:
         """How many distinct problems each family makes per difficulty (`synthmill stages
