@@ -7,7 +7,9 @@ random fault: 429 with and without Retry-After, 500, a hang past the client's ti
 a dropped connection, a malformed body, a reply that is not JSON, valid JSON of the wrong
 schema. `synthmill run` (read -> distill -> dedup.exact, 200 rows, shards of 25) is
 killed with SIGKILL at 5 random moments and resumed after each; then it runs to the end
-(again while it exits 3, which says transient rejects are left to retry).
+(again while transient rejects are left to retry). Every 25th row only ever gets
+non-JSON replies (a final reject); every 15th row's first 4 requests get a 500 (a
+transient reject, more than max_failed_share of 5%: exit 3, then retried).
 
 Asserted: 0 rows lost, 0 duplicated, every row kept or rejected with a reason, no
 transient reject left, no successful call paid twice (beyond replies in flight at a kill),
@@ -28,9 +30,12 @@ from tests.llm.chaos import Chaos, Outcome, run_chaos
 from bench._machine import machine
 
 OUT = Path(__file__).resolve().parent / "results" / "faults.json"
+# What a row may end rejected for once transient failures are retried: its replies. Random
+# bad replies (30% faults, 1 in 4 of them bad content) may also exhaust a row's retries.
+CONTENT = {"invalid json", "schema mismatch"}
 
 
-def check(out: Outcome) -> list[str]:
+def check(out: Outcome, bad: set[int]) -> list[str]:
     """The promises that failed, in words (empty when all hold)."""
     problems = {
         "a kill did not land mid-run": out.kills_landed != 5,
@@ -38,6 +43,8 @@ def check(out: Outcome) -> list[str]:
         "rows lost": bool(out.lost),
         "rows duplicated": bool(out.duplicated),
         "kept + rejected != rows": out.kept + out.rejected != out.rows,
+        "a bad row was kept": not bad <= set(out.rejected_rows),
+        "a reject that is not about content": not set(out.reasons) <= CONTENT,
         "a reject without a reason": out.without_reason > 0,
         "transient rejects left": out.transient_left > 0,
         "a successful call paid twice": out.paid_twice_unexplained > 0,
@@ -47,10 +54,10 @@ def check(out: Outcome) -> list[str]:
 
 
 def main() -> int:
-    chaos = Chaos(rows=200, kills=5, fault_rate=0.3, seed=11)
+    chaos = Chaos(rows=200, kills=5, fault_rate=0.3, seed=11, bad_every=25, flaky_every=15)
     with tempfile.TemporaryDirectory() as tmp:
         out = run_chaos(Path(tmp), chaos)
-    problems = check(out)
+    problems = check(out, chaos.bad_rows())
     result = {
         "benchmark": "faults",
         "machine": machine(),

@@ -49,7 +49,22 @@ class Chaos:
     timeout: float = 1.0  # the client's timeout; hangs last 1.5x this
     concurrency: int = 4
     shard_size: int = 25
-    final_runs: int = 3  # runs after the last kill, while exit code 3 says "retry"
+    final_runs: int = 3  # runs after the last kill, while transient rejects are left
+    bad_every: int = 0  # every n-th row only ever gets non-JSON replies: a final reject
+    flaky_every: int = 0  # every n-th row's first 4 requests get a 500: a transient reject
+
+    def plan(self) -> dict[int | str, list[str]]:
+        """The rows that fail on purpose, on top of the random faults."""
+        plan: dict[int | str, list[str]] = {}
+        for i in range(self.rows):
+            if self.flaky_every and i % self.flaky_every == self.flaky_every - 1:
+                plan[i] = ["500"] * 4
+            if self.bad_every and i % self.bad_every == self.bad_every - 1:
+                plan[i] = ["badjson"] * 50
+        return plan
+
+    def bad_rows(self) -> set[int]:
+        return {i for i, steps in self.plan().items() if "badjson" in steps and isinstance(i, int)}
 
 
 @dataclass
@@ -57,6 +72,7 @@ class Outcome:
     rows: int
     kept: int = 0
     rejected: int = 0
+    rejected_rows: list[int] = field(default_factory=list)
     lost: list[int] = field(default_factory=list)
     duplicated: list[int] = field(default_factory=list)
     without_reason: int = 0
@@ -144,7 +160,7 @@ def run_chaos(root: Path, chaos: Chaos) -> Outcome:
     kills: list[float] = []
     start_time = time.monotonic()
     options = {"fault_rate": chaos.fault_rate, "seed": chaos.seed, "delay": chaos.delay}
-    with fault_server({}, stall=chaos.timeout * 1.5, **options) as server:
+    with fault_server(chaos.plan(), stall=chaos.timeout * 1.5, **options) as server:
         config = write_inputs(root, chaos, server.base_url)
         expected = int(chaos.rows * 1.6)  # requests a whole run makes, roughly
         for n in range(chaos.kills):
@@ -156,11 +172,11 @@ def run_chaos(root: Path, chaos: Chaos) -> Outcome:
                 outcome.exit_codes.append(proc.returncode)
             else:
                 kills.append(at)
-        for _ in range(chaos.final_runs):
+        for _ in range(chaos.final_runs):  # the last run must leave no transient reject
             proc = start(config, env)
             proc.communicate(timeout=600)
             outcome.exit_codes.append(proc.returncode)
-            if proc.returncode != 3:
+            if proc.returncode not in (0, 3) or not transient_left(root / "run"):
                 break
         outcome.seconds = round(time.monotonic() - start_time, 2)
         ledger(outcome, server, kills)
@@ -211,8 +227,10 @@ def check_rows(outcome: Outcome, run: Path) -> None:
     for path in sorted((run / "rejects").rglob("*.jsonl")):
         for line in path.read_text(encoding="utf-8").splitlines():
             reject = json.loads(line)
-            seen[_index(reject["row"]["instruction"])] += 1
+            index = _index(reject["row"]["instruction"])
+            seen[index] += 1
             outcome.rejected += 1
+            outcome.rejected_rows.append(index)
             reasons[reject.get("reason") or ""] += 1
             outcome.without_reason += int(not reject.get("reason"))
             outcome.transient_left += int(bool((reject.get("raw") or {}).get("transient")))
@@ -222,6 +240,16 @@ def check_rows(outcome: Outcome, run: Path) -> None:
     stats = json.loads((run / "stats.json").read_text(encoding="utf-8"))
     counters = stats["stages"]["distill"]["counters"]
     outcome.calls_in_stats = counters.get("llm.calls", 0) - counters.get("llm.failures", 0)
+
+
+def transient_left(run: Path) -> int:
+    """Rejects marked transient in a run directory (the next run retries them)."""
+    lines = [
+        json.loads(line)
+        for path in (run / "rejects").rglob("*.jsonl")
+        for line in path.read_text(encoding="utf-8").splitlines()
+    ]
+    return sum(1 for r in lines if (r.get("raw") or {}).get("transient"))
 
 
 def _index(text: str) -> int:

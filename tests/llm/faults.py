@@ -5,9 +5,9 @@ dropped connections, bodies that are not JSON, replies that are not the JSON ask
 
 Each request names its row in a message ("row 7"); `plan[row]` lists the action for that
 row's 1st, 2nd, ... request (`plan["probe"]` for the structured-output probe, which names
-no row); after the list runs out the row gets "ok". With `fault_rate`, any request gets a
-random fault (from FAULTS) with that probability instead. "ok" replies are a minimal
-object valid against the request's JSON schema, or are forwarded to `upstream` (a real
+no row); after the list runs out the row gets "ok". With `fault_rate`, any request of a
+row without a plan gets a random fault (from FAULTS) with that probability. "ok" replies
+are a minimal object valid against the request's JSON schema, or are forwarded to `upstream` (a real
 server). Every 200 chat reply is recorded in `paid` by a hash of the request body.
 """
 
@@ -70,9 +70,10 @@ class FaultServer(ThreadingHTTPServer):
 
     def action(self, row: int | None) -> str:
         with self.lock:
-            if self.fault_rate and self.rng.random() < self.fault_rate:
-                return self.rng.choice(FAULTS)
             key: int | str = PROBE if row is None else row
+            planned = key in self.plan  # a planned row follows its plan only
+            if not planned and self.fault_rate and self.rng.random() < self.fault_rate:
+                return self.rng.choice(FAULTS)
             n = self.attempts[key]
             self.attempts[key] += 1
             steps = self.plan.get(key, [])
