@@ -2,7 +2,10 @@
 
 `complete_structured(backend, requests, Model, ctx)` returns one `Structured` per request:
 either `.value` (a validated Model instance) or `.reason` plus `.raw` (the last output),
-which the recipe turns into `record.reject(stage, result.reason, raw=result.raw)`.
+which the recipe turns into `record.reject(stage, result.reason, raw=result.rejection())`.
+When the call itself failed for a transient reason (timeout, 5xx, outage), that payload
+carries `transient: true`, which makes the rejection transient (see Record.reject): the
+runner retries the row on the next run. Invalid JSON or schema failures stay final.
 """
 
 from __future__ import annotations
