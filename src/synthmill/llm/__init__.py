@@ -19,9 +19,17 @@ How a recipe uses this package (engineer B's API):
                     out.append(record.reject(self.label, res.reason, raw=res.rejection()))
 
 - `complete(backend, requests, ctx)` -> one `Completion` per request (plain text);
-  it uses the response cache in ctx.cache_dir and counts llm.calls, llm.failures,
-  llm.cache_hits, llm.prompt_tokens, llm.completion_tokens on ctx. Never call
+  it uses the response cache in ctx.cache_dir (each reply stored as soon as it is paid)
+  and counts llm.calls, llm.failures, llm.transient_failures, llm.cache_hits,
+  llm.paid_before_resume, llm.prompt_tokens, llm.completion_tokens on ctx. Never call
   `backend.complete` directly from a stage, or calls are neither cached nor counted.
+- A failed call's Completion has `error` set and `transient=True` when a later run may
+  succeed; pass `res.rejection()` as the raw payload of `record.reject(...)` and the
+  runner retries that row on the next run (content failures stay final).
+- Backend authors implement `complete(requests)`; optionally `complete_each(requests,
+  on_done)` to report each call as it finishes, `speed_options` (options kept out of
+  the cache key) and `cache_identity()` (what else changes a reply). A backend that
+  cannot be used at all raises `BackendError`.
 - `complete_structured(...)` asks for JSON matching a pydantic model (constrained by
   its JSON schema), retries with the validation error fed back, and counts
   structured.ok_first_try / structured.ok_after_retry / structured.failed.
@@ -33,13 +41,14 @@ How a recipe uses this package (engineer B's API):
   is deterministic (reply picked by request hash) for unit tests of recipe logic.
 """
 
-from synthmill.llm.base import Backend, Completion, Request
+from synthmill.llm.base import Backend, BackendError, Completion, Request
 from synthmill.llm.calls import complete, provenance
 from synthmill.llm.registry import BackendField, backend_option, make_backend
 from synthmill.llm.structured import Structured, complete_structured
 
 __all__ = [
     "Backend",
+    "BackendError",
     "BackendField",
     "Completion",
     "Request",
