@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -165,6 +166,8 @@ def test_a_single_column_works_and_says_there_are_no_pairs(
         (b"a,b\n1,x\n2,y\n", ("--method", "dp"), "not available yet"),
         (b"a,b\n1,x\n2,y\n", ("--method", "gan"), "unknown method"),
         (b"a,b\n1,x\n", ("--holdout", "0.5"), "too few"),
+        (b"a,a,b\n1,2,x\n", (), "column names repeat: a"),
+        (b"a,b\n1,x\n2,y\n", ("--holdout", "1.5"), "must be in [0, 1)"),
     ],
 )
 def test_bad_input_is_one_line_and_writes_nothing(
@@ -189,3 +192,18 @@ def test_evaluate_refuses_tables_of_another_schema(
 def test_the_non_utf8_error_reaches_a_real_process(tmp_path: Path) -> None:
     src = write(tmp_path / "in.csv", "name\nJos\xe9\n".encode("latin-1"))
     one_line_error(cli("tabular", "synthesize", str(src), "-o", "out", cwd=tmp_path), "line 2")
+
+
+@pytest.mark.parametrize(
+    ("column", "words"),
+    [
+        (pa.array([[1, 2], [3]] * 10), "is list<element: int64>; only numbers"),
+        (pa.array([1.5, float("inf")] * 10), "holds infinite values"),
+    ],
+)
+def test_columns_that_cannot_be_modelled_are_named(
+    tmp_path: Path, main: Callable[..., Ran], column: pa.Array, words: str
+) -> None:
+    pq.write_table(pa.table({"odd": column, "x": list(range(20))}), tmp_path / "in.parquet")
+    one_line_error(main("tabular", "synthesize", "in.parquet", "-o", "out"), words)
+    assert not (tmp_path / "out").exists()

@@ -94,16 +94,41 @@ def check_utf8(path: Path) -> None:
 
 
 def coerce_strings(table: pa.Table) -> pa.Table:
-    """Type text columns that hold only numbers or timestamps ('' counts as missing)."""
-    columns = []
-    for name in table.column_names:
-        col = table.column(name)
-        if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
-            col = _typed(pc.if_else(pc.equal(pc.utf8_trim_whitespace(col), ""), None, col))
-        elif pa.types.is_null(col.type):
-            col = col.cast(pa.string())
-        columns.append(col)
-    return pa.table(columns, names=table.column_names)
+    """Type text columns that hold only numbers or timestamps ('' counts as missing);
+    dictionaries become their values, decimals floats, and NaN is missing."""
+    repeated = sorted({n for n in table.column_names if table.column_names.count(n) > 1})
+    if repeated:
+        raise DataError(f"column names repeat: {', '.join(repeated)}; give each its own name")
+    return pa.table(
+        [_coerced(n, table.column(n)) for n in table.column_names], names=table.column_names
+    )
+
+
+def _coerced(name: str, col: pa.ChunkedArray) -> pa.ChunkedArray:
+    if pa.types.is_dictionary(col.type):
+        col = col.cast(col.type.value_type)
+    if pa.types.is_large_string(col.type):
+        col = col.cast(pa.string())
+    if pa.types.is_string(col.type):
+        return _typed(pc.if_else(pc.equal(pc.utf8_trim_whitespace(col), ""), None, col))
+    if pa.types.is_null(col.type):
+        return col.cast(pa.string())
+    if pa.types.is_decimal(col.type):
+        col = col.cast(pa.float64())
+    if pa.types.is_floating(col.type):
+        if pc.any(pc.is_inf(col)).as_py():
+            raise DataError(f"column {name!r} holds infinite values; make them missing first")
+        return pc.if_else(pc.is_nan(col), None, col)
+    if not (
+        pa.types.is_integer(col.type)
+        or pa.types.is_boolean(col.type)
+        or pa.types.is_temporal(col.type)
+    ):
+        raise DataError(
+            f"column {name!r} is {col.type}; only numbers, text, booleans and dates can be "
+            "synthesized: drop or flatten it first"
+        )
+    return col
 
 
 def _typed(col: pa.ChunkedArray) -> pa.ChunkedArray:
