@@ -143,10 +143,10 @@ def _row(record: Record, json_meta: bool) -> dict[str, Any]:
 
 def _unpack(rows: Any) -> tuple[list[dict[str, Any]], Callable[[list[dict[str, Any]]], Any]]:
     """Plain rows, and the function that turns result rows back into the input's type."""
-    kind = f"{type(rows).__module__}.{type(rows).__qualname__}"
-    if kind == "pandas.core.frame.DataFrame":
+    module, name = type(rows).__module__, type(rows).__name__
+    if module.startswith("pandas") and name == "DataFrame":
         return rows.to_dict("records"), _to_dataframe
-    if kind.startswith("datasets.") and hasattr(rows, "to_list"):
+    if module.startswith("datasets") and name == "Dataset":
         return rows.to_list(), _to_dataset
     if isinstance(rows, dict):
         raise TypeError("rows: give a list of dicts (one per row), a DataFrame or a Dataset")

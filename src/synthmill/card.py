@@ -52,7 +52,7 @@ def render_card(pipeline: Pipeline, stats: dict[str, Any], run: dict[str, Any]) 
         f"# {pipeline.name}\n",
         f"{stats['rows']} rows, **{share:.1%} synthetic** "
         f"({_counts(stats['origin'])}). Made with synthmill {versions.get('synthmill', '?')} "
-        f"from seed {pipeline.seed}.\n",
+        f"from seed {pipeline.seed}.{_kept(pipeline, stats)}\n",
         "## How it was made\n",
         _stage_table(pipeline, stats),
         "## What the filters removed, and why\n",
@@ -73,6 +73,14 @@ def render_card(pipeline: Pipeline, stats: dict[str, Any], run: dict[str, Any]) 
         _load_snippet(pipeline.output.format),
     ]
     return "\n".join(parts)
+
+
+def _kept(pipeline: Pipeline, stats: dict[str, Any]) -> str:
+    """' Kept M of the N rows the source made (x%).', the share that survived the stages."""
+    made = stats.get("stages", {}).get(pipeline.stages[0].label, {}).get("rows_out")
+    if not made or len(pipeline.stages) < 2:
+        return ""
+    return f" Kept {stats['rows']} of the {made} rows the source made ({stats['rows'] / made:.0%})."
 
 
 def _load_snippet(fmt: str) -> str:

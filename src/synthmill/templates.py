@@ -52,7 +52,8 @@ def compile_template(source: str) -> Template:
 def template_variables(source: str) -> frozenset[str]:
     """The names a template reads from the row (the undeclared variables)."""
     try:
-        return frozenset(meta.find_undeclared_variables(environment().parse(source)))
+        names = meta.find_undeclared_variables(environment().parse(source))
+        return frozenset(names - set(environment().globals))  # range, dict, namespace...
     except TemplateSyntaxError as exc:
         raise ValueError(f"template syntax error at line {exc.lineno}: {exc.message}") from None
 

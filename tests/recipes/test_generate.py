@@ -125,7 +125,7 @@ def test_empty_reply_and_failed_call_are_rejected_not_lost() -> None:
 
 def test_reads_lists_template_columns_and_missing_column_raises_before_calls() -> None:
     g = stage(
-        prompt="{% for x in [1] %}{{ topic }}{% endfor %}", system="{{ persona }}", output="q"
+        prompt="{% for x in range(1) %}{{ topic }}{% endfor %}", system="{{ persona }}", output="q"
     )
     assert g.reads() == ["persona", "topic"]
     before = len(gen_replies.CALLS)
@@ -199,3 +199,9 @@ def test_pipeline_run_cache_provenance_and_yaml_round_trip(tmp_path: Path) -> No
     second = again.run(overwrite=True).stats["stages"]
     assert second["question"]["counters"].get("llm.calls", 0) == 0  # served from the cache
     assert second["question"]["counters"]["llm.cache_hits"] == 3
+
+
+def test_row_values_are_data_never_template_code() -> None:
+    hostile = [Record.new({"topic": "{{ 7 * 7 }} {% if true %}x{% endif %}"}, key=1, stage="s")]
+    (r,) = stage(prompt="About {{ topic }}", output="q").process(hostile, ctx())
+    assert "user: About {{ 7 * 7 }} {% if true %}x{% endif %}" in r.data["q"]

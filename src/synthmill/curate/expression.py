@@ -14,6 +14,7 @@ from typing import ClassVar
 
 from pydantic import Field, field_validator
 
+from synthmill.errors import DataError
 from synthmill.pipeline.stage import Check
 from synthmill.records import Record, Verdict
 from synthmill.templates import compile_expression, evaluate, expression_variables
@@ -36,5 +37,8 @@ class ExpressionFilter(Check):
         return sorted(expression_variables(self.expr))
 
     def check(self, record: Record) -> Verdict:
-        ok = bool(evaluate(self.expr, record.data))
+        try:
+            ok = bool(evaluate(self.expr, record.data))
+        except DataError as exc:  # a value the expression cannot handle (None, a short list)
+            return Verdict(False, "expression failed", raw={"expr": self.expr, "error": str(exc)})
         return Verdict(ok, "" if ok else self.reason, raw=None if ok else {"expr": self.expr})

@@ -20,6 +20,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PydanticUserError, create_model
 from pydantic_core import SchemaError
 
+from synthmill.pipeline.portable import object_path
 from synthmill.records import stable_hash
 
 SchemaSpec = str | dict[str, Any] | type[BaseModel]
@@ -91,7 +92,7 @@ def import_model(path: str) -> type[BaseModel]:
 
 def model_path(model: type[BaseModel]) -> str:
     """'module:Class' of a model, as written back to YAML."""
-    return f"{model.__module__}:{model.__qualname__}"
+    return object_path(model)
 
 
 def _build(spec: dict[str, Any], max_chars: int | None) -> type[BaseModel]:
