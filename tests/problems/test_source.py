@@ -187,3 +187,14 @@ def test_asking_for_more_than_exists_fails_before_anything_is_written(tmp_path: 
     assert done.returncode == 2
     assert done.stderr.strip().splitlines()[-1].startswith("error: 7 problems asked")
     assert not out.exists()
+
+
+@pytest.mark.slow
+def test_five_thousand_problems_of_every_family_are_all_distinct() -> None:
+    source = Problems(n=5000, families=["arithmetic", "algebra", "word", "number_theory",
+                                        "sequence", "units", "probability", "code"],
+                      difficulties=[1, 2, 3, 4, 5])  # fmt: skip
+    ctx = StageContext(seed=7, stage="problems")
+    texts = [r.data["problem"] for r in source.rows(ctx)]
+    assert len(texts) == 5000 and len(set(texts)) == 5000
+    assert 0 < ctx.counters["redrawn_duplicates"] < 5000
