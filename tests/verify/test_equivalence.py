@@ -178,6 +178,8 @@ MORE_CASES: list[tuple[str, str, bool]] = [
     ("13", "$\\boxed{1 3}$", False),
     ("x", "$\\boxed{y}$", False),
     ("13", "Answer: about 13", False),
+    ("13", "The answer is equal to 13.", True),
+    ("13", "Answer: at least 13", False),
     ("13", "Answer: 13?", False),
     ("13", "Answer: ~13", False),
     ("12", "Answer: $12~\\text{cm}$", True),  # ~ inside LaTeX is a space

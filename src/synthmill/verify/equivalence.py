@@ -33,6 +33,7 @@ _RELATION = re.compile(
     r"|[\d)}]\s*[\u2013\u2014]\s*[\d(\\]"  # a range such as 13 (en dash) 14
 )
 _TEXT = re.compile(r"\\(?:text|mathrm|textrm|mbox)\s*\{([^{}]*)\}")
+_HEDGE_WORDS = NOT_UNITS - {"to", "plus", "minus", "times", "and"}  # "equal to 13" is fine
 _NAME = re.compile(r"^\s*[a-zA-Z](?:_\{?\w+\}?)?(?:\([a-z]\))?\s*$")  # x, y_1, f(x)
 
 
@@ -79,9 +80,9 @@ def _suspicious(gold: str, answer: str) -> str:
     if "=" not in gold and not all(_is_value(item) for item in top_level_split(answer)):
         return "the answer is an equation between values, not a value"
     for text in _TEXT.findall(answer):
-        if re.search(r"\d", text) or _hedges(text, gold):
+        if re.search(r"\d", text) or _hedges(text, gold, NOT_UNITS):
             return f"the answer hedges in words: {text.strip()[:60]!r}"
-    if _hedges(re.sub(r"\\[a-zA-Z]+", " ", answer), gold):  # "about 13", "maybe 14"
+    if _hedges(re.sub(r"\\[a-zA-Z]+", " ", answer), gold, _HEDGE_WORDS):  # "about 13"
         return "the answer hedges in words"
     for m in _HUGE.finditer(answer):
         if m.group(0) not in gold:
@@ -89,12 +90,12 @@ def _suspicious(gold: str, answer: str) -> str:
     return ""
 
 
-def _hedges(text: str, gold: str) -> bool:
+def _hedges(text: str, gold: str, hedges: frozenset[str]) -> bool:
     """Words such as "or", "about", "maybe" in the answer (and not in the gold)."""
     words = set(re.findall(r"[a-z]+", text.lower())) - set(re.findall(r"[a-z]+", gold.lower()))
     if item_count(gold) > 1:
         words -= {"or", "and"}  # "x = -2 or x = 3" lists the roots the gold lists
-    return bool(NOT_UNITS.intersection(words))
+    return bool(hedges.intersection(words))
 
 
 def _is_value(item: str) -> bool:
