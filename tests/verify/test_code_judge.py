@@ -114,6 +114,16 @@ def test_a_demo_under_the_main_guard_does_not_run() -> None:
     assert judge(code, "def check(candidate):\n    assert candidate(3) == 3\n") == "passed"
 
 
+def test_candidate_and_judge_do_not_share_random_state() -> None:
+    code = "import random\ndef f():\n    v = random.getrandbits(64)\n    print(v)\n    return v\n"
+    tests = (
+        "import random\ndef check(candidate):\n    assert candidate() != random.getrandbits(64)\n"
+    )
+    runs = [run_check(code, tests, "f", LIMITS) for _ in range(2)]
+    assert [r.status for r in runs] == ["passed", "passed"]
+    assert runs[0].stdout != runs[1].stdout
+
+
 def test_failures_are_named() -> None:
     tests = "def check(candidate):\n    assert candidate() == 1\n"
     spin = Limits(wall_seconds=6, cpu_seconds=1)

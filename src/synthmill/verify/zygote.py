@@ -185,7 +185,8 @@ def flush() -> None:
 
 def reseed() -> None:
     """Children must not share the zygote's random state (or guess the judge's draws)."""
-    if "random" in sys.modules:
+    # `random` reseeds itself after fork (os.register_at_fork); check, never assume
+    if "random" in sys.modules and not hasattr(os, "register_at_fork"):
         sys.modules["random"].seed()
     if hasattr(sys, "set_int_max_str_digits"):
         sys.set_int_max_str_digits(100_000)
