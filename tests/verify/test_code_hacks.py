@@ -327,13 +327,17 @@ UNIVERSAL = """\
 
 @pytest.mark.slow
 def test_every_humaneval_task_judges_canonical_and_hacks() -> None:
-    """With the prompt given (its helpers run in the judge): canonical passes, hacks fail."""
+    """With the prompt given (its helpers run in the judge): canonical passes, broken and
+    hacked solutions fail, on all 164 tasks."""
     tasks = load_humaneval()
 
     def run(task: dict[str, str]) -> list[tuple[str, str, str]]:
         prompt, entry = task["prompt"], task["entry_point"]
+        body = task["canonical_solution"].rstrip().splitlines()
+        broken = "\n".join(body[:-1]) + "\n    return None\n" if len(body) > 1 else "    pass\n"
         solutions = {
             "canonical": prompt + task["canonical_solution"],
+            "broken": prompt + broken,
             "universal_object": prompt + UNIVERSAL,
             "exit_in_function": prompt + "    import os\n    os._exit(0)\n",
         }
@@ -344,6 +348,6 @@ def test_every_humaneval_task_judges_canonical_and_hacks() -> None:
 
     with ThreadPoolExecutor(2) as pool:
         results = [r for rs in pool.map(run, tasks) for r in rs]
-    assert len(results) == 3 * 164
+    assert len(results) == 4 * 164
     wrong = [r for r in results if (r[1] == "canonical") != (r[2] == "passed")]
     assert wrong == []
