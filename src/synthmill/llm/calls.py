@@ -35,7 +35,18 @@ def complete(
     backend: Backend, requests: Sequence[Request], ctx: StageContext | None = None
 ) -> list[Completion]:
     """One completion per request, from the cache where possible; counted on ctx."""
-    cache = ResponseCache(ctx.cache_dir) if ctx is not None and ctx.cache_dir else None
+    if ctx is None or not ctx.cache_dir:
+        return _complete(backend, requests, ctx, None)
+    with ResponseCache(ctx.cache_dir) as cache:
+        return _complete(backend, requests, ctx, cache)
+
+
+def _complete(
+    backend: Backend,
+    requests: Sequence[Request],
+    ctx: StageContext | None,
+    cache: ResponseCache | None,
+) -> list[Completion]:
     payer = payer_of(ctx)
     keys = cache_keys(backend, requests)
     hits = cache.get_many(keys) if cache is not None else {}

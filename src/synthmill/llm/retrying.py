@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import logging
+import os
 import random
 import time
 from collections.abc import Callable, Sequence
@@ -148,7 +149,9 @@ def _why(exc: BaseException) -> str:
     seen: BaseException | None = exc
     while seen is not None:
         if isinstance(seen, OSError) and seen.strerror:
-            return redact(seen.strerror)[:ERROR_CHARS]
+            errno = seen.errno if isinstance(seen.errno, int) else 0
+            why = os.strerror(errno) if errno > 0 else seen.strerror  # DNS errors are < 0
+            return redact(why)[:ERROR_CHARS]
         seen = seen.__cause__ or seen.__context__
     text = str(exc) or type(exc).__name__
     return redact(text.split("] ", 1)[-1])[:ERROR_CHARS]
