@@ -232,10 +232,13 @@ def test_code_function_expected_values_re_derived() -> None:
 
 def test_a_thousand_distinct_code_problems_with_tests() -> None:
     source = Problems(n=1000, families=["code"], difficulties=[1, 2, 3, 4, 5])
-    rows = [r.data for r in source.rows(StageContext(seed=11, stage="problems"))]
+    records = list(source.rows(StageContext(seed=11, stage="problems")))
+    rows = [r.data for r in records]
     assert len({r["problem"] for r in rows}) == 1000
     assert all(r["tests"].count("assert candidate(") >= 3 and r["entry_point"] for r in rows)
     assert len({r["family"] for r in rows}) == 6
+    specs = [r.meta.params.get("spec") for r in records if r.data["family"] != "code.function"]
+    assert all(spec and spec["template"] for spec in specs)  # provenance: the drawn spec
 
 
 @pytest.mark.sandbox

@@ -99,7 +99,9 @@ class Problems(Source):
         for i in range(self.n):
             rngs = partial(_stream, ctx, i)
             problem, redraws = draws.draw(rngs, self.weights_at(i))
-            params = {"family": problem.family, "difficulty": problem.difficulty}
+            params: dict[str, object] = {"family": problem.family, "difficulty": problem.difficulty}
+            if problem.params:
+                params["spec"] = problem.params  # a code problem's drawn spec
             if redraws:
                 params["redraws"] = redraws
                 ctx.count("redrawn_duplicates", redraws)
