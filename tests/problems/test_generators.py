@@ -36,6 +36,11 @@ def test_math_answers_are_canonical(family: str) -> None:
 def test_formats() -> None:
     assert fmt(Fraction(6, 8)) == "3/4" and fmt(Fraction(-4, 2)) == "-2"
     assert fmt_decimal(Fraction(5, 2)) == "2.5" and fmt_decimal(Fraction(1, 3)) == "1/3"
+    assert fmt_decimal(Fraction(297093, 25)) == "11883.72"  # was 297093/25 (float rounding)
+    assert (
+        fmt_decimal(Fraction(-1, 8)) == "-0.125"
+        and fmt_decimal(Fraction(1, 1024)) == "0.0009765625"
+    )
     assert fmt_roots([3, -2, 3]) == "-2, 3, 3" and fmt_tuple([2, -1]) == "(2, -1)"
 
 
