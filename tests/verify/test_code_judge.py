@@ -221,7 +221,7 @@ def test_what_the_candidate_can_reach() -> None:
 
 def test_the_probe_notices_a_missing_protection(monkeypatch: pytest.MonkeyPatch) -> None:
     """Negative control: a zygote that stays dumpable exposes the judge, and the probe says so."""
-    weak = sandbox_pool.ZYGOTE_SOURCE.replace("    prctl(PR_SET_DUMPABLE, 0)\n", "")
+    weak = sandbox_pool.ZYGOTE_SOURCE.replace("prctl(PR_SET_DUMPABLE, 0)", "pass")
     assert weak != sandbox_pool.ZYGOTE_SOURCE
     monkeypatch.setattr(sandbox_pool, "ZYGOTE_SOURCE", weak)
     result = run_check(PROBE, PROBE_TESTS, "f", LIMITS, fresh=True)

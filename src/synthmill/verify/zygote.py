@@ -559,8 +559,12 @@ def main() -> None:
     ISOLATED = sys.argv[2] == "isolated"
     if ISOLATED:
         check_isolated()
-    prctl(PR_SET_DUMPABLE, 0)
-    prctl(PR_SET_CHILD_SUBREAPER, 1)
+    try:
+        prctl(PR_SET_DUMPABLE, 0)
+        prctl(PR_SET_CHILD_SUBREAPER, 1)
+    except (AttributeError, OSError):  # no prctl (not Linux): only the unsafe mode runs here
+        if ISOLATED:
+            raise
     signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())
     for name in PRELOAD.split():
         __import__(name)
