@@ -32,14 +32,19 @@ def echo(request: Request) -> str:
 
 
 def answer(request: Request) -> str:
-    """A valid JSON object for the requested schema, varying with the prompt."""
+    """A valid JSON object for the requested schema, varying with the prompt; else echo()."""
+    if request.json_schema is None:
+        return echo(request)  # free text
     CALLS.append(request)
-    schema = request.json_schema or {}
     tag = stable_hash(request.messages, request.seed, length=6)
-    values = {}
-    for name, prop in schema.get("properties", {}).items():
-        kind = prop.get("type")
-        values[name] = prop.get("minimum", 1) if kind == "integer" else f"{name} {tag}"
+    values: dict[str, object] = {}
+    for name, prop in request.json_schema.get("properties", {}).items():
+        if "enum" in prop:
+            values[name] = prop["enum"][0]
+        elif prop.get("type") == "integer":
+            values[name] = prop.get("minimum", 1)
+        else:
+            values[name] = f"{name} {tag}"
     return json.dumps(values)
 
 

@@ -205,3 +205,18 @@ def test_row_values_are_data_never_template_code() -> None:
     hostile = [Record.new({"topic": "{{ 7 * 7 }} {% if true %}x{% endif %}"}, key=1, stage="s")]
     (r,) = stage(prompt="About {{ topic }}", output="q").process(hostile, ctx())
     assert "user: About {{ 7 * 7 }} {% if true %}x{% endif %}" in r.data["q"]
+
+
+def test_support_tickets_example_runs_with_the_fake_backend(tmp_path: Path) -> None:
+    pytest.importorskip("faker")
+    overrides = [f"output.dir={tmp_path / 'st'}", f"backend={json.dumps(ANSWER)}", "stages.0.n=6"]
+    p = Pipeline.from_yaml(Path(__file__).parents[2] / "examples/support_tickets.yaml", overrides)
+    root = p.run().root
+    out = [r for f in sorted((root / "data").glob("*.parquet")) for r in read_records(f)]
+    assert len(out) == 6
+    for r in out:
+        first = r.data["customer"]["first_name"]
+        assert r.data["message"].startswith(f"system: You are {first}, a customer")
+        assert f"your {r.data['product']} has this problem: {r.data['issue']}." in r.data["message"]
+        assert r.data["category"] == "hardware" and r.data["priority"] == 1  # first enum, min
+        assert (2 <= r.data["sla_hours"] <= 8) == (r.data["plan"] == "premium")
