@@ -20,7 +20,10 @@ def run(
         [], "--set", help="Override a config value: stages.0.n=100, seed=3, or STAGE_NAME.key=v."
     ),
     overwrite: bool = typer.Option(
-        False, "--overwrite", help="Delete an existing run directory of another config first."
+        False,
+        "--overwrite",
+        help="Start the run directory again (needed after the config or an input changed); "
+        "never while another run holds its lock.",
     ),
     no_cache: bool = typer.Option(
         False, "--no-cache", help="Call the model again instead of reusing cached responses."
