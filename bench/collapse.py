@@ -6,6 +6,9 @@
 Every family runs 5 policies x 3 seeds x 5 generations (the `synthmill collapse run`
 defaults). Wall and CPU seconds are per family; the final generation's medians over seeds
 are kept per policy, with the closed-form expectation where theory gives one.
+Also: the three paper reproductions (`synthmill collapse reproduce`, default seeds), and
+a long Gaussian accumulate run with sufficient statistics against the pool-copying path
+in the same process (their ratio).
 """
 
 from __future__ import annotations
@@ -21,7 +24,9 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from synthmill.collapse.experiment import FAMILIES, machine, make_family, run_family
+from synthmill.collapse.gaussian import Gaussian
 from synthmill.collapse.policies import POLICIES
+from synthmill.collapse.reproduce import PAPERS, reproduce
 
 RESULTS = Path(__file__).resolve().parent / "results" / "collapse.json"
 
@@ -54,6 +59,41 @@ def bench(scale: float, generations: int, seeds: int) -> dict[str, Any]:
     return out
 
 
+class PoolGaussian(Gaussian):
+    """The Gaussian without sufficient statistics: accumulate copies the growing pool."""
+
+    def stats(self, data: Any) -> None:
+        return None
+
+
+def long_run(generations: int, seeds: int) -> dict[str, Any]:
+    """Gaussian accumulate, generations x seeds: statistics path vs pool path."""
+    out: dict[str, Any] = {"generations": generations, "seeds": seeds}
+    for name, family in (("statistics", Gaussian()), ("pool", PoolGaussian())):
+        wall = time.perf_counter()
+        res = run_family(family, ["accumulate"], generations, seeds)
+        final = next(e for e in res["summary"] if e["generation"] == generations)
+        out[name] = {
+            "wall_seconds": round(time.perf_counter() - wall, 2),
+            "final_var_ratio_mean": round(final["var_ratio"]["mean"], 5),
+        }
+        print("long run", name, out[name]["wall_seconds"], "s", file=sys.stderr)
+    out["speedup"] = round(out["pool"]["wall_seconds"] / out["statistics"]["wall_seconds"], 1)
+    return out
+
+
+def reproductions() -> dict[str, Any]:
+    out = {}
+    for paper in PAPERS:
+        wall = time.perf_counter()
+        res = reproduce(paper)
+        res["rows"] = [r.as_dict() for r in res["rows"]]
+        res["wall_seconds"] = round(time.perf_counter() - wall, 2)
+        out[paper] = res
+        print("reproduce", paper, res["wall_seconds"], "s", res["agrees"], file=sys.stderr)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=float, default=1.0)
@@ -62,6 +102,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     result = bench(args.scale, args.generations, args.seeds)
+    result["reproduce"] = reproductions()
+    result["gaussian_accumulate_long"] = long_run(500, 20)
     default = (args.scale, args.generations, args.seeds) == (1.0, 5, 3)
     path = args.out or (RESULTS if default else None)
     if path is not None:

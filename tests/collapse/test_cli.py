@@ -51,3 +51,41 @@ def test_collapse_families_lists_every_family(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     for name in ("gaussian", "gmm", "kde", "regression", "zipf", "ngram"):
         assert name in out.stdout
+
+
+def test_collapse_rows_and_params_are_used_and_recorded(tmp_path: Path) -> None:
+    # N=10 used to become 20 silently; every family parameter is settable and recorded.
+    args = ["collapse", "run", "-f", "gaussian", "-f", "regression", "-p", "replace", "-g", "2",
+            "-s", "2", "-n", "12", "-P", "estimator=mle", "-P", "regression.d=3",
+            "-P", "regression.noise=0.5", "--no-plots", "-o", "lab"]  # fmt: skip
+    out = cli(*args, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    results = json.loads((tmp_path / "lab" / "collapse.json").read_text())
+    gauss, reg = results["families"]["gaussian"], results["families"]["regression"]
+    assert gauss["config"] == {"n": 12, "mu": 0.0, "sigma": 1.0, "estimator": "mle"}
+    assert reg["config"]["d"] == 3 and reg["config"]["noise"] == 0.5 and reg["config"]["n"] == 12
+    assert {r["train_size"] for r in gauss["runs"]} == {12}
+    assert results["config"]["rows"] == 12
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["-f", "gaussian", "-n", "1"], "n must be at least 2"),
+        (["-f", "regression", "-n", "8"], "n must be at least d + 2"),
+        (["-f", "gaussian", "-P", "estimator=biased"], "unknown estimator 'biased'"),
+        (["-f", "gaussian", "-P", "beta=2"], "no chosen family has 'beta'"),
+        (["-f", "zipf", "-P", "zipf.beta=high"], "zipf.beta='high' is not a valid float"),
+        (["-f", "zipf", "-P", "gaussian.mu=1"], "family 'gaussian' is not being run"),
+        (["-f", "zipf", "-P", "beta"], "write NAME=VALUE"),
+        (["-f", "zipf", "-P", "zipf.n=5"], "zipf has no parameter 'n'"),
+        (["-f", "kde", "--verify-rows", "0"], "verify rows"),
+    ],
+)
+def test_collapse_bad_parameters_fail_before_any_work(
+    tmp_path: Path, args: list[str], message: str
+) -> None:
+    out = cli("collapse", "run", *args, "-o", "lab", cwd=tmp_path)
+    assert out.returncode == 2, out.stderr
+    assert out.stderr.strip().startswith("error:") and message in out.stderr, out.stderr
+    assert not (tmp_path / "lab").exists()

@@ -85,3 +85,43 @@ def test_chains_are_reproducible() -> None:
     assert run_chain(KernelDensity(), "verified", 2, 7) == run_chain(
         KernelDensity(), "verified", 2, 7
     )
+
+
+@pytest.mark.slow
+def test_ngram_verified_keeps_n_rows_and_only_real_bigrams() -> None:
+    # The verifier used to drop failed candidates without drawing more, so the verified
+    # chain trained on ~57% of n rows at generation 1. Now it draws until n rows pass.
+    # Its training text then holds only real bigrams (precision 1) but is shorter and
+    # narrower than replace's: a correctness filter cuts the tail (see README).
+    family = NgramLM(n=300)
+    verified = run_chain(family, "verified", 2, 0)
+    replace = run_chain(family, "replace", 2, 0)
+    assert [r["train_size"] for r in verified] == [300, 300, 300]
+    assert all(r["bigram_precision"] == 1.0 for r in verified)
+    assert replace[2]["bigram_precision"] < 1.0
+    assert verified[2]["mean_length"] < replace[2]["mean_length"]
+
+
+def test_verified_rows_and_oversample_are_honoured() -> None:
+    from synthmill.collapse.policies import Verification
+
+    family = Regression(n=50, d=3)
+    rows = run_chain(family, "verified", 2, 0, verification=Verification(rows=80, oversample=3))
+    assert [r["train_size"] for r in rows] == [50, 80, 80]
+
+
+def test_bad_family_parameters_are_one_line_errors() -> None:
+    from synthmill.collapse.gaussian import Gaussian
+    from synthmill.collapse.zipf import ZipfMemorizer
+    from synthmill.errors import ConfigError
+
+    for bad in (
+        lambda: Gaussian(n=1),
+        lambda: Gaussian(estimator="biased"),
+        lambda: Regression(n=10, d=10),
+        lambda: ZipfMemorizer(beta=1.0),
+        lambda: ZipfMemorizer(keys=100, tail_cut=200),
+        lambda: NgramLM(n=10**6),
+    ):
+        with pytest.raises(ConfigError):
+            bad()

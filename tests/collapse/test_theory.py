@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 
 from synthmill.collapse.gaussian import Gaussian, log_chi2_mean, log_chi2_var
 from synthmill.collapse.policies import run_chain
@@ -37,7 +38,7 @@ def test_gaussian_replace_variance_decays_as_a_product_of_chi_squares() -> None:
     # log(var ratio) after generation t is a sum of t + 1 iid log(chi2(n-1)/n) terms, so its
     # mean over S seeds has expectation (t+1) m and standard error sqrt((t+1) v / S).
     n, t, seeds = 20, 10, 400
-    rows = _chains(Gaussian(n=n), "replace", t, seeds)
+    rows = _chains(Gaussian(n=n, estimator="mle"), "replace", t, seeds)
     for gen in (0, 5, t):
         logs = np.log(_at(rows, gen, "var_ratio"))
         expected = (gen + 1) * log_chi2_mean(n)
@@ -48,8 +49,9 @@ def test_gaussian_replace_variance_decays_as_a_product_of_chi_squares() -> None:
 
 def test_gaussian_accumulate_keeps_the_variance_that_replace_loses() -> None:
     n, t, seeds = 20, 10, 200
-    replace = np.log(_at(_chains(Gaussian(n=n), "replace", t, seeds), t, "var_ratio"))
-    accumulate = np.log(_at(_chains(Gaussian(n=n), "accumulate", t, seeds), t, "var_ratio"))
+    family = Gaussian(n=n, estimator="mle")
+    replace = np.log(_at(_chains(family, "replace", t, seeds), t, "var_ratio"))
+    accumulate = np.log(_at(_chains(family, "accumulate", t, seeds), t, "var_ratio"))
     se = math.sqrt(replace.var() / seeds + accumulate.var() / seeds)
     assert accumulate.mean() - replace.mean() > Z * se
 
@@ -100,3 +102,66 @@ def test_zipf_replace_cannot_beat_the_tail_mass_it_cut() -> None:
         assert (_at(rows, gen, "test_error") >= floor).all()
         assert (_at(rows, gen, "support") <= 50).all()
     assert (_at(rows, 0, "test_error") < floor).all()  # real data reaches into the tail
+
+
+@pytest.mark.slow
+def test_gaussian_unbiased_variance_is_a_martingale_whose_median_collapses() -> None:
+    # Shumailov et al. Thm 3.1: with the unbiased variance E[var_t] = var for every t, while
+    # E[log var_t] = (t+1) E[log(chi2(n-1)/(n-1))] < 0 drives the median to 0. The MLE
+    # variance decays in the mean too, as ((n-1)/n)^(t+1): the test tells them apart.
+    n, t, seeds = 10, 30, 1500
+    unbiased = _chains(Gaussian(n=n), "replace", t, seeds)
+    ratio = _at(unbiased, t, "var_ratio")
+    se = math.sqrt(((n + 1) / (n - 1)) ** (t + 1) - 1) / math.sqrt(seeds)  # theory s.d.
+    assert abs(ratio.mean() - 1.0) < Z * se
+    logs = _at(unbiased, t, "log_var_ratio")
+    expected = (t + 1) * log_chi2_mean(n, n - 1)
+    assert abs(logs.mean() - expected) < Z * math.sqrt((t + 1) * log_chi2_var(n) / seeds)
+    assert np.median(ratio) < 0.3  # exp(E log) = 0.19: the typical chain has collapsed
+    mle = _at(_chains(Gaussian(n=n, estimator="mle"), "replace", t, seeds), t, "var_ratio")
+    assert abs(mle.mean() - 0.9 ** (t + 1)) < Z * mle.std() / math.sqrt(seeds)
+    assert mle.mean() < 0.2  # far from the martingale's 1
+    mse = _at(unbiased, t, "mean_sq_error")  # (t+1)/n
+    assert abs(mse.mean() - (t + 1) / n) < Z * mse.std() / math.sqrt(seeds)
+
+
+def test_sufficient_statistics_fit_like_the_data() -> None:
+    # The accumulate shortcut must fit exactly what fitting the concatenated pool fits.
+    rng = np.random.default_rng(3)
+    for family in (Gaussian(n=30), Gaussian(n=30, estimator="mle"), Regression(n=40, d=3)):
+        a, b = family.real(rng), family.real(rng)
+        whole = family.fit(np.concatenate([a, b]), rng)
+        parts = family.fit_stats(family.stats(a) + family.stats(b), rng)
+        np.testing.assert_allclose(np.asarray(parts), np.asarray(whole), rtol=1e-9, atol=1e-12)
+
+
+def test_accumulate_with_statistics_matches_the_pool_chain() -> None:
+    # Same seed, same draws: the statistics path and a pool path give the same metrics.
+    class NoStats(Gaussian):
+        def stats(self, data):  # type: ignore[no-untyped-def]
+            return None
+
+    fast = run_chain(Gaussian(n=25), "accumulate", 6, 11)
+    slow = run_chain(NoStats(n=25), "accumulate", 6, 11)
+    for f, s in zip(fast, slow, strict=True):
+        assert f["train_size"] == s["train_size"]
+        assert f["var_ratio"] == pytest.approx(s["var_ratio"], rel=1e-9)
+
+
+def test_fixed_design_accumulate_matches_gerstgrasser_exactly() -> None:
+    family, t, seeds = Regression(n=40, d=4), 5, 400
+    err = _at(_chains(family, "accumulate", t, seeds), t, "excess_error")
+    expected = sum(1 / j**2 for j in range(1, t + 2)) * family.one_fit_error()
+    assert abs(err.mean() - expected) < Z * err.std() / math.sqrt(seeds)
+
+
+def test_zipf_sparse_memorizer_keeps_the_majority_label() -> None:
+    family = ZipfMemorizer(keys=50, labels=3, tail_cut=20)
+    data = np.array([[4, 1], [4, 2], [4, 2], [7, 0], [2, 1], [2, 1], [2, 0]])
+    keys, counts, stored = family.fit(data, np.random.default_rng(0))
+    assert keys.tolist() == [2, 4, 7] and counts.tolist() == [3, 3, 1]
+    assert stored.tolist() == [1, 2, 0]
+    m = family.metrics((keys, counts, stored), np.random.default_rng(0))
+    right = [k for k, s in zip(keys, stored, strict=True) if family.true_labels[k] == s]
+    assert m["test_error"] == pytest.approx(1 - family.p[right].sum())
+    assert m["unseen_mass"] == pytest.approx(1 - family.p[[2, 4, 7]].sum())

@@ -7,12 +7,21 @@ the same way.
 
 from __future__ import annotations
 
+import inspect
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
 import numpy as np
 
+from synthmill.errors import ConfigError
+
 Data = np.ndarray[Any, Any]
+
+
+def need(condition: bool, message: str) -> None:
+    """A ConfigError with `message` unless `condition` holds (parameter validation)."""
+    if not condition:
+        raise ConfigError(message)
 
 
 class Family(ABC):
@@ -53,9 +62,27 @@ class Family(ABC):
         """Experiments beside the chains that belong to this family (default: none)."""
         return {}
 
+    def stats(self, data: Data) -> np.ndarray[Any, Any] | None:
+        """Additive sufficient statistics of `data`, or None when the family has none.
+
+        Where stats(a) + stats(b) == stats(a ++ b) and fit_stats(stats(d)) == fit(d), the
+        accumulate policy keeps the running sum instead of copying a growing pool.
+        """
+        return None
+
+    def fit_stats(self, stats: np.ndarray[Any, Any], rng: np.random.Generator) -> Any:
+        """Train a model from sufficient statistics (only called when stats() is not None)."""
+        raise NotImplementedError
+
+    @classmethod
+    def params(cls) -> dict[str, Any]:
+        """Every constructor parameter and its default: what the CLI can set."""
+        sig = inspect.signature(cls.__init__)
+        return {k: p.default for k, p in sig.parameters.items() if k != "self"}
+
     def config(self) -> dict[str, Any]:
         """The sizes and parameters of this family, written into the results JSON."""
-        return {k: v for k, v in vars(self).items() if isinstance(v, int | float | str)}
+        return {k: getattr(self, k) for k in self.params() if hasattr(self, k)}
 
 
 def importance_resample(

@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from synthmill.collapse.base import Data, Family, importance_resample
+from synthmill.collapse.base import Data, Family, importance_resample, need
 from synthmill.errors import MissingExtraError
 
 Mixture = tuple[np.ndarray[Any, Any], np.ndarray[Any, Any], np.ndarray[Any, Any]]
@@ -29,6 +29,8 @@ class GaussianMixture(Family):
 
     def __init__(self, n: int = 300, components: int = 3) -> None:
         super().__init__(n)
+        need(components >= 1, "gmm: components must be at least 1")
+        need(n >= 2 * components, "gmm: n must be at least 2 x components for EM to fit")
         self.components = components
         self.truth: Mixture = (TRUE_WEIGHTS, TRUE_MEANS, TRUE_COVS)
 

@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from synthmill.collapse.base import Data, Family, importance_resample
+from synthmill.collapse.base import Data, Family, importance_resample, need
 
 MODES = ((0.7, -2.0, 0.6), (0.3, 2.0, 1.0))  # (weight, mean, s.d.); the 0.3 mode is the tail
 GRID = np.linspace(-10.0, 10.0, 1001)
@@ -22,6 +22,7 @@ class KernelDensity(Family):
 
     def __init__(self, n: int = 300) -> None:
         super().__init__(n)
+        need(n >= 2, "kde: n must be at least 2")
 
     def real(self, rng: np.random.Generator) -> Data:
         comp = rng.choice(len(MODES), size=self.n, p=[w for w, _, _ in MODES])
