@@ -154,6 +154,11 @@ class _Handler(BaseHTTPRequestHandler):
         echo = {"error": "upstream failed", "authorization": seen, "key": seen.split()[-1]}
         self._send(500, {**echo, "request_headers": dict(self.headers)})
 
+    def _leak(self, body: dict[str, Any], row: int | None) -> None:
+        """A 200 whose model output repeats the key it was sent."""
+        key = self.headers.get("Authorization", "").split()[-1]
+        self._reply(body, json.dumps({"question": f"row {row} {key}", "answer": key}))
+
     def _timeout(self, body: dict[str, Any], row: int | None) -> None:
         time.sleep(self.server.stall)  # the client gives up first
         self.close_connection = True

@@ -282,3 +282,17 @@ def test_a_server_gone_mid_run_does_not_cost_minutes_per_row() -> None:
     assert all(r.error and r.transient for r in results)
     # one full backoff (at most 6.3 s), then quick retries: 5 full ones would take ~24 s
     assert time.monotonic() - start < 13
+
+
+def test_a_key_repeated_in_model_output_is_redacted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secret = "sk-live-fedcba9876543210"
+    monkeypatch.setenv("SECRET_ENV", secret)
+    with fault_server({1: ["leak"]}, api_key=secret) as server:
+        run(server, tmp_path / "run", n=3, api_key_env="SECRET_ENV")
+    kept, _, _ = read_run(tmp_path / "run")
+    assert any(k["answer"] == "[REDACTED]" for k in kept)
+    for path in (tmp_path / "run").rglob("*"):
+        if path.is_file():
+            assert secret.encode() not in path.read_bytes(), path
