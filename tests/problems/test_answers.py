@@ -14,7 +14,7 @@ from collections.abc import Callable
 from fractions import Fraction
 
 import pytest
-import sympy
+import sympy  # type: ignore[import-untyped]
 
 from synthmill.problems import FAMILIES, MATH_FAMILIES
 from synthmill.problems.base import Problem
@@ -141,8 +141,8 @@ def lcm(p: Problem) -> None:
 def modular(p: Problem) -> None:
     q = p.problem
     if "remainder when" in q:
-        a, m = _nums(r"when (\d+) is divided by (\d+)", q)
-        assert int(p.answer) == int(a) - int(m) * (int(a) // int(m))
+        big, mod = (int(v) for v in _nums(r"when (\d+) is divided by (\d+)", q))
+        assert int(p.answer) == big - mod * (big // mod)
     elif "inverse" in q:
         a, m = (int(v) for v in _nums(r"inverse of (\d+) modulo (\d+)", q))
         assert [x for x in range(m) if a * x % m == 1] == [int(p.answer)]

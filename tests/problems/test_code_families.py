@@ -45,9 +45,11 @@ def _depth(s: str, o: str, c: str) -> int:
     return deepest if level == 0 else -1
 
 
+OPS: dict[str, Callable[[list[int]], int]] = {"sum": sum, "max": max, "min": min}
+
+
 def _chunks(xs: list[int], k: int, op: str) -> list[int]:
-    f = {"sum": sum, "max": max, "min": min}[op]
-    return [f(xs[i * k : (i + 1) * k]) for i in range(-(-len(xs) // k))]
+    return [OPS[op](xs[i * k : (i + 1) * k]) for i in range(-(-len(xs) // k))]
 
 
 def _merge(a: dict[str, int], b: dict[str, int], t: int) -> dict[str, int]:
@@ -74,10 +76,7 @@ ORACLES: dict[str, Callable[[dict[str, Any]], Oracle]] = {
     ),
     "chunk_totals": lambda p: lambda xs: _chunks(xs, p["k"], p["op"]),
     "window_totals": lambda p: (
-        lambda xs: [
-            {"sum": sum, "max": max, "min": min}[p["op"]](xs[i - p["k"] : i])
-            for i in range(p["k"], len(xs) + 1)
-        ]
+        lambda xs: [OPS[p["op"]](xs[i - p["k"] : i]) for i in range(p["k"], len(xs) + 1)]
     ),
     "clamp_all": lambda p: (
         lambda xs: [p["lo"] if x < p["lo"] else p["hi"] if x > p["hi"] else x for x in xs]

@@ -9,7 +9,7 @@ from fractions import Fraction
 import pytest
 
 from synthmill.problems import FAMILIES, MATH_FAMILIES
-from synthmill.problems.base import fmt, fmt_decimal, fmt_roots, fmt_tuple
+from synthmill.problems.base import Problem, fmt, fmt_decimal, fmt_roots, fmt_tuple
 from synthmill.verify.numbers import parse_number
 
 CANONICAL = re.compile(r"^-?\d+(/\d+|\.\d+)?$|^\(-?\d+, -?\d+\)$|^-?\d+(, -?\d+)+$")
@@ -97,5 +97,8 @@ def test_code_family_reference_passes_its_hidden_tests() -> None:
 def test_difficulty_changes_the_problems() -> None:
     easy = [FAMILIES["arithmetic.integer"](random.Random(s), 1) for s in range(50)]
     hard = [FAMILIES["arithmetic.integer"](random.Random(s), 5) for s in range(50)]
-    size = lambda ps: sum(abs(int(p.answer)) for p in ps)  # noqa: E731
-    assert size(hard) > 10 * size(easy)
+    assert _size(hard) > 10 * _size(easy)
+
+
+def _size(problems: list[Problem]) -> int:
+    return sum(abs(int(p.answer)) for p in problems)

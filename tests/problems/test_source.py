@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 from statistics import mean
+from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
@@ -18,7 +19,7 @@ from synthmill.problems.source import Problems
 from tests.conftest import REPO
 
 
-def _run(tmp_path: Path, name: str, **options: object) -> list[dict[str, object]]:
+def _run(tmp_path: Path, name: str, **options: object) -> list[dict[str, Any]]:
     config = {
         "name": name,
         "seed": 3,
@@ -50,16 +51,19 @@ def test_rows_carry_answer_family_difficulty_and_provenance(tmp_path: Path) -> N
 
 def test_reruns_are_identical_and_seed_matters(tmp_path: Path) -> None:
     a, b = _run(tmp_path, "a", n=60), _run(tmp_path, "b", n=60)
-    strip = lambda rows: [(r["problem"], r["answer"], r["_meta"]["id"]) for r in rows]  # noqa: E731
-    assert strip(a) == strip(b)
+    assert _strip(a) == _strip(b)
     other = Problems(n=60)
     ctx = StageContext(seed=4, stage="problems")
-    assert [r.data["problem"] for r in other.rows(ctx)] != [r[0] for r in strip(a)]
+    assert [r.data["problem"] for r in other.rows(ctx)] != [r[0] for r in _strip(a)]
+
+
+def _strip(rows: list[dict[str, Any]]) -> list[tuple[Any, Any, Any]]:
+    return [(r["problem"], r["answer"], r["_meta"]["id"]) for r in rows]
 
 
 def test_linear_curriculum_goes_from_easy_to_hard(tmp_path: Path) -> None:
     rows = _run(tmp_path, "c", n=300, difficulties=[1, 2, 3, 4, 5], curriculum="linear")
-    levels = [int(r["difficulty"]) for r in rows]  # type: ignore[call-overload]
+    levels = [int(r["difficulty"]) for r in rows]
     first, last = mean(levels[:60]), mean(levels[-60:])
     assert first < 2 and last > 4
 

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
@@ -97,9 +98,10 @@ def test_math_check_in_a_pipeline(tmp_path: Path) -> None:
     }
     result = Pipeline.from_config(config).run()
     kept, rejected = _rows(result.root), _rejects(result.root)
+    rows: list[dict[str, Any]] = rejected
     assert len(kept) + len(rejected) == 40
     assert all(str(r["solution"]).startswith("Correct") for r in kept)
-    assert all(r["row"]["solution"].startswith("Wrong") for r in rejected)
+    assert all(r["row"]["solution"].startswith("Wrong") for r in rows)
     assert {r["reason"] for r in rejected} <= {"wrong", "no answer"}
     assert len(kept) > 10 and len(rejected) > 10
 
@@ -155,7 +157,8 @@ def test_math_check_batch_uses_the_question_and_rejects_hedges(tmp_path: Path) -
     result = Pipeline.from_config(config).run()
     kept = {r["solution"] for r in _rows(result.root)}
     assert kept == {s for _, _, s, ok in HOSTILE_MATH if ok}
-    reasons = {r["row"]["solution"]: r for r in _rejects(result.root)}
+    rejects: list[dict[str, Any]] = _rejects(result.root)
+    reasons = {r["row"]["solution"]: r for r in rejects}
     assert all(r["reason"] == "wrong" for r in reasons.values())
     hedge = reasons["Answer: 13 or 14"]["raw"]
     assert hedge["method"] == "exact" and "several values" in hedge["detail"]
