@@ -132,3 +132,14 @@ def test_conditioning_on_a_target_keeps_class_shares() -> None:
     syn = sample(table, 3000, condition="label")
     real_yes = np.mean(np.array(table.column("label").to_pylist()) == "yes")
     assert abs(np.mean(np.array(syn.column("label").to_pylist()) == "yes") - real_yes) < 0.04
+
+
+def test_a_category_that_goes_with_a_number_non_monotonically_keeps_its_means() -> None:
+    rng = np.random.default_rng(6)
+    level = rng.choice(["a", "b", "c"], 3000, p=[0.5, 0.3, 0.2])
+    x = np.select([level == "b", level == "c"], [2.0, -2.0], 0.0) + rng.normal(size=3000)
+    table = pa.table({"level": level.tolist(), "x": x, "y": x + rng.normal(size=3000)})
+    syn = sample(table, 4000)
+    got = np.array(syn.column("level").to_pylist())
+    means = {k: numbers(syn.column("x"))[got == k].mean() for k in "abc"}
+    assert means["b"] > means["a"] + 1.0 > means["c"] + 2.0  # frequency order a, b, c would not

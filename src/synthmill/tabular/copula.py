@@ -3,7 +3,10 @@
 Fit: each column's model turns its values into uniforms (frequency intervals, rank
 pseudo-observations, missing indicators), the uniforms become normal scores, and their
 correlation is estimated pairwise over rows where both are present (two matrix
-products), then made positive definite. Sample: correlated normals, shard by shard,
+products), then made positive definite. The levels of each category are then put in the
+order of their rows' mean score on the correlation's leading eigenvector and the
+correlation estimated again: a nominal column's association with the others becomes
+monotone, which a linear correlation can carry. Sample: correlated normals, shard by shard,
 through each column model back to values of the original types. Everything is seeded:
 shard `i` of a given seed is always the same rows, whatever the number of shards.
 """
@@ -20,7 +23,7 @@ import pyarrow.compute as pc
 from scipy import special
 
 from synthmill.tabular.table import ColumnSpec, profile
-from synthmill.tabular.transformers import ColumnModel, model_for
+from synthmill.tabular.transformers import Atoms, ColumnModel, model_for
 
 log = logging.getLogger(__name__)
 Array = np.ndarray[Any, Any]
@@ -67,14 +70,25 @@ class CopulaCore:
         if table.num_rows > CORRELATION_ROWS:
             rows = np.sort(rng.choice(table.num_rows, CORRELATION_ROWS, replace=False))
             sample = table.take(pa.array(rows))
-        blocks = []
         for model in self.models:
             model.fit(table.column(model.spec.name), rng)
-            blocks.append(model.uniforms(sample.column(model.spec.name), rng))
-        u = np.hstack(blocks) if blocks else np.zeros((table.num_rows, 0))
-        self.corr = correlation(special.ndtri(np.clip(u, EPS, 1 - EPS)))
+        z = self._scores(sample, rng)
+        nominal = [m for m in self.models if isinstance(m, Atoms) and m.spec.kind == "categorical"]
+        if nominal and z.shape[1] > 1:
+            leading = np.linalg.eigh(correlation(z))[1][:, -1]
+            score = np.nan_to_num(z) @ leading
+            for model in nominal:
+                model.reorder(score, sample.column(model.spec.name))
+            z = self._scores(sample, rng)
+        self.corr = correlation(z)
         self.chol = np.linalg.cholesky(self.corr) if self.corr.size else self.corr
         return self
+
+    def _scores(self, sample: pa.Table, rng: np.random.Generator) -> Array:
+        blocks = [m.uniforms(sample.column(m.spec.name), rng) for m in self.models]
+        u = np.hstack(blocks) if blocks else np.zeros((sample.num_rows, 0))
+        z: Array = special.ndtri(np.clip(u, EPS, 1 - EPS))
+        return z
 
     def sample(self, rows: int, rng: np.random.Generator) -> pa.Table:
         u = special.ndtr(rng.standard_normal((rows, len(self.corr))) @ self.chol.T)

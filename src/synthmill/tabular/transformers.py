@@ -1,10 +1,11 @@
 """Per-column models: real values to uniforms for the copula, and uniforms back to values.
 
 - `Atoms` (categorical and discrete columns): frequency-interval encoding. Each value owns
-  an interval of [0, 1) as wide as its share (categories by frequency, numbers by value,
-  so ranks survive); a value maps to a uniform draw inside its interval. Missing is a
-  value like any other. Categories beyond MAX_CATEGORIES share one interval whose values
-  are made anew from their pattern.
+  an interval of [0, 1) as wide as its share (numbers by value, so ranks survive;
+  categories by frequency, then reordered by the copula along the data's leading axis);
+  a value maps to a uniform draw inside its interval. Missing is a value like any other.
+  Categories beyond MAX_CATEGORIES share one interval whose values are made anew from
+  their pattern.
 - `Continuous` (numeric and datetime columns): rank-based pseudo-observations for the
   copula, a marginal chosen by goodness of fit for sampling, then bounds, integer
   rounding, decimals and time resolution restored; a missing-value indicator is its own
@@ -77,11 +78,27 @@ class Atoms(ColumnModel):
         self.probs = probs / probs.sum()
         self.cum_left = np.concatenate([[0.0], np.cumsum(self.probs)[:-1]])
 
-    def uniforms(self, col: pa.ChunkedArray, rng: np.random.Generator) -> Array:
+    def index(self, col: pa.ChunkedArray) -> Array:
+        """Each row's interval (the rare interval for values not kept)."""
         index = pc.index_in(col, value_set=self.values, skip_nulls=False)
-        idx = index.fill_null(len(self.values)).to_numpy()  # not kept: the rare interval
-        idx = np.minimum(idx, len(self.probs) - 1)
-        return _interval_draw(idx, self.cum_left, self.probs, rng)[:, None]
+        idx = np.asarray(index.fill_null(len(self.values)).to_numpy(), dtype=int)
+        out: Array = np.minimum(idx, len(self.probs) - 1)
+        return out
+
+    def uniforms(self, col: pa.ChunkedArray, rng: np.random.Generator) -> Array:
+        return _interval_draw(self.index(col), self.cum_left, self.probs, rng)[:, None]
+
+    def reorder(self, score: Array, col: pa.ChunkedArray) -> None:
+        """Order the kept levels by their mean `score` (rows of `col`), so that a linear
+        correlation can carry how a category goes with the other columns."""
+        kept = len(self.values)
+        idx = self.index(col)
+        sums = np.bincount(idx, weights=score, minlength=len(self.probs))[:kept]
+        counts = np.maximum(np.bincount(idx, minlength=len(self.probs))[:kept], 1)
+        order = np.argsort(sums / counts, kind="stable")
+        self.values = self.values.take(pa.array(order))
+        self.probs = np.concatenate([self.probs[:kept][order], self.probs[kept:]])
+        self.cum_left = np.concatenate([[0.0], np.cumsum(self.probs)[:-1]])
 
     def decode(self, u: Array, rng: np.random.Generator, start: int) -> pa.Array:
         idx = np.searchsorted(self.cum_left, u[:, 0], side="right") - 1
