@@ -61,3 +61,16 @@ def recording(request: Request) -> str:
         with Path(path).open("a") as f:
             f.write(request.messages[-1]["content"] + "\n")
     return answer(request)
+
+
+_SEEN: set[str] = set()
+
+
+def empty_first(request: Request) -> str:
+    """An empty reply the first time a prompt is asked, text after (a retry's new seed)."""
+    CALLS.append(request)
+    prompt = request.messages[-1]["content"]
+    if prompt not in _SEEN:
+        _SEEN.add(prompt)
+        return "\n"
+    return f"second try for {prompt}"

@@ -116,8 +116,16 @@ def test_stage_seed_salts_sampling_seeds() -> None:
 
 def test_empty_reply_and_failed_call_are_rejected_not_lost() -> None:
     empty = Generate(prompt="{{ topic }}", output="q", backend=FakeBackend(replies=["   "]))
-    (r,) = empty.process(rows("tides"), ctx())
+    c = ctx()
+    (r,) = empty.process(rows("tides"), c)
     assert r.rejected and r.meta.rejection is not None and r.meta.rejection.reason == "empty output"
+    assert r.meta.rejection.raw["attempts"] == 3 and c.counters["llm.calls"] == 3
+    retried = stage(prompt="{{ topic }} {{ level }}", output="q", retries=1)
+    retried.backend = FakeBackend(function="tests.recipes.gen_replies:empty_first")
+    first = stage(prompt="{{ topic }} {{ level }}", output="q").process(rows("moss"), ctx())[0]
+    (r,) = retried.process(rows("moss"), ctx())
+    assert r.data["q"] == "second try for moss expert" and r.meta.params["attempts"] == 2
+    assert r.meta.seed == first.meta.seed + 1  # the row records the seed that gave its text
     failing = Generate(prompt="{{ topic }}", output="q", backend=FakeBackend(fail_every=1))
     (r,) = failing.process(rows("tides"), ctx())
     assert r.meta.rejection is not None and r.meta.rejection.reason == "llm call failed"

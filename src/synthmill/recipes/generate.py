@@ -23,7 +23,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, Field, field_serializer, field_validator, model_validator
 
 from synthmill.errors import DataError
-from synthmill.llm.base import Request
+from synthmill.llm.base import Completion, Request
 from synthmill.llm.calls import complete
 from synthmill.llm.structured import REASON_CALL, Structured
 from synthmill.pipeline.stage import StageContext
@@ -165,19 +165,30 @@ class Generate(LLMRecipe):
 def free_text(
     stage: LLMRecipe, requests: list[Request], ctx: StageContext
 ) -> list[Structured[Any]]:
-    """Plain completions as outcomes: the text, or why there is none (call failed, empty)."""
-    if not requests:
-        return []
-    out: list[Structured[Any]] = []
-    for request, completion in zip(requests, complete(stage.backend, requests, ctx), strict=True):
-        text = completion.text.strip()
-        if completion.error is not None:
-            out.append(Structured(request, completion, None, REASON_CALL, completion.error))
-        elif not text:
-            out.append(Structured(request, completion, None, REASON_EMPTY, "the reply was empty"))
-        else:
-            out.append(Structured(request, completion, FreeText(text=text)))
-    return out
+    """Plain completions as outcomes: the text, or why there is none (call failed, empty).
+
+    An empty reply is asked again up to `retries` times with a new seed (a small model
+    may open with the stop string); the row records the request that gave its text.
+    """
+    results: list[Structured[Any]] = [None] * len(requests)  # type: ignore[list-item]
+    pending = list(range(len(requests)))
+    current = list(requests)
+    for attempt in range(1, stage.retries + 2):
+        completions = complete(stage.backend, [current[i] for i in pending], ctx) if pending else []
+        for i, completion in zip(pending, completions, strict=True):
+            results[i] = _text_outcome(current[i], completion, attempt)
+        pending = [i for i in pending if results[i].reason == REASON_EMPTY]
+        current = [replace(r, seed=(r.seed or 0) + 1) for r in current]
+    return results
+
+
+def _text_outcome(request: Request, completion: Completion, attempt: int) -> Structured[Any]:
+    text = completion.text.strip()
+    if completion.error is not None:
+        return Structured(request, completion, None, REASON_CALL, completion.error, attempt)
+    if not text:
+        return Structured(request, completion, None, REASON_EMPTY, "the reply was empty", attempt)
+    return Structured(request, completion, FreeText(text=text), attempts=attempt)
 
 
 def check_rows(batch: Sequence[Record], columns: Sequence[str]) -> None:
