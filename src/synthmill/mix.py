@@ -17,7 +17,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field, model_validator
 
 from synthmill.errors import ConfigError
-from synthmill.io.rows import read_rows, sniff_format
+from synthmill.io.rows import ColumnKinds, read_rows, scan_rows, sniff_format
 from synthmill.pipeline.stage import Source, StageContext
 from synthmill.records import META_COLUMN, Origin, Record, stable_hash
 from synthmill.sources.read import expand
@@ -77,6 +77,13 @@ class Mix(Source):
     def input_files(self) -> list[Path]:
         """Every file mixed in, fingerprinted in run.json so a resume sees a changed one."""
         return [f for path in [*self.real, *self.synthetic] for f in expand(dataset_files(path))]
+
+    def preflight(self) -> None:
+        """Read every input file once before the run: a damaged file or a column with two
+        types fails here, before anything is written."""
+        kinds = ColumnKinds()
+        for path in self.input_files():
+            scan_rows(path, sniff_format(path), kinds, text_column=self.text_column)
 
     def _generation_of(self) -> list[int]:
         return self.generations or list(range(1, len(self.synthetic) + 1))

@@ -249,6 +249,12 @@ def damaged(name: str, content: str) -> Setup:
     return setup
 
 
+def mix_damaged(tmp: Path, mp: pytest.MonkeyPatch) -> list[str]:
+    real = jsonl(tmp / "real.jsonl")
+    (tmp / "synth.parquet").write_bytes(parquet_bytes(tmp)[:3000])
+    return ["mix", "-r", str(real), "-s", str(tmp / "synth.parquet"), "--out", str(tmp / "out")]
+
+
 def output_inside_input(tmp: Path, mp: pytest.MonkeyPatch) -> list[str]:
     """A glob that matches the run dir's own files: the resume would read the output."""
     docs = tmp / "docs"
@@ -454,6 +460,7 @@ CASES = [
         "no file matches",
     ),
     Case("mix-input-changed", mix_changed, "real.jsonl changed (content differs)"),
+    Case("mix-damaged-input", mix_damaged, "not a readable Parquet file"),
     Case("output-inside-input", output_inside_input, "so the run would read its own output"),
     Case("dead-backend", dead_backend, "127.0.0.1:9", writes_nothing=False),
 ]
