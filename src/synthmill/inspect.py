@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -10,6 +12,7 @@ from typing import Any
 import pyarrow.parquet as pq
 import yaml
 
+from synthmill.errors import DataError
 from synthmill.pipeline.rundir import RunDir
 from synthmill.pipeline.stats import merge
 from synthmill.records import META_COLUMN
@@ -88,3 +91,131 @@ def _jsonl_head(files: list[Path], n: int) -> list[dict[str, Any]]:
         return []
     with open(files[0], encoding="utf-8") as fh:
         return [dict(json.loads(line)) for _, line in zip(range(n), fh, strict=False)]
+
+
+# ---- rejected rows and provenance: shared by `inspect --rejects/--row` and the report ----------
+def reject_samples(
+    root: Path, stage: str | None = None, per_reason: int = 3
+) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    """A few rejected rows per stage and reason (stage -> reason -> rows), read from rejects/.
+
+    Reading stops at a file's end or once every reason seen has `per_reason` rows, so a
+    run with millions of rejects still answers quickly for the reasons that come first.
+    """
+    folder = root / "rejects"
+    out: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    if not folder.is_dir():
+        return out
+    for stage_dir in sorted(p for p in folder.iterdir() if p.is_dir()):
+        found: dict[str, list[dict[str, Any]]] = {}
+        for path in sorted(stage_dir.glob("*.jsonl")):
+            _take_rejects(path, found, per_reason)
+        if found:
+            label = next(iter(found.values()))[0].get("stage") or stage_dir.name
+            out[str(label)] = found
+    if stage is not None:
+        return {k: v for k, v in out.items() if k == stage or _safe(k) == stage}
+    return out
+
+
+def _safe(label: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", label)
+
+
+def _take_rejects(path: Path, found: dict[str, list[dict[str, Any]]], most: int) -> None:
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        for line in fh:
+            try:
+                item = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a line cut by a kill mid-write
+            if not isinstance(item, dict):
+                continue
+            bucket = found.setdefault(str(item.get("reason") or "?"), [])
+            if len(bucket) < most:
+                bucket.append(item)
+
+
+def decode_meta(row: dict[str, Any]) -> dict[str, Any]:
+    """A row with its `_meta` params, verdicts and scores parsed from their JSON strings."""
+    meta = row.get(META_COLUMN)
+    if isinstance(meta, dict):
+        for key in ("params", "verdicts", "scores"):
+            if isinstance(meta.get(key), str):
+                with contextlib.suppress(json.JSONDecodeError):
+                    meta[key] = json.loads(meta[key] or "{}")
+    return row
+
+
+def row_files(root: Path) -> list[Path]:
+    """Every file of rows in a run: the published data first, then checkpointed shards."""
+    data = sorted((root / "data").glob("*.parquet")) + sorted((root / "data").glob("*.jsonl"))
+    return data + sorted((root / "work").glob("seg-*/shard-*.parquet"))
+
+
+def find_rows(root: Path, ids: set[str]) -> dict[str, dict[str, Any]]:
+    """The rows of a run with these `_meta.id`s (published data or checkpoints), by id."""
+    found: dict[str, dict[str, Any]] = {}
+    for path in row_files(root):
+        wanted = ids - set(found)
+        if not wanted:
+            break
+        for row in _rows_with_ids(path, wanted):
+            found.setdefault(str(row[META_COLUMN]["id"]), decode_meta(row))
+    return found
+
+
+def _rows_with_ids(path: Path, ids: set[str]) -> list[dict[str, Any]]:
+    if path.suffix == ".jsonl":
+        with open(path, encoding="utf-8") as fh:
+            rows = [json.loads(line) for line in fh if line.strip()]
+        return [r for r in rows if str((r.get(META_COLUMN) or {}).get("id")) in ids]
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    table = pq.read_table(path)
+    if META_COLUMN not in table.column_names:
+        return []
+    meta_ids = pc.struct_field(table.column(META_COLUMN), "id")
+    mask = pc.is_in(meta_ids, value_set=pa.array(sorted(ids), pa.string()))
+    return list(table.filter(mask).to_pylist())
+
+
+def provenance_chain(root: Path, row: dict[str, Any], depth: int = 6) -> dict[str, dict[str, Any]]:
+    """The ancestors of a row that are in the run, by id, following parents `depth` levels."""
+    chain: dict[str, dict[str, Any]] = {}
+    frontier = set(_parents(row))
+    for _ in range(depth):
+        frontier -= set(chain)
+        if not frontier:
+            break
+        found = find_rows(root, frontier)
+        chain |= found
+        frontier = {p for r in found.values() for p in _parents(r)}
+    return chain
+
+
+def _parents(row: dict[str, Any]) -> list[str]:
+    return [str(p) for p in (row.get(META_COLUMN) or {}).get("parents") or []]
+
+
+def row_with_id(root: Path, row_id: str) -> dict[str, Any]:
+    """One row of a run by its `_meta.id`: published, checkpointed, or rejected (with why)."""
+    found = find_rows(root, {row_id}).get(row_id)
+    if found is not None:
+        return found
+    for path in sorted((root / "rejects").glob("*/*.jsonl")):
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                if row_id not in line:
+                    continue
+                item = json.loads(line)
+                if str((item.get(META_COLUMN) or {}).get("id")) == row_id:
+                    row = dict(item.get("row") or {})
+                    row[META_COLUMN] = item[META_COLUMN]
+                    row["_rejected"] = {k: item.get(k) for k in ("stage", "reason", "raw")}
+                    return row
+    raise DataError(
+        f"no row with id {row_id!r} in {root} (data/, work/ or rejects/); "
+        "ids are the _meta.id values that `synthmill inspect` shows"
+    )

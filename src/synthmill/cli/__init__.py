@@ -19,6 +19,7 @@ from synthmill.cli import (
     inspect_cmd,
     measure_cmd,
     mix_cmd,
+    report_cmd,
     run_cmd,
     stages_cmd,
     tabular_cmd,
@@ -66,6 +67,7 @@ decontaminate_cmd.register(app)
 filter_cmd.register(app)
 measure_cmd.register(app)
 tabular_cmd.register(app)
+report_cmd.register(app)
 
 
 def main() -> None:

@@ -1,0 +1,49 @@
+"""The report in a real browser (Debian Chromium, headless): no console error, the charts
+and the row browser in the rendered DOM, hostile row text inert, and a screenshot."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from synthmill.report import build_report
+from tests.report.chromium import render, screenshot
+
+pytestmark = pytest.mark.slow
+
+
+def test_the_console_check_catches_a_broken_page(tmp_path: Path) -> None:
+    """The check below can fail: a page with a script error logs a console line."""
+    page = tmp_path / "bad.html"
+    page.write_text("<html><body><script>console.error('x'); nothing();</script></body></html>")
+    _, console = render(page)
+    assert any("Uncaught ReferenceError" in line for line in console)
+
+
+def test_report_renders_without_errors(llm_run: Path, tmp_path: Path) -> None:
+    page = build_report(llm_run, tmp_path / "r.html")
+    dom, console = render(page)
+    assert console == []
+    assert re.search(r'<body[^>]*data-ready="1"', dom)  # the browser script ran to its end
+    assert dom.count('<svg class="chart"') >= 3  # funnel, reasons, column histograms
+    rows = re.findall(r'<tr class="row" data-i="\d+">', dom)
+    assert len(rows) == int(re.search(r"(\d+) of (\d+) sampled rows", dom).group(2))  # type: ignore[union-attr]
+    assert 'id="q"' in dom and 'id="origin"' in dom and "synthetic</option>" in dom
+    # the hostile questions stayed text: no element, attribute or title they asked for
+    assert "data-pwned" not in re.search(r"<body[^>]*>", dom).group(0)  # type: ignore[union-attr]
+    assert "<title>pwned" not in dom and "&lt;script&gt;document.body" in dom
+    assert not re.search(r"<img src=\"?x", dom)
+
+
+def test_rl_report_renders(rl_run: Path, tmp_path: Path) -> None:
+    dom, console = render(build_report(rl_run, tmp_path / "rl.html"))
+    assert console == [] and "pass@1" in dom and 'data-ready="1"' in dom
+
+
+def test_screenshot(llm_run: Path, tmp_path: Path) -> None:
+    png = tmp_path / "report.png"
+    screenshot(build_report(llm_run, tmp_path / "r.html"), png)
+    data = png.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000  # not a blank page
