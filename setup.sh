@@ -25,6 +25,16 @@ if ! command -v bwrap >/dev/null 2>&1; then
   fi
 fi
 
+# The report's browser tests render it in a real headless Chromium (Debian's package).
+if [[ "${1:-}" == "--test" ]] && ! command -v chromium >/dev/null 2>&1; then
+  if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null 2>&1; then
+    apt-get install -y -q chromium >/dev/null || { apt-get update -q && apt-get install -y -q chromium; } \
+      || echo "note: could not install chromium; the report's browser tests will be skipped"
+  else
+    echo "note: chromium is missing (sudo apt-get install chromium); the report's browser tests will be skipped"
+  fi
+fi
+
 [[ -x .venv/bin/python ]] || "$PYTHON" -m venv .venv
 pip() { .venv/bin/python -m pip --disable-pip-version-check -q "$@"; }
 pip install --upgrade pip
