@@ -103,7 +103,7 @@ def main() -> None:
     args = parser.parse_args()
     result = bench(args.scale, args.generations, args.seeds)
     result["reproduce"] = reproductions()
-    result["gaussian_accumulate_long"] = long_run(500, 20)
+    result["gaussian_accumulate_long"] = long_run(2000, 20)
     default = (args.scale, args.generations, args.seeds) == (1.0, 5, 3)
     path = args.out or (RESULTS if default else None)
     if path is not None:

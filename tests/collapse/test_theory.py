@@ -19,6 +19,7 @@ from synthmill.collapse.zipf import (
     ZipfMemorizer,
     tail_cut_error,
     tail_cut_error_var_bound,
+    tail_cut_errors,
     tail_cut_expected_error,
     zipf_probs,
 )
@@ -87,6 +88,8 @@ def test_zipf_tail_cut_error_matches_the_closed_form() -> None:
         expected = tail_cut_expected_error(p, n, k, clean)
         se = math.sqrt(tail_cut_error_var_bound(p, n, k, clean) / seeds)
         assert abs(got.mean() - expected) < Z * se, (clean, got.mean(), expected)
+        batch = np.array(tail_cut_errors(p, n, k, clean, rng, seeds))  # the lab's fast path
+        assert abs(batch.mean() - expected) < Z * se, (clean, batch.mean(), expected)
         errors[clean] = expected
     assert errors[0.0] >= p[k:].sum()  # the cut leaves a floor: the mass beyond rank k
     assert errors[0.0] > errors[0.1] > errors[0.5] > errors[1.0]

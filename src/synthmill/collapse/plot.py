@@ -7,6 +7,7 @@ Panels whose values span more than two orders of magnitude use a log y axis.
 
 from __future__ import annotations
 
+import io
 import math
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,7 @@ YLABEL = {
     "bandwidth": "bandwidth h (data units)",
     "excess_error": "excess test error |w - w*|^2",
     "test_error": "test error (probability mass)",
+    "regression.test_error": "test MSE (excess + s^2)",
     "unseen_mass": "unseen probability mass",
     "support": "keys memorized (count)",
     "perplexity": "held-out perplexity (per token)",
@@ -75,6 +77,7 @@ def plot_family(name: str, result: dict[str, Any], path: Path) -> str:
     flat = list(axes.flat)
     for ax, metric in zip(flat, metrics, strict=False):
         _panel(ax, summary, metric, result)
+        ax.set_ylabel(YLABEL.get(f"{name}.{metric}", YLABEL.get(metric, metric)), fontsize=8)
     for ax, extra in zip(flat[len(metrics) :], extras, strict=False):
         (_sweep_panel if extra == "tail_cut_sweep" else _scaling_panel)(ax, result[extra])
     for ax in flat[panels:]:
@@ -85,9 +88,22 @@ def plot_family(name: str, result: dict[str, Any], path: Path) -> str:
         "(solid: mean ± s.e., dotted: median, dashed: theory)"
     )
     fig.tight_layout()
-    fig.savefig(path, dpi=80)
+    _save(fig, path)
     plt.close(fig)
     return path.name
+
+
+def _save(fig: Any, path: Path) -> None:
+    """A palette PNG (about a quarter of the RGBA size; line plots need few colours)."""
+    buf = io.BytesIO()
+    fig.savefig(buf, dpi=80, format="png")
+    try:
+        from PIL import Image
+    except ImportError:  # matplotlib needs Pillow, but keep the plain PNG if it is absent
+        path.write_bytes(buf.getvalue())
+        return
+    with Image.open(buf) as img:
+        img.convert("RGB").quantize(colors=96).save(path, optimize=True)
 
 
 def _series(entries: list[dict[str, Any]], key: str, stat: str) -> list[float]:
@@ -126,7 +142,6 @@ def _panel(ax: Any, summary: list[dict[str, Any]], metric: str, result: dict[str
     _scale(ax, values)
     ax.set_title(metric, fontsize=9)
     ax.set_xlabel("generation")
-    ax.set_ylabel(YLABEL.get(metric, metric), fontsize=8)
     ax.legend(fontsize=6)
 
 

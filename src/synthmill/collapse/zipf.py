@@ -100,7 +100,7 @@ class ZipfMemorizer(Family):
         sweep = []
         for k in TAIL_CUTS:
             for clean in CLEAN_FRACTIONS:
-                runs = [tail_cut_error(self.p, self.n, k, clean, rng) for _ in range(seeds)]
+                runs = tail_cut_errors(self.p, self.n, k, clean, rng, seeds)
                 expected = tail_cut_expected_error(self.p, self.n, k, clean)
                 sweep.append(
                     {"tail_cut": k, "clean_fraction": clean, "errors": runs, "expected": expected}
@@ -114,7 +114,7 @@ class ZipfMemorizer(Family):
         for k in (None, *TAIL_CUTS):
             cut = self.keys if k is None else k
             for t in self.sizes:
-                runs = [tail_cut_error(self.p, t, cut, 0.0, rng) for _ in range(seeds)]
+                runs = tail_cut_errors(self.p, t, cut, 0.0, rng, seeds)
                 expected = tail_cut_expected_error(self.p, t, cut, 0.0)
                 entry = {"tail_cut": k, "T": t, "errors": runs, "expected": expected}
                 out.append(entry if k else {**entry, "slope": self.slope_theory()})
@@ -161,6 +161,14 @@ def tail_cut_error(
     q = mixed_probs(p, tail_cut, clean_fraction)
     seen = np.unique(draw(np.cumsum(q), n, rng))
     return float(1.0 - p[seen].sum())
+
+
+def tail_cut_errors(
+    p: Data, n: int, tail_cut: int, clean_fraction: float, rng: np.random.Generator, seeds: int
+) -> list[float]:
+    """tail_cut_error for `seeds` independent training sets (the CDF is built once)."""
+    cdf = np.cumsum(mixed_probs(p, tail_cut, clean_fraction))
+    return [float(1.0 - p[np.unique(draw(cdf, n, rng))].sum()) for _ in range(seeds)]
 
 
 def tail_cut_expected_error(p: Data, n: int, tail_cut: int, clean_fraction: float) -> float:
