@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import yaml
 from rich.console import Console
 
@@ -23,7 +24,9 @@ def test_lines_every_interval_when_not_a_terminal() -> None:
         for _ in range(5):
             progress.advance("gen", 10, 7)
             time.sleep(0.08)
+        time.sleep(0.25)  # a stall: said so, not silence
     lines = out.getvalue().splitlines()
+    assert any(x.endswith("working: no new rows in the last 0.1 s") for x in lines)
     assert lines[0].endswith("stage gen started (100 rows expected)")
     ticks = [x for x in lines if " progress gen: " in x]
     assert len(ticks) >= 2  # about 0.4 s of work at 0.1 s
@@ -40,6 +43,7 @@ def test_no_lines_on_a_terminal() -> None:
     assert "progress gen:" not in out.getvalue() and "10/10" in out.getvalue()
 
 
+@pytest.mark.slow
 def test_a_run_in_a_pipe_prints_progress(tmp_path: Path) -> None:
     config = {
         "name": "slow",

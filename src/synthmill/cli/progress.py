@@ -129,9 +129,11 @@ class RichProgress:
         now = self.clock()
         with self._lock:
             stages = [(s, self.seen[s], self.kept[s], self.totals[s]) for s in self.seen]
-        moved = [x for x in stages if x[1] != self.reported.get(x[0])]
-        if not final and moved:  # stages that finished earlier are not repeated
-            stages = moved
+        if not final:  # only stages that moved; a still line when none did
+            stages = [x for x in stages if x[1] != self.reported.get(x[0])]
+            if not stages:
+                self._write(f"working: no new rows in the last {self.interval:g} s")
+                return
         self.reported |= {s: seen for s, seen, _, _ in stages}
         for stage, seen, kept, total in stages:
             elapsed = max(now - self.begun[stage], 1e-9)
