@@ -187,3 +187,18 @@ def test_with_the_embedded_model(tmp_path: Path) -> None:
     want = sum(pass_at_k(2, c, 1) for c in per_problem.values()) / 2
     assert report["all"]["pass@1"] == pytest.approx(want, abs=1e-4)
     assert 0.0 <= report["all"]["pass@1"] <= report["all"]["pass@2"] <= 1.0
+
+
+def test_failed_calls_are_transient_rejects_not_wrong_answers() -> None:
+    """A problem whose samples were lost to failed calls is retried next run, not final."""
+    problems = _problems(3, ["arithmetic"])
+    stage = RejectionSampling(backend=FakeBackend(fail_every=1, transient=True), k=2)
+    out = stage.process(problems, StageContext(seed=5, stage=stage.label))
+    assert len(out) == 3 and all(r.rejected for r in out)
+    assert all(r.meta.rejection is not None and r.meta.rejection.transient for r in out)
+    # a content failure (a wrong answer) stays final
+    backend = Scripted(answers={r.data["problem"]: "-1e99" for r in problems})
+    final = stage.model_copy(update={"backend": backend}).process(
+        problems, StageContext(seed=5, stage=stage.label)
+    )
+    assert all(r.meta.rejection is not None and not r.meta.rejection.transient for r in final)

@@ -184,7 +184,8 @@ class RejectionSampling(LLMRecipe):
         stated = extract_answer(text)
         if not gold:
             return Sample(text, stated, "unchecked", result)
-        verdict = check_solution(gold, text, timeout=self.math_timeout)
+        problem = str(record.data.get(self.problem_column) or "")
+        verdict = check_solution(gold, text, timeout=self.math_timeout, problem=problem)
         return Sample(text, verdict.answer, "correct" if verdict.ok else verdict.outcome, result)
 
     def _run_code(self, record: Record, text: str) -> str:
@@ -219,14 +220,17 @@ class RejectionSampling(LLMRecipe):
         if pairs:
             return pairs
         raw = {"samples": [{"text": s.text[:600], "verdict": s.verdict} for s in samples]}
-        return [record.reject(self.label, "no correct sample", raw)]
+        # a sample lost to a failed call is not evidence: the next run asks again
+        transient = any(s.result.transient for s in samples)
+        return [record.reject(self.label, "no correct sample", raw, transient=transient)]
 
     def _vote(self, record: Record, samples: list[Sample], ctx: StageContext) -> Record:
         ctx.count("self_consistency.problems")
         answer, share = majority([s.answer for s in samples])
         if answer is None or share < self.min_agreement:
             raw = {"answers": [s.answer for s in samples], "agreement": share}
-            return record.reject(self.label, "no majority", raw)
+            transient = any(s.result.transient for s in samples)
+            return record.reject(self.label, "no majority", raw, transient=transient)
         ctx.count("self_consistency.kept")
         key = vote_key(answer)
         j, chosen = next(
