@@ -46,7 +46,7 @@ def run(tmp_path: Path, stages: list[dict[str, Any]], name: str = "t") -> Path:
 
 
 def test_quickstart_example_end_to_end(tmp_path: Path) -> None:
-    overrides = ["stages.0.n=3", f"output.dir={tmp_path / 'qs'}"]
+    overrides = ["stages.0.n=3", f"output.dir={tmp_path / 'qs'}", f"backend={BACKEND}"]
     result = Pipeline.from_yaml(REPO / "examples/self_instruct_quickstart.yaml", overrides).run()
     rows, dropped = kept(result.root), rejects(result.root)
     assert len(rows) + len(dropped) == 3  # every slot is kept or rejected with a reason
