@@ -228,3 +228,19 @@ def test_support_tickets_example_runs_with_the_fake_backend(tmp_path: Path) -> N
         assert f"your {r.data['product']} has this problem: {r.data['issue']}." in r.data["message"]
         assert r.data["category"] == "hardware" and r.data["priority"] == 1  # first enum, min
         assert (2 <= r.data["sla_hours"] <= 8) == (r.data["plan"] == "premium")
+
+
+def test_schema_key_is_named_schema_in_errors_and_listings() -> None:
+    config = {
+        "stages": [
+            {"use": "range", "n": 1},
+            {"use": "generate", "prompt": "x", "schemaa": {"a": "str"}, "backend": ECHO},
+        ],
+        "output": {"dir": "x"},
+    }
+    with pytest.raises(ConfigError, match="did you mean 'schema'"):
+        Pipeline.from_config(config)
+    by_name = Generate.model_validate(
+        {"prompt": "x", "output_schema": {"a": "str"}, "backend": ECHO}
+    )
+    assert by_name.to_config()["schema"] == {"a": "str"}

@@ -22,7 +22,8 @@ def stages(
     for name in sorted(stage_names()):
         cls = stage_class(name)
         base = {"name", "batch_size", "concurrency", "executor"}
-        options = ", ".join(f for f in cls.model_fields if f not in base)
+        fields = cls.model_fields.items()
+        options = ", ".join(info.alias or f for f, info in fields if f not in base)
         doc = (cls.__doc__ or sys.modules[cls.__module__].__doc__ or "").strip()
         doc = doc.splitlines()[0] if doc else ""
         table.add_row(name, options, doc)
@@ -37,7 +38,7 @@ def _one(name: str) -> None:
     console.print(f"[bold]{name}[/bold]: {(cls.__doc__ or '').strip().splitlines()[0]}")
     options = Table("option", "default", "help")
     for field_name, info in cls.model_fields.items():
-        options.add_row(field_name, repr(info.default), info.description or "")
+        options.add_row(info.alias or field_name, repr(info.default), info.description or "")
     console.print(options)
     details = getattr(cls, "details", None)
     if details is not None:

@@ -135,7 +135,7 @@ def describe(exc: ValidationError, model: type[BaseModel], where: str) -> str:
     path = ".".join(p for p in [where, *loc] if p)
     kind = err["type"]
     if kind == "extra_forbidden":
-        known = list(model.model_fields)
+        known = [info.alias or name for name, info in model.model_fields.items()]
         close = difflib.get_close_matches(loc[-1], known, n=1)
         hint = f"did you mean {close[0]!r}?" if close else f"known keys: {', '.join(known)}"
         return f"{path}: unknown key; {hint}"

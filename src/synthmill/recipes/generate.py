@@ -20,7 +20,14 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, Field, field_serializer, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 
 from synthmill.errors import DataError
 from synthmill.llm.base import Completion, Request
@@ -45,6 +52,7 @@ class FreeText(BaseModel):
 class Generate(LLMRecipe):
     """One model call per row from a prompt template: free text or a schema's fields."""
 
+    model_config = ConfigDict(populate_by_name=True)  # `schema:` in YAML, output_schema too
     kind: ClassVar[str] = "generate"
 
     prompt: str = Field(description="Jinja2 template of the user turn over the row's columns.")
