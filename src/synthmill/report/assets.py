@@ -14,7 +14,7 @@ th{background:#f1f3f4}td{max-width:520px;overflow-wrap:anywhere}.note{color:#666
 pre{background:#f6f8fa;padding:6px;white-space:pre-wrap;overflow-wrap:anywhere;max-height:360px;overflow:auto;font-size:12px;margin:2px 0}
 svg.chart{display:block;margin:6px 0;font:11px sans-serif}svg.chart a rect:hover{opacity:.75}
 .cards{display:flex;flex-wrap:wrap;gap:10px}.card{border:1px solid #e0e0e0;border-radius:4px;padding:4px 10px;width:320px;background:#fff}
-.card p{margin:2px 0;font-size:12px}details{margin:4px 0}summary{cursor:pointer}details.reject:target{outline:2px solid #e15759}
+.card p{margin:2px 0;font-size:12px}.card h3{overflow-wrap:anywhere}details{margin:4px 0}summary{cursor:pointer}details.reject:target{outline:2px solid #e15759}
 .example{border-left:3px solid #e15759;padding-left:8px;margin:6px 0}
 #rows tr.row{cursor:pointer}#rows tr.row:hover{background:#eef4fb}#rows td.id{font-family:monospace}
 .controls input,.controls select{margin-right:8px;padding:3px}.prov{margin:4px 0}.parents{margin-left:18px;border-left:2px solid #4e79a7;padding-left:8px}

@@ -25,10 +25,11 @@ def fmt(value: Any) -> str:
 
 def table(headers: Sequence[str], rows: Iterable[Sequence[Any]], cls: str = "") -> str:
     """A plain table; cells are escaped unless wrapped in Raw."""
-    head = "".join(f"<th>{e(h)}</th>" for h in headers)
+    head = "".join(f"<th>{e(h)}</th>" for h in headers) if any(headers) else ""
     body = "".join("<tr>" + "".join(f"<td>{cell(c)}</td>" for c in r) + "</tr>" for r in rows)
     klass = f' class="{e(cls)}"' if cls else ""
-    return f"<table{klass}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    thead = f"<thead><tr>{head}</tr></thead>" if head else ""
+    return f"<table{klass}>{thead}<tbody>{body}</tbody></table>"
 
 
 class Raw(str):

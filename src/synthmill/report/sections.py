@@ -107,20 +107,30 @@ def columns(profs: list[ColumnProfile], total_rows: int) -> str:
 
 
 def _column_card(p: ColumnProfile) -> str:
-    what = "value" if p.kind == "number" else "length (characters)"
-    hist = svg.histogram(p.edges, [(what, p.counts)], title=f"{p.name}: {what}")
+    """Categories: a bar per top value; text: lengths; numbers: values (and top values)."""
     facts = f"{p.kind}; nulls {p.null_share:.1%}"
     if p.distinct is not None:
         facts += f"; {p.distinct:,} distinct"
     if p.mean_length is not None:
         facts += f"; mean length {p.mean_length:.0f}"
-    top = ""
-    if p.top and p.kind != "text":
-        top = table(("top value", "rows"), p.top, "top")
-    elif p.top and p.top[0][1] > 1:
-        top = table(("most repeated", "rows"), [t for t in p.top if t[1] > 1][:5], "top")
-    label = f"<p class='note'>{e(what)}</p>" if hist else ""
-    return f'<div class="card"><h3>{e(p.name)}</h3><p>{e(facts)}</p>{label}{hist}{top}</div>'
+    if p.kind == "category":
+        labels = [v for v, _ in p.top]
+        chart = svg.hbars(labels, [float(c) for _, c in p.top], title=f"{p.name}: top values",
+                          width=300, left=130)  # fmt: skip
+        return _card(p.name, facts, "top values", chart)
+    what = "value" if p.kind == "number" else "length (characters)"
+    chart = svg.histogram(p.edges, [(what, p.counts)], title=f"{p.name}: {what}")
+    repeated = [t for t in p.top if t[1] > 1][:5]
+    if p.kind == "number" and p.distinct is not None and p.distinct <= 20:
+        chart += table(("top value", "rows"), p.top, "top")
+    elif p.kind == "text" and repeated:
+        chart += table(("most repeated", "rows"), repeated, "top")
+    return _card(p.name, facts, what if p.edges else "", chart)
+
+
+def _card(name: str, facts: str, what: str, chart: str) -> str:
+    label = f"<p class='note'>{e(what)}</p>" if what else ""
+    return f'<div class="card"><h3>{e(name)}</h3><p>{e(facts)}</p>{label}{chart}</div>'
 
 
 def cost(d: RunData) -> str:

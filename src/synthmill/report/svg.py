@@ -25,9 +25,11 @@ def hbars(
     title: str = "",
     width: int = 560,
     color: str = BAR,
+    left: int = 250,
 ) -> str:
     """Horizontal bars, one per label, each optionally a link (#anchor) to more detail."""
-    row, left, pad = 22, 250, 60
+    row, pad = 22, 60
+    most = max(left // 6, 8)
     top = max(values, default=0) or 1
     height = row * len(labels) + 8
     parts = [_open(width, height, title)]
@@ -35,7 +37,7 @@ def hbars(
         y = i * row + 4
         w = (width - left - pad) * value / top
         bar = (
-            f'<text x="{left - 6}" y="{y + 14}" text-anchor="end">{escape(_clip(label, 40))}'
+            f'<text x="{left - 6}" y="{y + 14}" text-anchor="end">{escape(_clip(label, most))}'
             f"<title>{escape(label)}</title></text>"
             f'<rect x="{left}" y="{y + 2}" width="{w:.1f}" height="{row - 6}" fill="{color}"/>'
             f'<text x="{left + w + 4:.1f}" y="{y + 14}">{_num(value)}</text>'
@@ -45,9 +47,9 @@ def hbars(
     return "".join(parts) + "</svg>"
 
 
-def funnel(stages: Sequence[tuple[str, int, int]], *, width: int = 640) -> str:
+def funnel(stages: Sequence[tuple[str, int, int]], *, width: int = 780) -> str:
     """Rows in (light) and kept (green) per stage, the lost share in red, with counts."""
-    row, left, pad = 28, 170, 120
+    row, left, pad = 28, 170, 230
     top = max((max(a, b) for _, a, b in stages), default=0) or 1
     height = row * len(stages) + 8
     parts = [_open(width, height, "rows in and kept per stage")]
