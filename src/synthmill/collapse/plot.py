@@ -83,9 +83,10 @@ def plot_family(name: str, result: dict[str, Any], path: Path) -> str:
     for ax in flat[panels:]:
         ax.axis("off")
     seeds = max(e["seeds"] for e in summary)
+    theory = any(k.startswith("theory_") for e in summary for k in e) or extras
     fig.suptitle(
         f"collapse lab: {name}, {seeds} seeds per policy "
-        "(solid: mean ± s.e., dotted: median, dashed: theory)"
+        f"(solid: mean ± s.e., dotted: median{', dashed: theory' if theory else ''})"
     )
     fig.tight_layout()
     _save(fig, path)
