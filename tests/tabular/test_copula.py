@@ -143,3 +143,15 @@ def test_a_category_that_goes_with_a_number_non_monotonically_keeps_its_means() 
     got = np.array(syn.column("level").to_pylist())
     means = {k: numbers(syn.column("x"))[got == k].mean() for k in "abc"}
     assert means["b"] > means["a"] + 1.0 > means["c"] + 2.0  # frequency order a, b, c would not
+
+
+def test_a_numeric_target_is_conditioned_on_through_quantile_bins() -> None:
+    rng = np.random.default_rng(8)
+    x = rng.normal(size=2000)
+    table = pa.table({"x": x, "y": np.round(x**2 + 0.1 * rng.normal(size=2000), 3)})
+    model = GaussianCopula(seed=1, condition="y").fit(table)
+    assert len(model.cores) == 8 and "one copula per class or bin" in model.describe()["y"]
+    syn = model.sample_shard(4000, 0, 4000)
+    sx, sy = numbers(syn.column("x")), numbers(syn.column("y"))
+    # y = x^2 is not monotone: one copula cannot keep it, bins of y can
+    assert np.corrcoef(np.abs(sx), sy)[0, 1] > 0.8

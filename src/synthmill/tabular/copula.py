@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from scipy import special
 
+from synthmill.tabular.features import numbers
 from synthmill.tabular.table import ColumnSpec, profile
 from synthmill.tabular.transformers import Atoms, ColumnModel, model_for
 
@@ -30,6 +31,7 @@ Array = np.ndarray[Any, Any]
 CORRELATION_ROWS = 200_000  # rows used to estimate the correlation matrix at most
 EPS = 1e-9
 MIN_GROUP = 20  # rows a class needs for a copula of its own
+BIN_ROWS, MAX_BINS = 50, 8  # a numeric target is cut into quantile bins of these sizes
 
 
 def correlation(z: Array) -> Array:
@@ -102,9 +104,10 @@ class CopulaCore:
 class GaussianCopula:
     """Fit on an Arrow table; sample tables of the same columns and types.
 
-    With `condition` (a categorical target), each class with at least MIN_GROUP rows gets
-    its own copula and the rarer classes share one, so every column's distribution given
-    the target is kept, which a single copula's linear dependence cannot do for categories.
+    With `condition` (a target), each class with at least MIN_GROUP rows gets its own
+    copula and the rarer classes share one (a numeric target is cut into quantile bins),
+    so every column's distribution given the target is kept, which a single copula's
+    linear dependence cannot do.
     IDs, free text and empty columns are made once per shard, outside the copulas.
     """
 
@@ -135,11 +138,17 @@ class GaussianCopula:
         """Row indices of each class of the condition (rare classes pooled), or all rows."""
         everything = [np.arange(table.num_rows)]
         spec = next((s for s in self.specs if s.name == self.condition), None)
-        if spec is None or spec.kind not in ("categorical", "discrete"):
+        if spec is None or not spec.modelled:
             return everything
-        col = table.column(spec.name).cast(pa.string())
-        codes = pc.index_in(col, value_set=pc.unique(col), skip_nulls=False).to_numpy()
-        codes = np.asarray(codes, dtype=int)
+        if spec.kind in ("categorical", "discrete"):
+            col = table.column(spec.name).cast(pa.string())
+            codes = pc.index_in(col, value_set=pc.unique(col), skip_nulls=False).to_numpy()
+            codes = np.asarray(codes, dtype=int)
+        else:  # a numeric target: its quantile bins, at least BIN_ROWS rows each
+            x = numbers(table.column(spec.name))
+            bins = int(np.clip(np.sum(~np.isnan(x)) // BIN_ROWS, 1, MAX_BINS))
+            edges = np.unique(np.nanquantile(x, np.linspace(0, 1, bins + 1)[1:-1]))
+            codes = np.where(np.isnan(x), len(edges) + 1, np.searchsorted(edges, x))
         counts = np.bincount(codes)
         big = [np.flatnonzero(codes == c) for c in np.flatnonzero(counts >= MIN_GROUP)]
         rest = np.flatnonzero(counts[codes] < MIN_GROUP)
@@ -170,5 +179,6 @@ class GaussianCopula:
         models = [*self.generated, *(self.cores[0].models if self.cores else [])]
         found = {m.spec.name: f"{m.spec.kind}: {m.describe()}" for m in models}
         if len(self.cores) > 1:
-            found[str(self.condition)] = f"categorical: one copula per class ({len(self.cores)})"
+            kind = found[str(self.condition)].split(":")[0]
+            found[str(self.condition)] = f"{kind}: one copula per class or bin ({len(self.cores)})"
         return {s.name: found[s.name] for s in self.specs}
