@@ -1,7 +1,7 @@
 """Collapse lab: time per family at default sizes, and where each policy ends up.
 
     .venv/bin/python bench/collapse.py                # -> bench/results/collapse.json
-    .venv/bin/python bench/collapse.py --scale 4      # bigger (not written unless --out)
+    .venv/bin/python bench/collapse.py --scale 2      # bigger (not written unless --out)
 
 Every family runs 5 policies x 3 seeds x 5 generations (the `synthmill collapse run`
 defaults). Wall and CPU seconds are per family; the final generation's medians over seeds
