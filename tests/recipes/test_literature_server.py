@@ -1,0 +1,68 @@
+"""The literature recipes' examples through the openai backend against a real
+`python -m llama_cpp.server` (one row each): every row kept with provenance or rejected
+with a reason, and the kept rows have the recipe's columns."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from synthmill import Pipeline
+from tests.conftest import REPO
+from tests.llm.servers import MODEL_ALIAS, llama_server  # noqa: F401 (fixture)
+from tests.recipes.test_embedded import kept, rejects
+
+pytestmark = [pytest.mark.server, pytest.mark.slow]
+
+# example -> (the one input row, option overrides of the recipe stage, columns it must write)
+CASES: dict[str, tuple[dict[str, Any], list[str], set[str]]] = {
+    "constitutional": (
+        {"instruction": "How do I boil an egg?", "response": "Heat it."},
+        ["max_tokens=60"],
+        {"critique", "revision", "chosen", "rejected", "original", "principle"},
+    ),
+    "rephrase": (
+        {"text": "Bees make honey from nectar. They store it in wax combs for winter."},
+        ["styles=[easy]", "max_tokens=80"],
+        {"style", "rephrased"},
+    ),
+    "backtranslate": (
+        {"text": "Water boils at 100 degrees Celsius at sea level."},
+        ["min_score=1"],
+        {"instruction", "response", "score", "score_reason"},
+    ),
+    "preference": (
+        {"instruction": "Name a colour of the sky."},
+        ["temperatures=[0.2, 1.3]", "max_tokens=40"],
+        {"responses", "ratings", "chosen", "rejected", "chosen_score", "rejected_score"},
+    ),
+    "multiturn": (
+        {"instruction": "What do cats eat?"},
+        ["turns=2", "max_tokens=50"],
+        {"messages", "turns", "stop_reason"},
+    ),
+}
+
+
+@pytest.mark.parametrize("recipe", sorted(CASES))
+def test_example_runs_through_the_openai_backend(
+    recipe: str,
+    llama_server: str,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    row, options, columns = CASES[recipe]
+    src = tmp_path / "in.jsonl"
+    src.write_text(json.dumps(row) + "\n")
+    backend = f"backend={{type: openai, base_url: '{llama_server}', model: {MODEL_ALIAS}}}"
+    overrides = [backend, f"stages.0.path={src}", f"output.dir={tmp_path / 'run'}"]
+    overrides += [f"stages.1.{o}" for o in options]
+    root = Pipeline.from_yaml(REPO / f"examples/{recipe}.yaml", overrides).run().root
+    made, dropped = kept(root), rejects(root)
+    assert len(made) + len(dropped) == 1
+    for r in made:
+        assert columns <= r.data.keys() and r.meta.recipe == recipe
+        assert r.meta.model == MODEL_ALIAS and r.meta.prompt_hash and r.meta.parents
+    assert all(d["reason"] and d["stage"] for d in dropped)
