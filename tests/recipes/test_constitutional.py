@@ -109,6 +109,8 @@ def test_a_prompt_override_is_used_and_changes_the_prompt_hash() -> None:
 
 
 def test_unknown_prompt_names_and_broken_templates_fail_at_config_time() -> None:
+    help_text = Constitutional.model_fields["prompts"].description or ""
+    assert "(critique, revision)" in help_text  # what `synthmill stages` shows
     with pytest.raises(ValueError, match=r"no prompt named 'critque'.*did you mean 'critique'"):
         stage(prompts={"critque": "x"})
     with pytest.raises(ValueError, match="template syntax error"):

@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field
 from synthmill.llm.structured import Structured
 from synthmill.pipeline.stage import StageContext
 from synthmill.recipes.base import emit_child, json_schema
-from synthmill.recipes.prompted import PromptedRecipe, chained, text_of
+from synthmill.recipes.prompted import PromptedRecipe, chained, prompts_field, text_of
 from synthmill.records import Record, Verdict
 
 RECIPE = "backtranslate"
@@ -67,6 +67,8 @@ class Backtranslate(PromptedRecipe):
     kind: ClassVar[str] = "backtranslate"
     PROMPTS: ClassVar[dict[str, str]] = PROMPTS
     PROVIDES: ClassVar[frozenset[str]] = frozenset({"response", "instruction"})
+
+    prompts: dict[str, str] = prompts_field(PROMPTS)
 
     column: str = Field(default="text", description="Column with the document (the answer).")
     min_score: int = Field(default=4, ge=1, le=5, description="Rows graded under it are rejected.")

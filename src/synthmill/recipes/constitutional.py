@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field
 from synthmill.llm.structured import Structured
 from synthmill.pipeline.stage import StageContext
 from synthmill.recipes.base import emit_child, json_schema
-from synthmill.recipes.prompted import PromptedRecipe, chained, text_of
+from synthmill.recipes.prompted import PromptedRecipe, chained, prompts_field, text_of
 from synthmill.records import Record
 
 RECIPE = "constitutional"
@@ -64,6 +64,8 @@ class Constitutional(PromptedRecipe):
     kind: ClassVar[str] = "constitutional"
     PROMPTS: ClassVar[dict[str, str]] = PROMPTS
     PROVIDES: ClassVar[frozenset[str]] = frozenset({"prompt", "response", "principle", "critique"})
+
+    prompts: dict[str, str] = prompts_field(PROMPTS)
 
     prompt_column: str = Field(default="instruction", description="Column with the request.")
     response_column: str = Field(default="response", description="Column with the reply.")

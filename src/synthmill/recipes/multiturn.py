@@ -24,7 +24,7 @@ from synthmill.llm.base import Request
 from synthmill.llm.structured import Structured
 from synthmill.pipeline.stage import StageContext
 from synthmill.recipes.base import emit_child, json_schema
-from synthmill.recipes.prompted import PromptedRecipe, chained, text_of
+from synthmill.recipes.prompted import PromptedRecipe, chained, prompts_field, text_of
 from synthmill.records import Record
 
 RECIPE = "multiturn"
@@ -65,6 +65,8 @@ class Multiturn(PromptedRecipe):
     kind: ClassVar[str] = "multiturn"
     PROMPTS: ClassVar[dict[str, str]] = PROMPTS
     PROVIDES: ClassVar[frozenset[str]] = frozenset({"conversation"})
+
+    prompts: dict[str, str] = prompts_field(PROMPTS)
 
     prompt_column: str = Field(default="instruction", description="Column with the opening.")
     turns: int = Field(default=3, ge=1, le=20, description="Assistant turns per conversation.")

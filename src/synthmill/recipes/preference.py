@@ -24,7 +24,7 @@ from synthmill.llm.base import Request
 from synthmill.llm.structured import Structured
 from synthmill.pipeline.stage import StageContext
 from synthmill.recipes.base import emit_child, json_schema
-from synthmill.recipes.prompted import PromptedRecipe, chained, text_of
+from synthmill.recipes.prompted import PromptedRecipe, chained, prompts_field, text_of
 from synthmill.records import Record
 
 RECIPE = "preference"
@@ -58,6 +58,8 @@ class Preference(PromptedRecipe):
     kind: ClassVar[str] = "preference"
     PROMPTS: ClassVar[dict[str, str]] = PROMPTS
     PROVIDES: ClassVar[frozenset[str]] = frozenset({"prompt", "response", "aspects"})
+
+    prompts: dict[str, str] = prompts_field(PROMPTS)
 
     prompt_column: str = Field(default="instruction", description="Column with the prompt.")
     temperatures: list[float] = Field(

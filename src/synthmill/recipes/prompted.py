@@ -27,8 +27,7 @@ class PromptedRecipe(LLMRecipe):
     PROVIDES: ClassVar[frozenset[str]] = frozenset()
 
     prompts: dict[str, str] = Field(
-        default_factory=dict,
-        description="Replace prompt templates by name ({name: template}); see the recipe.",
+        default={}, description="Replace prompt templates by name ({name: template})."
     )
 
     @field_validator("prompts")
@@ -54,6 +53,12 @@ class PromptedRecipe(LLMRecipe):
         for name in self.PROMPTS:
             names |= template_variables(self.template(name))
         return sorted(names - self.PROVIDES)
+
+
+def prompts_field(prompts: Mapping[str, str]) -> Any:
+    """The `prompts` option of a recipe, its help naming the prompts one can replace."""
+    names = ", ".join(prompts)
+    return Field(default={}, description=f"Replace prompts by name ({names}): {{name: template}}.")
 
 
 def unknown_prompt(name: str, known: Mapping[str, str]) -> str:

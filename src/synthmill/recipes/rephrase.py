@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field
 
 from synthmill.pipeline.stage import StageContext
 from synthmill.recipes.base import emit_child, json_schema
-from synthmill.recipes.prompted import PromptedRecipe, text_of
+from synthmill.recipes.prompted import PromptedRecipe, prompts_field, text_of
 from synthmill.records import Record, Verdict
 
 RECIPE = "rephrase"
@@ -73,6 +73,8 @@ class Rephrase(PromptedRecipe):
     kind: ClassVar[str] = "rephrase"
     PROMPTS: ClassVar[dict[str, str]] = PROMPTS
     PROVIDES: ClassVar[frozenset[str]] = frozenset({"text"})
+
+    prompts: dict[str, str] = prompts_field(PROMPTS)
 
     column: str = Field(default="text", description="Column with the document.")
     styles: list[Style] = Field(default=list(STYLES), min_length=1, description="Styles to make.")
