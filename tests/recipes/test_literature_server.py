@@ -44,10 +44,18 @@ CASES: dict[str, tuple[dict[str, Any], list[str], set[str]]] = {
         ["turns=2", "max_tokens=50"],
         {"messages", "turns", "stop_reason"},
     ),
+    "oss_instruct": (  # then verify.code in the sandbox
+        {"code": "def double(x):\n    return 2 * x\n"},
+        ["n=1", "max_tokens=300", "stages.0.format=jsonl"],
+        {"problem", "entry_point", "solution", "tests"},
+    ),
 }
 
 
-@pytest.mark.parametrize("recipe", sorted(CASES))
+@pytest.mark.parametrize(
+    "recipe",
+    [pytest.param(r, marks=[pytest.mark.sandbox] if r == "oss_instruct" else []) for r in CASES],
+)
 def test_example_runs_through_the_openai_backend(
     recipe: str,
     llama_server: str,  # noqa: F811
@@ -58,7 +66,7 @@ def test_example_runs_through_the_openai_backend(
     src.write_text(json.dumps(row) + "\n")
     backend = f"backend={{type: openai, base_url: '{llama_server}', model: {MODEL_ALIAS}}}"
     overrides = [backend, f"stages.0.path={src}", f"output.dir={tmp_path / 'run'}"]
-    overrides += [f"stages.1.{o}" for o in options]
+    overrides += [o if o.startswith("stages.") else f"stages.1.{o}" for o in options]
     root = Pipeline.from_yaml(REPO / f"examples/{recipe}.yaml", overrides).run().root
     made, dropped = kept(root), rejects(root)
     assert len(made) + len(dropped) == 1
