@@ -173,18 +173,26 @@ def _rows_with_ids(path: Path, ids: set[str]) -> list[dict[str, Any]]:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    table = pq.read_table(path)
-    if META_COLUMN not in table.column_names:
+    if META_COLUMN not in pq.read_schema(path).names:
         return []
-    meta_ids = pc.struct_field(table.column(META_COLUMN), "id")
-    mask = pc.is_in(meta_ids, value_set=pa.array(sorted(ids), pa.string()))
-    return list(table.filter(mask).to_pylist())
+    meta = pq.read_table(path, columns=[META_COLUMN]).column(META_COLUMN)
+    mask = pc.is_in(pc.struct_field(meta, "id"), value_set=pa.array(sorted(ids), pa.string()))
+    if not pc.any(mask).as_py():  # read the whole shard only when it holds a wanted row
+        return []
+    return list(pq.read_table(path).filter(mask).to_pylist())
 
 
 def provenance_chain(root: Path, row: dict[str, Any], depth: int = 6) -> dict[str, dict[str, Any]]:
     """The ancestors of a row that are in the run, by id, following parents `depth` levels."""
+    return ancestors_of(root, [row], depth)
+
+
+def ancestors_of(
+    root: Path, rows: list[dict[str, Any]], depth: int = 6
+) -> dict[str, dict[str, Any]]:
+    """The ancestors of many rows at once (one pass over the run's files per level)."""
     chain: dict[str, dict[str, Any]] = {}
-    frontier = set(_parents(row))
+    frontier = {p for row in rows for p in _parents(row)}
     for _ in range(depth):
         frontier -= set(chain)
         if not frontier:

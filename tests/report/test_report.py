@@ -198,23 +198,28 @@ def test_unfinished_run_reports_its_checkpoints(llm_run: Path, tmp_path: Path) -
 
 
 @pytest.mark.slow
-def test_a_100k_row_run_stays_under_3_mb(tmp_path: Path) -> None:
-    from synthmill import Pipeline
+def test_a_100k_row_run_stays_under_3_mb(llm_run: Path, tmp_path: Path) -> None:
+    """The small run's rows repeated to 100,000 (new ids): the report samples, stays small."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
 
-    text = "{{ topic }} " * 40 + "{{ n }}"
-    config = {
-        "name": "big",
-        "seed": 1,
-        "shard_size": 25_000,
-        "stages": [{"use": "sample", "n": 100_000, "columns": {
-            "topic": ["bees", "tides", "glaciers", "clouds"],
-            "n": {"type": "integer", "low": 0, "high": 10**9},
-            "text": text}}],
-        "output": {"dir": str(tmp_path / "big")},
-    }  # fmt: skip
-    Pipeline.from_config(config).run()
-    path = build_report(tmp_path / "big")
+    run = tmp_path / "big"
+    shutil.copytree(llm_run, run, ignore=shutil.ignore_patterns("data"))
+    small = pq.read_table(llm_run / "data")
+    big = pa.concat_tables([small] * (100_000 // small.num_rows + 1)).slice(0, 100_000)
+    meta = big.column("_meta").combine_chunks()
+    ids = pa.array([f"{i:016x}" for i in range(100_000)])
+    fields = {f.name: meta.field(f.name) for f in meta.type}
+    fields["id"] = ids
+    meta = pa.StructArray.from_arrays(list(fields.values()), list(fields))
+    big = big.set_column(big.schema.get_field_index("_meta"), "_meta", meta)
+    big = big.set_column(big.schema.get_field_index("question"), "question",
+                         pc.binary_join_element_wise(big.column("question"), ids, " "))  # fmt: skip
+    (run / "data").mkdir()
+    pq.write_table(big, run / "data" / "train-00000-of-00001.parquet")
+    path = build_report(run)
     assert path.stat().st_size < 3_000_000
     html = path.read_text(encoding="utf-8")
-    assert "Over all 100,000 published rows." in html and '<section id="diversity"' in html
-    assert len(rows_data(html)["rows"]) == 300
+    assert "Over all 100,000 published rows." in html and "distinct_2" in html
+    data = rows_data(html)
+    assert len(data["rows"]) == 300 and data["total"] == 100_000

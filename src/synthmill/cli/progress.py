@@ -141,7 +141,7 @@ class RichProgress:
             word = "done" if final else "progress"
             self._write(
                 f"{word} {stage}: {seen:,}{of} rows in, {kept:,} kept, "
-                f"{seen / elapsed:.1f} rows/s, {_clock(elapsed)} elapsed"
+                f"{seen / elapsed:.3g} rows/s, {_clock(elapsed)} elapsed"
             )
 
     def _write(self, line: str) -> None:

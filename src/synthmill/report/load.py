@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 import yaml
 
 from synthmill.errors import RunDirError
-from synthmill.inspect import decode_meta, provenance_chain, reject_samples, summarize
+from synthmill.inspect import ancestors_of, decode_meta, reject_samples, summarize
 from synthmill.pipeline.rundir import RunDir
 from synthmill.records import META_COLUMN
 
@@ -129,11 +129,7 @@ def _clip_rejects(
 
 def _ancestors(root: Path, sample: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """The rows the sampled rows came from, where the run still holds them (work/)."""
-    chain: dict[str, dict[str, Any]] = {}
-    for row in sample:
-        if (row.get(META_COLUMN) or {}).get("parents"):
-            chain |= provenance_chain(root, row)
-    return {k: _clip_row(v) for k, v in chain.items()}
+    return {k: _clip_row(v) for k, v in ancestors_of(root, sample).items()}
 
 
 def _evaluation(root: Path) -> dict[str, Any] | None:

@@ -64,13 +64,15 @@ def _strings(p: ColumnProfile, col: pa.ChunkedArray) -> None:
 
 
 def _top(p: ColumnProfile, col: pa.ChunkedArray) -> None:
+    """Distinct count and the TOP most frequent values (ties by value), picked in Arrow."""
     counts = pc.value_counts(col.drop_null())
     p.distinct = len(counts)
-    values, tallies = counts.field(0).to_pylist(), counts.field(1).to_pylist()
-    pairs = sorted(
-        ((str(v), int(c)) for v, c in zip(values, tallies, strict=True)),
-        key=lambda vc: (-vc[1], vc[0]),
-    )
+    if not p.distinct:
+        return
+    table = pa.table({"v": counts.field(0), "n": counts.field(1)})
+    best = pc.select_k_unstable(table, k=min(TOP * 3, p.distinct), sort_keys=[("n", "descending")])
+    picked = table.take(best).to_pylist()
+    pairs = sorted(((str(r["v"]), int(r["n"])) for r in picked), key=lambda vc: (-vc[1], vc[0]))
     p.top = [(v if len(v) <= 80 else v[:79] + "…", c) for v, c in pairs[:TOP]]
 
 
