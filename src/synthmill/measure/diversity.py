@@ -114,13 +114,23 @@ def _bleu(
 def mean_pairwise_cosine(emb: F32) -> float:
     """Mean cosine similarity over all distinct pairs, exactly, in O(n d).
 
-    For unit rows, sum_{i != j} <x_i, x_j> = |sum x|^2 - n. High values mean homogeneous data.
+    Rows are scaled to unit length here (zero rows, which have no direction, are dropped),
+    so sum_{i != j} <x_i, x_j> = |sum x|^2 - n holds. High values mean homogeneous data.
     """
-    n = len(emb)
+    x = _unit_rows(emb)
+    n = len(x)
     if n < 2:
         return 0.0
-    total = emb.astype(np.float64).sum(axis=0)
+    total = x.sum(axis=0)
     return float((total @ total - n) / (n * (n - 1)))
+
+
+def _unit_rows(emb: F32) -> npt.NDArray[np.float64]:
+    """The nonzero rows scaled to unit length, in float64."""
+    x = emb.astype(np.float64)
+    norms = np.linalg.norm(x, axis=1)
+    keep = norms > 1e-12
+    return np.asarray(x[keep] / norms[keep, None], dtype=np.float64)
 
 
 def vendi_score(emb: F32) -> float:
@@ -168,7 +178,10 @@ def cluster_entropy(emb: F32, k: int = 20, seed: int = 0, reference: F32 | None 
     """Entropy of the rows' k-means cluster shares over log k: 0 (one cluster) to 1 (even).
 
     Clusters are fit on `reference` (real data) when given, else on the rows themselves,
-    where a low value means a few dense modes hold most rows (mode collapse).
+    where a low value means a few dense modes hold most rows (mode collapse). It measures
+    balance only: rows collapsed onto k or more equally used modes still score near 1
+    (issue 15: 20 sentences, k = 20 gave 1.000), so read it with Vendi and mean cosine,
+    or fit on a real `reference`.
     """
     base = emb if reference is None else reference
     k = min(k, len(base))
@@ -192,13 +205,24 @@ def cluster_coverage(emb: F32, reference: F32, k: int = 20, seed: int = 0) -> fl
 
 
 def hashed_vectors(texts: Sequence[str], dim: int = 1024) -> F32:
-    """Unit-length hashed bag-of-words vectors: the embedding fallback without the embed extra."""
+    """Unit-length hashed TF-IDF vectors: the embedding fallback without the embed extra.
+
+    Words are weighted by smoothed IDF, ln((1 + n) / (1 + df)) + 1, computed on `texts`:
+    with raw counts the function words every text shares ("the", "of") dominated every
+    vector, so a varied corpus and 20 sentences repeated with small edits had the same
+    mean pairwise cosine. IDF lets the content words decide.
+    """
     from synthmill.curate.text import ngram_hash
 
-    out = np.zeros((len(texts), dim), dtype=np.float32)
-    for i, text in enumerate(texts):
-        for tok in tokens(text):
-            out[i, ngram_hash([tok]) % dim] += 1.0
+    bags = [Counter(ngram_hash([tok]) % dim for tok in tokens(text)) for text in texts]
+    df = np.zeros(dim, dtype=np.float64)
+    for bag in bags:
+        df[list(bag)] += 1
+    idf = np.log((1 + len(texts)) / (1 + df)) + 1
+    out = np.zeros((len(texts), dim), dtype=np.float64)
+    for i, bag in enumerate(bags):
+        for bucket, count in bag.items():
+            out[i, bucket] = count * idf[bucket]
     norms = np.linalg.norm(out, axis=1, keepdims=True)
     return np.asarray(out / np.where(norms == 0, 1, norms), dtype=np.float32)
 
