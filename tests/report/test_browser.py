@@ -47,3 +47,18 @@ def test_screenshot(llm_run: Path, tmp_path: Path) -> None:
     screenshot(build_report(llm_run, tmp_path / "r.html"), png)
     data = png.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000  # not a blank page
+
+
+def test_collapse_report_renders(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    from typer.testing import CliRunner
+
+    from synthmill.cli import app
+
+    out = tmp_path / "lab"
+    args = ["collapse", "run", "--family", "gaussian", "--policy", "replace", "--generations",
+            "1", "--seeds", "1", "--scale", "0.2", "-o", str(out)]  # fmt: skip
+    assert CliRunner().invoke(app, args).exit_code == 0
+    dom, console = render(build_report(out))
+    assert console == [] and 'data-ready="1"' in dom
+    assert re.search(r'<img class="plot" alt="gaussian plot" src="data:image/png;base64,', dom)

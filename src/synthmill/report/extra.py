@@ -181,6 +181,9 @@ def collapse_section(root: Path, result: dict[str, Any]) -> str:
             data = base64.b64encode(png.read_bytes()).decode()
             parts.append(f'<h3>{e(png.name)}</h3><img class="plot" alt="{e(png.name)}" '
                          f'src="data:image/png;base64,{data}">')  # fmt: skip
+    if isinstance(result.get("config"), dict):
+        settings = table(("setting", "value"), flatten(result["config"], depth=2).items())
+        parts.append(f"<details><summary>settings</summary>{settings}</details>")
     return section("collapse", "Collapse lab", "".join(parts) or "<p>No results.</p>")
 
 
