@@ -18,7 +18,7 @@ from tests.recipes.test_embedded import kept, rejects
 pytestmark = [pytest.mark.server, pytest.mark.slow]
 
 # example -> (the one input row, option overrides of the recipe stage, columns it must write)
-CASES: dict[str, tuple[dict[str, Any], list[str], set[str]]] = {
+CASES: dict[str, tuple[dict[str, Any] | None, list[str], set[str]]] = {
     "constitutional": (
         {"instruction": "How do I boil an egg?", "response": "Heat it."},
         ["max_tokens=60"],
@@ -49,6 +49,7 @@ CASES: dict[str, tuple[dict[str, Any], list[str], set[str]]] = {
         ["n=1", "max_tokens=300", "stages.0.format=jsonl"],
         {"problem", "entry_point", "solution", "tests"},
     ),
+    "textbook": (None, ["stages.0.n=1", "max_tokens=120"], {"topic", "audience", "format", "text"}),
 }
 
 
@@ -62,10 +63,12 @@ def test_example_runs_through_the_openai_backend(
     tmp_path: Path,
 ) -> None:
     row, options, columns = CASES[recipe]
-    src = tmp_path / "in.jsonl"
-    src.write_text(json.dumps(row) + "\n")
     backend = f"backend={{type: openai, base_url: '{llama_server}', model: {MODEL_ALIAS}}}"
-    overrides = [backend, f"stages.0.path={src}", f"output.dir={tmp_path / 'run'}"]
+    overrides = [backend, f"output.dir={tmp_path / 'run'}"]
+    if row is not None:  # else the example's own source (sample)
+        src = tmp_path / "in.jsonl"
+        src.write_text(json.dumps(row) + "\n")
+        overrides.append(f"stages.0.path={src}")
     overrides += [o if o.startswith("stages.") else f"stages.1.{o}" for o in options]
     root = Pipeline.from_yaml(REPO / f"examples/{recipe}.yaml", overrides).run().root
     made, dropped = kept(root), rejects(root)
