@@ -135,3 +135,73 @@ def test_mix_example_runs(tmp_path: Path) -> None:
     card = (tmp_path / "runs" / "mix" / "README.md").read_text()
     share = kinds["synthetic", "cloze"] / len(rows)
     assert f"**{share:.1%} synthetic**" in card
+
+
+def read_run(tmp_path: Path, src: Path, name: str) -> Path:
+    """A plain `read` run: its rows carry stored provenance with origin real."""
+    out = tmp_path / name
+    config = {"name": name, "stages": [{"use": "read", "path": str(src)}], "output": {"dir": out}}
+    Pipeline.from_config(config).run()
+    return out
+
+
+def test_flags_decide_origin_and_disagreement_is_a_card_warning(tmp_path: Path) -> None:
+    """Issue 15 item 7: a read run (stored origin real) given as --synthetic is synthetic."""
+    human = write_jsonl(tmp_path / "human.jsonl", "a person wrote", 6)
+    made = read_run(tmp_path, write_jsonl(tmp_path / "gen.jsonl", "a model wrote", 4), "gen")
+    out = cli("mix", "-r", str(human), "-s", str(made), "-o", "mixed", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    rows = rows_of(tmp_path / "mixed")
+    assert Counter(lineage(r)[:2] for r in rows) == {("real", "human"): 6, ("synthetic", "gen"): 4}
+    card = (tmp_path / "mixed" / "README.md").read_text()
+    assert "**40.0% synthetic**" in card
+    assert "4 rows of gen were stored as real but given as synthetic" in card
+    # and the other way round: synthetic provenance given as --real is real, with a warning
+    back = cli("mix", "-r", str(tmp_path / "mixed"), "-o", "again", cwd=tmp_path)
+    assert back.returncode == 0, back.stderr
+    assert {r["_meta"]["origin"] for r in rows_of(tmp_path / "again")} == {"real"}
+    again = (tmp_path / "again" / "README.md").read_text()
+    assert "**0.0% synthetic**" in again and "stored as synthetic but given as real" in again
+
+
+def test_agreeing_provenance_gives_no_warning(tmp_path: Path) -> None:
+    made = read_run(tmp_path, write_jsonl(tmp_path / "h.jsonl", "person", 3), "h")
+    synth = write_jsonl(tmp_path / "s.jsonl", "model", 3)
+    assert cli("mix", "-r", str(made), "-s", str(synth), "-o", "m", cwd=tmp_path).returncode == 0
+    assert "warning" not in (tmp_path / "m" / "README.md").read_text()
+
+
+def test_different_columns_warn_in_the_card(tmp_path: Path) -> None:
+    real = write_jsonl(tmp_path / "real.jsonl", "real", 3)
+    synth = tmp_path / "synth.jsonl"
+    synth.write_text("".join(json.dumps({"text": f"s{i}", "label": i}) + "\n" for i in range(3)))
+    assert cli("mix", "-r", str(real), "-s", str(synth), "-o", "m", cwd=tmp_path).returncode == 0
+    rows = rows_of(tmp_path / "m")
+    assert sum(r["label"] is None for r in rows) == 3
+    card = (tmp_path / "m" / "README.md").read_text()
+    assert "real lacks column(s) label; its rows hold nulls there" in card
+
+
+def test_type_conflict_is_one_line_and_writes_nothing(tmp_path: Path) -> None:
+    real = tmp_path / "real.jsonl"
+    real.write_text("".join(json.dumps({"text": "r", "score": i}) + "\n" for i in range(3)))
+    synth = tmp_path / "synth.jsonl"
+    synth.write_text("".join(json.dumps({"text": "s", "score": f"x{i}"}) + "\n" for i in range(3)))
+    out = cli("mix", "-r", str(real), "-s", str(synth), "-o", "m", cwd=tmp_path)
+    assert out.returncode == 2
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "'score'" in lines[0]
+    assert not (tmp_path / "m").exists()
+
+
+def test_type_conflict_between_a_run_and_a_file_writes_nothing(tmp_path: Path) -> None:
+    """The Parquet of a run holds `score` as numbers; a JSONL file holds it as text."""
+    src = tmp_path / "src.jsonl"
+    src.write_text("".join(json.dumps({"text": "r", "score": i}) + "\n" for i in range(3)))
+    made = read_run(tmp_path, src, "made")
+    synth = tmp_path / "synth.jsonl"
+    synth.write_text(json.dumps({"text": "s", "score": "high"}) + "\n")
+    out = cli("mix", "-r", str(made), "-s", str(synth), "-o", "m", cwd=tmp_path)
+    assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1, out.stderr
+    assert out.stderr.startswith("error: ") and "'score'" in out.stderr
+    assert not (tmp_path / "m").exists()

@@ -10,11 +10,12 @@ of (seed, row id), so the same inputs and seed always give the same rows.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, PrivateAttr, model_validator
 
 from synthmill.errors import ConfigError
 from synthmill.io.rows import ColumnKinds, read_rows, scan_rows, sniff_format
@@ -57,6 +58,7 @@ class Mix(Source):
     )
     budget: int | None = Field(default=None, ge=1, description="Rows in the mix at most.")
     text_column: str = Field(default="text", description="Column for plain text files.")
+    _warnings: list[str] = PrivateAttr(default_factory=list)  # for the card, set by rows()
 
     @model_validator(mode="after")
     def _check(self) -> Mix:
@@ -97,23 +99,44 @@ class Mix(Source):
             synth = [(p, g) for p, g in synth if g == newest]
         return inputs + [(p, "synthetic", g) for p, g in synth]
 
-    def _load(self, path: str, origin: Origin, generation: int) -> list[Record]:
-        """The rows of one dataset; rows with synthmill provenance keep it (and their origin)."""
+    def _load(self, path: str, origin: Origin, generation: int) -> tuple[list[Record], int]:
+        """The rows of one dataset and how many of them had another stored origin.
+
+        The --real/--synthetic choice decides a row's origin; stored provenance that says
+        otherwise is overridden (and counted, for a warning in the card).
+        """
         name = dataset_name(path)
-        out = []
+        out, disagree = [], 0
         for file in expand(dataset_files(path)):
             rows = read_rows(file, sniff_format(file), text_column=self.text_column)
             for index, row in enumerate(rows):
                 if isinstance(row.get(META_COLUMN), dict):
                     record = Record.from_row(row)
+                    if record.meta.origin != origin:
+                        disagree += 1
+                        record = record.with_meta(origin=origin)
                 else:
                     key = (name, generation, file.name, index)
                     record = Record.new(row, key=key, stage=self.label, origin=origin)
                 out.append(_with_lineage(record, name, generation))
-        return out
+        return out, disagree
 
     def rows(self, ctx: StageContext) -> Iterator[Record]:
-        pool = [r for spec in self._inputs() for r in self._load(*spec)]
+        pool: list[Record] = []
+        columns: dict[str, set[str]] = {}
+        for path, origin, generation in self._inputs():
+            records, disagree = self._load(path, origin, generation)
+            if disagree:
+                self._warnings.append(
+                    f"{disagree} rows of {dataset_name(path)} were stored as "
+                    f"{'synthetic' if origin == 'real' else 'real'} but given as {origin}; "
+                    f"counted as {origin}"
+                )
+            columns[dataset_name(path)] = {c for r in records for c in r.data}
+            pool += records
+        self._warnings += column_warnings(columns)
+        for warning in self._warnings:
+            print(f"warning: {warning}", file=sys.stderr)
         yield from _unique_ids(select(pool, self.synthetic_share, self.budget, ctx.seed))
 
     def process(self, batch: list[Record], ctx: StageContext) -> list[Record]:
@@ -124,6 +147,20 @@ class Mix(Source):
                 f"{r.meta.origin} rows from {mix.get('source')} (gen {mix.get('generation')})"
             )
         return batch
+
+    def summarize(self, stats: dict[str, Any]) -> dict[str, Any] | None:
+        """The warnings (origin disagreements, columns filled with nulls) for the card."""
+        return {f"warning {i}": w for i, w in enumerate(self._warnings, 1)} or None
+
+
+def column_warnings(columns: dict[str, set[str]]) -> list[str]:
+    """One line per dataset that lacks columns another has (they become nulls)."""
+    union = set().union(*columns.values()) if columns else set()
+    return [
+        f"{name} lacks column(s) {', '.join(sorted(union - have))}; its rows hold nulls there"
+        for name, have in columns.items()
+        if union - have
+    ]
 
 
 def _with_lineage(record: Record, source: str, generation: int) -> Record:
