@@ -35,12 +35,12 @@ def chromium() -> str:
     pytest.skip(reason)
 
 
-def render(page: Path, timeout: float = 90) -> tuple[str, list[str]]:
+def render(page: Path, timeout: float = 90, fragment: str = "") -> tuple[str, list[str]]:
     """The DOM of `page` after its scripts ran, and every console line Chromium logged."""
     with tempfile.TemporaryDirectory() as profile:
         done = subprocess.run(
             [chromium(), *FLAGS, f"--user-data-dir={profile}", "--enable-logging=stderr",
-             "--v=0", "--dump-dom", page.absolute().as_uri()],
+             "--v=0", "--dump-dom", page.absolute().as_uri() + fragment],
             capture_output=True, text=True, timeout=timeout, check=False,
         )  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]

@@ -62,3 +62,19 @@ def test_collapse_report_renders(tmp_path: Path) -> None:
     dom, console = render(build_report(out))
     assert console == [] and 'data-ready="1"' in dom
     assert re.search(r'<img class="plot" alt="gaussian plot" src="data:image/png;base64,', dom)
+
+
+def test_search_filters_the_rows(llm_run: Path, tmp_path: Path) -> None:
+    """The search box (prefilled from #q=) keeps exactly the rows holding the words."""
+    import json
+    from urllib.parse import quote
+
+    import pyarrow.parquet as pq
+
+    page = build_report(llm_run, tmp_path / "r.html")
+    questions = pq.read_table(llm_run / "data").column("question").to_pylist()
+    for words in ("tides", "</script>", "no such words"):
+        dom, console = render(page, fragment="#q=" + quote(words))
+        wanted = sum(words.lower() in json.dumps(q, ensure_ascii=False).lower() for q in questions)
+        assert console == [] and f">{wanted} of {len(questions)} sampled rows" in dom, words
+        assert len(re.findall(r'<tr class="row" ', dom)) == wanted

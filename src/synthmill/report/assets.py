@@ -116,6 +116,9 @@ BROWSER_JS = r"""
     count.textContent = n + " of " + rows.length + " sampled rows (" + data.total + " in the run)";
   }
   [q, colSel, originSel].forEach(function (x) { x.addEventListener("input", render); });
+  if (location.hash.indexOf("#q=") === 0) {  // a shareable search: report.html#q=words
+    q.value = decodeURIComponent(location.hash.slice(3));
+  }
   render();
   document.body.setAttribute("data-ready", "1");
 })();
