@@ -106,16 +106,32 @@ def reject_samples(
     out: dict[str, dict[str, list[dict[str, Any]]]] = {}
     if not folder.is_dir():
         return out
+    counts = _reject_counts(root)
     for stage_dir in sorted(p for p in folder.iterdir() if p.is_dir()):
+        if stage is not None and stage_dir.name != _safe(stage):
+            continue
         found: dict[str, list[dict[str, Any]]] = {}
+        expected = counts.get(stage_dir.name, {})
         for path in sorted(stage_dir.glob("*.jsonl")):
             _take_rejects(path, found, per_reason)
+            if expected and all(
+                len(found.get(r, [])) >= min(n, per_reason) for r, n in expected.items()
+            ):
+                break  # every reason the stats know has its examples
         if found:
             label = next(iter(found.values()))[0].get("stage") or stage_dir.name
             out[str(label)] = found
-    if stage is not None:
-        return {k: v for k, v in out.items() if k == stage or _safe(k) == stage}
     return out
+
+
+def _reject_counts(root: Path) -> dict[str, dict[str, int]]:
+    """Rejected rows per stage folder name and reason, from stats.json (empty if none)."""
+    try:
+        stats = json.loads((root / "stats.json").read_text(encoding="utf-8"))
+        stages = stats["stages"].items()
+        return {_safe(k): dict(v.get("rejected") or {}) for k, v in stages}
+    except (OSError, ValueError, KeyError, AttributeError, TypeError):
+        return {}
 
 
 def _safe(label: str) -> str:

@@ -62,3 +62,20 @@ def test_text_output_and_refusals(llm_run: Path) -> None:
         result = RUNNER.invoke(app, ["inspect", str(llm_run), *args])
         assert isinstance(result.exception, SynthmillError), result.output
         assert result.exception.exit_code == 2 and words in str(result.exception)
+
+
+def test_rejects_stop_reading_once_every_reason_has_examples(llm_run: Path, tmp_path: Path) -> None:
+    import shutil
+
+    from synthmill.inspect import reject_samples
+
+    run = tmp_path / "run"
+    shutil.copytree(llm_run, run)
+    files = sorted((run / "rejects" / "answer").glob("*.jsonl"))
+    assert len(files) >= 2
+    first = json.loads(files[0].read_text().splitlines()[0])
+    files[-1].write_text(json.dumps(first | {"reason": "late"}) + "\n")
+    assert list(reject_samples(run, "answer", per_reason=1)["answer"]) == ["invalid json"]
+    # without stats.json (a running run) every file is read
+    (run / "stats.json").unlink()
+    assert "late" in reject_samples(run, "answer", per_reason=1)["answer"]
