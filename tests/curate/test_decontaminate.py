@@ -13,6 +13,7 @@ from synthmill.curate.text import words
 from synthmill.errors import ConfigError
 from synthmill.pipeline.config import validate
 from synthmill.records import Record
+from tests.curate.clean_code import CLEAN_CODE
 
 
 def rec(text: str) -> Record:
@@ -39,7 +40,7 @@ def test_clean_rows_and_partial_overlap_below_n_pass() -> None:
     assert stage.check(rec("Write a poem about the sea and the sky.")).ok
     twelve = " ".join(words(prompt)[:12])  # 12 words cannot share a 13-gram
     assert stage.check(rec(twelve)).ok
-    assert not Decontaminate(n=8).check(rec(twelve)).ok
+    assert not Decontaminate(n=8, min_words=8).check(rec(twelve)).ok
 
 
 def test_user_benchmark_file_with_short_items(tmp_path: Path) -> None:
@@ -81,3 +82,59 @@ def test_stage_pickles_without_its_index() -> None:
     clone = pickle.loads(pickle.dumps(stage))
     assert clone._index is None
     assert not clone.check(rec(humaneval_prompt(0)[1])).ok
+
+
+# Issue 15 item 11: clean template code written the usual way, which shares idioms
+# (Euclid's gcd, an is_prime loop, a balance check) with HumanEval's canonical solutions
+# but is not contamination.
+
+
+def test_clean_template_code_is_not_flagged() -> None:
+    """Indexing prompts and tests with a 20-word minimum run flags none of it."""
+    stage = Decontaminate()
+    flagged = [t for t in CLEAN_CODE if not stage.check(rec(t)).ok]
+    assert flagged == []
+
+
+def test_indexing_canonical_solutions_did_flag_the_idioms(tmp_path: Path) -> None:
+    """The old setting (solutions indexed, any 13-gram) flags the same clean code: the
+    test above would fail under it."""
+    from synthmill.curate.benchmarks import _humaneval_rows
+
+    path = tmp_path / "he.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in _humaneval_rows()))
+    spec = {"name": "he", "path": str(path), "columns": ["prompt", "canonical_solution"]}
+    old = Decontaminate(benchmarks=[spec], min_words=13)
+    assert sum(not old.check(rec(t)).ok for t in CLEAN_CODE) >= 5
+
+
+def test_humaneval_tests_are_indexed_and_copied_tests_caught() -> None:
+    from synthmill.curate.benchmarks import _humaneval_rows
+
+    row = next(r for i, r in enumerate(_humaneval_rows()) if i == 10)
+    verdict = Decontaminate().check(rec("# my tests\n" + str(row["test"])))
+    assert not verdict.ok and verdict.raw["column"] == "test"
+    assert verdict.raw["item"] == row["task_id"]
+
+
+def test_minimum_matched_run_of_words() -> None:
+    """A row sharing 15 consecutive prompt words (three 13-grams) passes by default; 25
+    shared words are caught; scattered 13-grams that never chain to 20 words pass."""
+    _, prompt = humaneval_prompt(3)
+    toks = words(prompt)
+    assert len(toks) >= 40
+    stage = Decontaminate()
+    assert stage.check(rec("intro " + " ".join(toks[:15]) + " outro")).ok
+    assert not stage.check(rec("intro " + " ".join(toks[:25]) + " outro")).ok
+    scattered = " ".join(toks[:14]) + " zzz qqq " + " ".join(toks[20:34])
+    assert stage.check(rec(scattered)).ok
+    assert not Decontaminate(min_words=13).check(rec(scattered)).ok
+
+
+def test_an_item_shorter_than_the_minimum_run_matches_whole(tmp_path: Path) -> None:
+    """A 10-word item (n = 4) fully inside a row is a leak although 10 < min_words."""
+    bench = tmp_path / "b.jsonl"
+    bench.write_text(json.dumps({"q": "name the third largest moon of the planet saturn please"}))
+    stage = Decontaminate(benchmarks=[{"name": "b", "path": str(bench), "columns": ["q"]}], n=4)
+    assert not stage.check(rec("So: name the third largest moon of the planet Saturn, please!")).ok
+    assert stage.check(rec("name the third largest moon of the planet jupiter")).ok

@@ -31,6 +31,9 @@ def decontaminate(
     column: list[str] = typer.Option(["text"], "--column", "-c", help="Text column(s) checked."),
     n: int = typer.Option(13, "--n", help="n-gram length in words."),
     min_matches: int = typer.Option(1, help="Shared n-grams that make a row contaminated."),
+    min_words: int = typer.Option(
+        20, help="Shortest run of consecutive shared words that counts (or the whole item)."
+    ),
     seed: int = typer.Option(0, help="Run seed (stages draw their random numbers from it)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing OUT."),
 ) -> None:
@@ -45,6 +48,7 @@ def decontaminate(
         "benchmarks": benches or [{"name": "humaneval"}],
         "n": n,
         "min_matches": min_matches,
+        "min_words": min_words,
     }
     stage = build(Decontaminate, options)
     outcome = run([stage], src, out, seed, overwrite)

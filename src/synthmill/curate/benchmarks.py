@@ -16,7 +16,9 @@ from synthmill.errors import ConfigError, MissingExtraError
 from synthmill.io.rows import read_rows, sniff_format
 from synthmill.pipeline.columns import SAMPLE_ROWS, require
 
-BUILTIN = {"humaneval": (("prompt", "canonical_solution"), "task_id")}
+# HumanEval's prompts and tests, not its canonical solutions: those are common idioms
+# (Euclid's gcd, an is_prime loop) that clean code writes the same way (issue 15).
+BUILTIN = {"humaneval": (("prompt", "test"), "task_id")}
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,9 @@ Benchmark texts are normalized (NFKC, case folded) into word tokens (\\w+); item
 with at least `n` words are indexed by their n-grams (13 by default, as in GPT-3 and
 Llama 2 contamination studies), shorter items by their whole token sequence, which must
 then appear inside a row (items under `min_short_words` must equal the row exactly).
+A long item matches only where the row shares a run of at least `min_words` consecutive
+words with it (overlapping n-grams chained), so a stock idiom that happens to be 13 words
+long does not count as contamination.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ class NgramIndex:
     long: dict[int, ItemKey] = field(default_factory=dict)
     short: dict[int, dict[int, ItemKey]] = field(default_factory=dict)  # length -> hash -> key
     exact: dict[int, ItemKey] = field(default_factory=dict)
+    lengths: dict[ItemKey, int] = field(default_factory=dict)  # words of each long item
     items: int = 0
 
     def add(self, item: Item, min_short_words: int) -> None:
@@ -39,6 +43,7 @@ class NgramIndex:
         key = (item.benchmark, item.item, item.column)
         self.items += 1
         if len(toks) >= self.n:
+            self.lengths[key] = max(self.lengths.get(key, 0), len(toks))
             for _, h in ngrams(toks, self.n):
                 self.long.setdefault(h, key)
         elif len(toks) >= min_short_words:
@@ -46,14 +51,19 @@ class NgramIndex:
         elif toks:
             self.exact[ngram_hash(toks)] = key
 
-    def matches(self, toks: list[str], min_matches: int) -> list[tuple[ItemKey, int, int]]:
+    def matches(
+        self, toks: list[str], min_matches: int, min_words: int = 0
+    ) -> list[tuple[ItemKey, int, int]]:
         """(item, matched n-grams, first hit position) of every item the tokens overlap.
 
-        Long items need `min_matches` shared n-grams; short and exact items one whole hit.
+        Long items need `min_matches` shared n-grams and a run of shared words at least
+        `min_words` long (or the whole item, when it is shorter); short and exact items one
+        whole hit.
         """
         counts: Counter[ItemKey] = Counter()
         first: dict[ItemKey, int] = {}
         whole: set[ItemKey] = set()
+        run = LongestRun(self.n)
         for length, table in [(self.n, self.long), *self.short.items()]:
             for pos, h in ngrams(toks, length):
                 if (key := table.get(h)) is not None:
@@ -61,6 +71,8 @@ class NgramIndex:
                     first.setdefault(key, pos)
                     if table is not self.long:
                         whole.add(key)
+                    else:
+                        run.add(key, pos)
         if toks and (key := self.exact.get(ngram_hash(toks))) is not None:
             counts[key] += 1
             first.setdefault(key, 0)
@@ -68,8 +80,29 @@ class NgramIndex:
         return [
             (key, c, first[key])
             for key, c in counts.most_common()
-            if c >= min_matches or key in whole
+            if key in whole
+            or (c >= min_matches and run.words(key) >= min(min_words, self.lengths[key]))
         ]
+
+
+@dataclass
+class LongestRun:
+    """Per item, the longest span of row words covered by consecutive matched n-grams."""
+
+    n: int
+    last: dict[ItemKey, int] = field(default_factory=dict)  # position of the latest hit
+    start: dict[ItemKey, int] = field(default_factory=dict)  # where the current run began
+    best: dict[ItemKey, int] = field(default_factory=dict)
+
+    def add(self, key: ItemKey, pos: int) -> None:
+        if self.last.get(key) != pos - 1:
+            self.start[key] = pos
+        self.last[key] = pos
+        span = pos - self.start[key] + self.n
+        self.best[key] = max(self.best.get(key, 0), span)
+
+    def words(self, key: ItemKey) -> int:
+        return self.best.get(key, 0)
 
 
 class Decontaminate(Check):
@@ -83,6 +116,12 @@ class Decontaminate(Check):
     )
     n: int = Field(default=13, ge=1, description="n-gram length in words.")
     min_matches: int = Field(default=1, ge=1, description="Matched n-grams that reject a row.")
+    min_words: int = Field(
+        default=20,
+        ge=1,
+        description="Shortest run of consecutive shared words that counts as a match "
+        "(items shorter than n match whole).",
+    )
     min_short_words: int = Field(
         default=4, ge=1, description="Shorter items only match a row that equals them."
     )
@@ -110,7 +149,7 @@ class Decontaminate(Check):
 
     def check(self, record: Record) -> Verdict:
         toks = words(normalize(text_of(record.data, self.columns), punctuation=False))
-        hits = self.index().matches(toks, self.min_matches)
+        hits = self.index().matches(toks, self.min_matches, self.min_words)
         if not hits:
             return Verdict(True, score=0.0)
         (bench, item, column), count, pos = hits[0]
