@@ -11,6 +11,7 @@ from synthmill.cli.dedup_cmd import run, show
 from synthmill.curate.apply import build
 from synthmill.curate.language import LanguageFilter
 from synthmill.curate.quality import QualityFilter
+from synthmill.curate.quality_rules import LANGUAGES
 from synthmill.errors import ConfigError
 from synthmill.pipeline.stage import Stage
 
@@ -25,7 +26,11 @@ def filter_(
         "{}", help="Threshold overrides as JSON, e.g. '{\"min_words\": 20}'."
     ),
     language: list[str] = typer.Option(
-        [], "--language", "-l", help="Keep only these languages (ISO codes); repeatable."
+        [],
+        "--language",
+        "-l",
+        help="Keep only these languages (ISO codes); repeatable. One of en, de, fr, es, zh, ja "
+        "alone also sets the quality rules' language (stop words, CJK word segmentation).",
     ),
     min_language_score: float = typer.Option(0.5, help="Least language-id confidence kept."),
     column: list[str] = typer.Option(["text"], "--column", "-c", help="Text column(s) judged."),
@@ -46,9 +51,10 @@ def filter_(
             overrides = json.loads(thresholds)
         except json.JSONDecodeError as exc:
             raise ConfigError(f"--thresholds is not valid JSON ({exc.msg}); fix it") from None
-        stages.append(
-            build(QualityFilter, {"columns": column, "profile": profile, "thresholds": overrides})
-        )
+        options = {"columns": column, "profile": profile, "thresholds": overrides}
+        if len(language) == 1 and language[0] in LANGUAGES:  # else the English rules
+            options["language"] = language[0]
+        stages.append(build(QualityFilter, options))
     if not stages:
         raise ConfigError("nothing to do: give --profile and/or --language")
     show(run(stages, src, out, seed, overwrite))

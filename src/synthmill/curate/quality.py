@@ -18,6 +18,7 @@ from synthmill.pipeline.stage import Check
 from synthmill.records import Record, Verdict
 
 Profile = Literal["prose", "code", "math"]
+Language = Literal["en", "de", "fr", "es", "zh", "ja"]  # quality_rules.LANGUAGES
 
 
 class Thresholds(BaseModel):
@@ -79,6 +80,13 @@ PROFILES: dict[str, dict[str, Any]] = {
     },
 }
 
+# Chinese and Japanese words are one to four characters: Gopher's 3..10 mean word length
+# and 50 (here 5) words were set for English; a CJK word carries about 1.5 English words.
+LANGUAGE_LIMITS: dict[str, dict[str, Any]] = {
+    "zh": {"min_mean_word_length": None, "max_mean_word_length": 6},
+    "ja": {"min_mean_word_length": None, "max_mean_word_length": 6},
+}
+
 # (threshold field, statistic, "min" or "max", short reason)
 RULES: list[tuple[str, str, str, str]] = [
     ("min_words", "n_words", "min", "too few words"),
@@ -98,9 +106,10 @@ RULES: list[tuple[str, str, str, str]] = [
 ]
 
 
-def thresholds_for(profile: str, overrides: dict[str, Any]) -> Thresholds:
-    """The profile's thresholds with the user's overrides on top."""
-    return Thresholds.model_validate({**PROFILES[profile], **overrides})
+def thresholds_for(profile: str, overrides: dict[str, Any], language: str = "en") -> Thresholds:
+    """The profile's thresholds, adjusted for the language, with the user's overrides on top."""
+    adjust = LANGUAGE_LIMITS.get(language, {}) if profile == "prose" else {}
+    return Thresholds.model_validate({**PROFILES[profile], **adjust, **overrides})
 
 
 class QualityFilter(Check):
@@ -111,6 +120,9 @@ class QualityFilter(Check):
     profile: Profile = Field(default="prose", description="prose, code or math rule set.")
     thresholds: dict[str, float | bool | None] = Field(
         default_factory=dict, description="Overrides of the profile's thresholds."
+    )
+    language: Language = Field(
+        default="en", description="Language of the text: en, de, fr, es, zh or ja."
     )
 
     @field_validator("thresholds")
@@ -125,8 +137,8 @@ class QualityFilter(Check):
         return list(self.columns)
 
     def check(self, record: Record) -> Verdict:
-        limits = thresholds_for(self.profile, self.thresholds)
-        stats = TextStats(text_of(record.data, self.columns))
+        limits = thresholds_for(self.profile, self.thresholds, self.language)
+        stats = TextStats(text_of(record.data, self.columns), self.language)
         failed = _first_failure(stats, limits)
         if failed is None:
             return Verdict(True, score=stats.n_words)

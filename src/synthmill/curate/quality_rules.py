@@ -9,26 +9,51 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Callable, Sequence
-from functools import cached_property
-from typing import TypeVar
+from functools import cache, cached_property
+from typing import Any, TypeVar
+
+from synthmill.errors import MissingExtraError
 
 T = TypeVar("T")
 
 STOP_WORDS = frozenset({"the", "be", "to", "of", "and", "that", "have", "with"})  # Gopher
 BULLETS = ("•", "-", "*", "·", "‣", "◦")
-TERMINAL = (".", "!", "?", '"', "'", "\u201d", "\u2019", ":", ";")
+TERMINAL = (
+    ".",
+    "!",
+    "?",
+    '"',
+    "'",
+    "\u201d",
+    "\u2019",
+    ":",
+    ";",
+    "\u3002",
+    "\uff01",
+    "\uff1f",
+    "\u300d",
+    "\u300f",
+)
 _WORD = re.compile(r"\S+")
+# Languages the rules know: English keeps Gopher's own 8 stop words; the others take
+# stop words from stopwordsiso; Chinese is segmented by jieba, Japanese by TinySegmenter.
+LANGUAGES = ("en", "de", "fr", "es", "zh", "ja")
+CJK = ("zh", "ja")
 
 
 class TextStats:
     """Lazily computed statistics of one text (each computed at most once)."""
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, language: str = "en") -> None:
         self.text = text
+        self.language = language
 
     @cached_property
     def words(self) -> list[str]:
-        return _WORD.findall(self.text)
+        """Whitespace words; for Chinese and Japanese, segmented words without punctuation."""
+        if self.language not in CJK:
+            return _WORD.findall(self.text)
+        return [w for w in segment(self.text, self.language) if any(c.isalnum() for c in w)]
 
     @cached_property
     def lines(self) -> list[str]:
@@ -63,7 +88,9 @@ class TextStats:
 
     @property
     def stop_words(self) -> float:
-        return len({w.lower().strip(".,;:!?") for w in self.words} & STOP_WORDS)
+        """Distinct stop words of the language in the text (Gopher counts 8 English ones)."""
+        found = {w.lower().strip(".,;:!?\u00ab\u00bb\"'()") for w in self.words}
+        return len(found & stop_words(self.language))
 
     @property
     def duplicate_lines(self) -> float:
@@ -129,3 +156,35 @@ class TextStats:
 
 def _share(items: Sequence[T], pred: Callable[[T], bool]) -> float:
     return sum(1 for x in items if pred(x)) / len(items) if items else 0.0
+
+
+@cache
+def stop_words(language: str) -> frozenset[str]:
+    """Gopher's 8 words for English; the stopwordsiso list of any other language."""
+    if language == "en":
+        return STOP_WORDS
+    try:
+        import stopwordsiso
+    except ImportError:
+        raise MissingExtraError("stopwordsiso", "curate") from None
+    return frozenset(w.lower() for w in stopwordsiso.stopwords(language))
+
+
+def segment(text: str, language: str) -> list[str]:
+    """Words of Chinese (jieba) or Japanese (TinySegmenter) text, which has no spaces."""
+    return [w for w in _segmenter(language)(text) if w.strip()]
+
+
+@cache
+def _segmenter(language: str) -> Any:
+    try:
+        if language == "zh":
+            import jieba  # type: ignore[import-untyped]
+
+            jieba.setLogLevel(60)  # its dictionary-loading notices are not ours to print
+            return jieba.lcut
+        import tinysegmenter  # type: ignore[import-untyped]
+
+        return tinysegmenter.TinySegmenter().tokenize
+    except ImportError:
+        raise MissingExtraError("jieba and tinysegmenter", "curate") from None
