@@ -21,7 +21,11 @@ from tests.recipes.test_embedded import kept, rejects
 
 HERE = "tests.recipes.test_backtranslate"
 SENT: list[Request] = []
-DOCS = ["Tides rise twice a day. GRADE=5", "Bees dance to share food. GRADE=2", "Fog forms at dawn. GRADE=4"]
+DOCS = [
+    "Tides rise twice a day. GRADE=5",
+    "Bees dance to share food. GRADE=2",
+    "Fog forms at dawn. GRADE=4",
+]
 
 
 def reply(request: Request, score: object = None) -> str:
