@@ -115,11 +115,7 @@ class Constitutional(PromptedRecipe):
         ctx: StageContext,
     ) -> list[Structured[Any]]:
         schema = json_schema({name: self.max_chars})
-        requests = [
-            self.request(self.fill(name, r.data, **v), ctx, (r.meta.id, name), schema)
-            for r, v in zip(batch, values, strict=True)
-        ]
-        return list(self.ask(requests, model, ctx))
+        return self.ask_prompt(name, batch, values, model, ctx, schema)
 
     def row(
         self,

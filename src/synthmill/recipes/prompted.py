@@ -12,9 +12,10 @@ import difflib
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
-from pydantic import Field, field_validator
+from pydantic import BaseModel, Field, field_validator
 
 from synthmill.llm.structured import Structured
+from synthmill.pipeline.stage import StageContext
 from synthmill.recipes.base import LLMRecipe
 from synthmill.records import Record, stable_hash
 from synthmill.templates import check_template, render, template_variables
@@ -46,6 +47,25 @@ class PromptedRecipe(LLMRecipe):
     def fill(self, name: str, row: Mapping[str, Any], **values: Any) -> str:
         """The prompt `name` rendered over the row's columns and the recipe's own values."""
         return render(self.template(name), {**row, **values})
+
+    def ask_prompt(
+        self,
+        name: str,
+        batch: Sequence[Record],
+        values: Sequence[Mapping[str, Any]],
+        model: type[BaseModel],
+        ctx: StageContext,
+        schema: dict[str, Any],
+    ) -> list[Structured[Any]]:
+        """Ask prompt `name` once per row, filled with that row's own values.
+
+        Each call's seed is keyed by (row id, prompt name), so steps of a chain differ.
+        """
+        requests = [
+            self.request(self.fill(name, r.data, **v), ctx, (r.meta.id, name), schema)
+            for r, v in zip(batch, values, strict=True)
+        ]
+        return list(self.ask(requests, model, ctx))
 
     def template_reads(self) -> list[str]:
         """Row columns the prompts name beyond what the recipe fills in."""
