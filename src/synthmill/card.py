@@ -111,9 +111,20 @@ def _stage_table(pipeline: Pipeline, stats: dict[str, Any]) -> str:
 
 
 def _inline(opts: dict[str, Any]) -> str:
-    text = yaml.safe_dump(opts, default_flow_style=True, width=10_000).strip()
+    """Options on one table line: newlines inside values shown as \\n, pipes escaped."""
+    text = yaml.safe_dump(_one_line(opts), default_flow_style=True, width=10_000).strip()
     text = text.replace("|", "\\|")
     return text if len(text) <= 160 else text[:157] + "..."
+
+
+def _one_line(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace("\n", "\\n")
+    if isinstance(value, dict):
+        return {k: _one_line(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_one_line(v) for v in value]
+    return value
 
 
 def _rejects(stats: dict[str, Any]) -> str:

@@ -191,3 +191,19 @@ def test_record_round_trip() -> None:
     rec = Record.new({"a": 1}, key="k", stage="s", params={"t": 0.5}).with_data(b="x")
     assert Record.from_row(rec.to_row()) == rec
     assert Record.new({"a": 1}, key="k", stage="s").meta.id == rec.meta.id
+
+
+def test_card_stage_table_keeps_one_line_per_stage_when_options_hold_newlines(
+    tmp_path: Path,
+) -> None:
+    from synthmill.curate.expression import ExpressionFilter
+
+    keep = ExpressionFilter(expr="{{ text | length\n   > 0 }}", reason="empty\ntext")
+    stages = [Range(n=3), FunctionStage(function=steps.make_text), keep]
+    result = Pipeline(stages=stages, output=Output(dir=tmp_path / "run")).run()
+    card = (result.root / "README.md").read_text()
+    table = [line for line in card.splitlines() if line.startswith("| ")]
+    assert any(line.startswith("| filter.expression |") and "\\n" in line for line in table)
+    start = card.index("| stage | kind |")
+    block = card[start : card.index("\n\n", start)].splitlines()
+    assert all(line.startswith("|") and line.endswith("|") for line in block), block
