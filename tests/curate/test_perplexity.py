@@ -14,6 +14,7 @@ import yaml
 
 from synthmill.curate.perplexity import (
     DEFAULT_MAX_PERPLEXITY,
+    EMBEDDED_MAX_PERPLEXITY,
     FUNCTION_WORDS,
     Perplexity,
     choose_threshold,
@@ -23,6 +24,7 @@ from synthmill.curate.perplexity import (
     skeleton,
 )
 from synthmill.curate.quality import QualityFilter
+from synthmill.errors import ConfigError
 from synthmill.pipeline.stage import StageContext
 from synthmill.records import Record
 
@@ -159,3 +161,20 @@ def test_synthmill_run_with_a_yaml(tmp_path: Path) -> None:
 def test_synthmill_run_refuses_a_missing_column(tmp_path: Path) -> None:
     r = _run(tmp_path, "body")
     assert r.returncode == 2 and "body" in r.stderr
+
+
+@pytest.mark.model
+@pytest.mark.slow
+def test_embedded_model_threshold_on_held_out_data() -> None:
+    report = heldout_report(seed=0, model="embedded")
+    assert report["threshold"] == pytest.approx(EMBEDDED_MAX_PERPLEXITY, abs=0.5)
+    assert report["test_accuracy"] >= 0.95
+    for text in STOP_SALAD:
+        verdict = Perplexity(model="embedded").check(rec(text))
+        assert not verdict.ok and verdict.raw["model"] == "embedded"
+    assert all(Perplexity(model="embedded").check(rec(t)).ok for t in PROSE)
+
+
+def test_embedded_model_missing_file_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="no GGUF file"):
+        Perplexity(model="embedded", model_path="/nonexistent/m.gguf").check(rec(PROSE[0]))
