@@ -55,6 +55,11 @@ def test_stop_word_salad_passes_quality_but_not_perplexity() -> None:
         assert verdict.raw["max_perplexity"] == DEFAULT_MAX_PERPLEXITY
 
 
+def test_repeated_function_words_do_not_lower_perplexity() -> None:
+    for text in ("And the and the and the and the and the and the.", "The the the the the."):
+        assert perplexity(text) > DEFAULT_MAX_PERPLEXITY
+
+
 def test_seeded_stop_word_salad_is_rejected() -> None:
     rng, stops = random.Random(11), sorted(FUNCTION_WORDS)
     for _ in range(30):
@@ -154,7 +159,7 @@ def test_synthmill_run_with_a_yaml(tmp_path: Path) -> None:
         for p in (tmp_path / "run" / "rejects").rglob("*.jsonl")
         for line in p.read_text().splitlines()
     ]
-    assert len(rejects) == 3
+    assert len(rejects) == len(STOP_SALAD)
     assert all(r["raw"]["perplexity"] > DEFAULT_MAX_PERPLEXITY for r in rejects)
 
 

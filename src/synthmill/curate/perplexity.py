@@ -6,7 +6,9 @@ The model is a word trigram with interpolated absolute discounting, trained at f
 on the public-domain KJV text that ships in `collapse/data/` (no download). KJV words are
 archaic, so only function words and punctuation are kept as themselves; every other word
 becomes its shape class (`<w>`, `<w-ing>`, `<num>`...). The model thus scores the
-syntactic skeleton, which KJV and modern prose share, not the topic.
+syntactic skeleton, which KJV and modern prose share, not the topic. A character 4-gram
+and 6-gram on the same text were measured on the same split: test accuracy 0.50 and 0.55
+(they score spelling, and salad is spelt right), so the word-class model was kept.
 
 The default `max_perplexity` was chosen on held-out data: 40 fluent sentences written
 for synthmill (`data/fluency_heldout.txt`, not KJV) against seeded word salad (stop-word
