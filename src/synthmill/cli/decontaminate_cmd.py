@@ -34,10 +34,21 @@ def decontaminate(
     min_words: int = typer.Option(
         20, help="Shortest run of consecutive shared words that counts (or the whole item)."
     ),
+    semantic: bool = typer.Option(
+        False,
+        "--semantic",
+        help="Also catch rephrased items by embedding similarity (embed extra).",
+    ),
+    semantic_threshold: float = typer.Option(0.75, help="Cosine that makes a semantic candidate."),
+    semantic_top_k: int = typer.Option(1, help="Nearest benchmark texts per row to consider."),
+    judge: bool = typer.Option(
+        False, "--judge", help="With --semantic: an LLM (embedded model) confirms each candidate."
+    ),
     seed: int = typer.Option(0, help="Run seed (stages draw their random numbers from it)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing OUT."),
 ) -> None:
-    """Remove rows sharing n-grams with benchmark items; the rejects say which item matched."""
+    """Remove rows sharing n-grams with benchmark items (and, with --semantic, rephrasings of
+    them); the rejects say which item matched and which pass caught it."""
     benches: list[dict[str, object]] = [{"name": b} for b in benchmark]
     benches += [
         {"name": f.stem, "path": str(f), "columns": benchmark_column, "id_column": benchmark_id}
@@ -50,6 +61,11 @@ def decontaminate(
         "min_matches": min_matches,
         "min_words": min_words,
     }
+    if judge and not semantic:
+        raise typer.BadParameter("--judge needs --semantic", param_hint="--judge")
+    if semantic:
+        opts = {"threshold": semantic_threshold, "top_k": semantic_top_k, "judge": judge}
+        options["semantic"] = opts
     stage = build(Decontaminate, options)
     outcome = run([stage], src, out, seed, overwrite)
     show(outcome)
@@ -58,16 +74,17 @@ def decontaminate(
 
 def matched_items(outcome: Outcome, top: int = 20) -> None:
     """Which benchmark items the removed rows overlapped, most matched first."""
-    counts: Counter[tuple[str, str]] = Counter()
+    counts: Counter[tuple[str, str, str]] = Counter()
     with open(outcome.rejects, encoding="utf-8") as fh:
         for line in fh:
             raw = json.loads(line).get("raw") or {}
-            counts[(str(raw.get("benchmark")), str(raw.get("item")))] += 1
+            key = (str(raw.get("benchmark")), str(raw.get("item")), str(raw.get("pass", "-")))
+            counts[key] += 1
     if not counts:
         return
-    table = Table("benchmark", "item", "rows removed", title="matched benchmark items")
-    for (bench, item), n in counts.most_common(top):
-        table.add_row(bench, item, str(n))
+    table = Table("benchmark", "item", "pass", "rows removed", title="matched benchmark items")
+    for (bench, item, how), n in counts.most_common(top):
+        table.add_row(bench, item, how, str(n))
     Console(stderr=True).print(table)
 
 

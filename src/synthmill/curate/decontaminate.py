@@ -7,6 +7,13 @@ then appear inside a row (items under `min_short_words` must equal the row exact
 A long item matches only where the row shares a run of at least `min_words` consecutive
 words with it (overlapping n-grams chained), so a stock idiom that happens to be 13 words
 long does not count as contamination.
+
+An optional semantic pass (`semantic:`, the `embed` extra) catches rephrased items, which
+share no long n-gram, as in Yang et al. 2023 ("Rethinking Benchmark and Contamination for
+Language Models with Rephrased Samples"): each row left by the n-gram pass is embedded with
+all-MiniLM-L6-v2, its `top_k` nearest benchmark texts at cosine >= `threshold` are
+candidates, and with `judge: true` an LLM judge must confirm that the row rephrases one.
+Stats count each pass's rejects apart (`ngram`, `semantic`).
 """
 
 from __future__ import annotations
@@ -18,10 +25,12 @@ from typing import Any, ClassVar
 
 from pydantic import Field, PrivateAttr
 
+from synthmill.curate import embed
 from synthmill.curate.benchmarks import Benchmark, Item, no_text
+from synthmill.curate.decontaminate_semantic import SemanticIndex, SemanticPass, semantic_verdicts
 from synthmill.curate.text import ngram_hash, ngrams, normalize, text_of, words
-from synthmill.errors import DataError
-from synthmill.pipeline.stage import Check
+from synthmill.errors import DataError, MissingExtraError
+from synthmill.pipeline.stage import Check, StageContext
 from synthmill.records import Record, Verdict
 
 ItemKey = tuple[str, str, str]  # benchmark, item, column
@@ -125,7 +134,13 @@ class Decontaminate(Check):
     min_short_words: int = Field(
         default=4, ge=1, description="Shorter items only match a row that equals them."
     )
+    semantic: SemanticPass | None = Field(
+        default=None,
+        description="Optional pass for rephrased items (embed extra): "
+        "{threshold: 0.75, top_k: 1, judge: false, backend}.",
+    )
     _index: NgramIndex | None = PrivateAttr(default=None)
+    _semantic: SemanticIndex | None = PrivateAttr(default=None)
 
     def reads(self) -> list[str]:
         return list(self.columns)
@@ -147,6 +162,41 @@ class Decontaminate(Check):
             self._index = index
         return self._index
 
+    def preflight(self) -> None:
+        """The semantic pass needs the embed extra; say so before the run writes anything."""
+        if self.semantic is not None:
+            embed.model_dir()  # MissingExtraError naming the extra
+            if not embed.available():
+                raise MissingExtraError("sentence-transformers", "embed")
+
+    def semantic_index(self, opts: SemanticPass) -> SemanticIndex:
+        """Embeddings of every benchmark text, built on first use."""
+        if self._semantic is None:
+            items = [item for bench in self.benchmarks for item in bench.items()]
+            self._semantic = SemanticIndex.build(items, opts.embed_batch)
+        return self._semantic
+
+    def process(self, batch: list[Record], ctx: StageContext) -> list[Record]:
+        """The n-gram pass on every row, then the semantic pass on the rows it let through."""
+        verdicts = self.check_batch(batch)
+        ctx.count("ngram", sum(not v.ok for v in verdicts))
+        if self.semantic is not None:
+            todo = [i for i, v in enumerate(verdicts) if v.ok]
+            rows = [batch[i] for i in todo]
+            texts = [text_of(r.data, self.columns) for r in rows]
+            index = self.semantic_index(self.semantic)
+            found = semantic_verdicts(self.semantic, index, rows, texts, ctx)
+            ctx.count("semantic", sum(not v.ok for v in found))
+            for i, verdict in zip(todo, found, strict=True):
+                verdicts[i] = verdict
+        out = []
+        for record, verdict in zip(batch, verdicts, strict=True):
+            record = record.with_verdict(self.label, verdict)
+            out.append(
+                record if verdict.ok else record.reject(self.label, verdict.reason, verdict.raw)
+            )
+        return out
+
     def check(self, record: Record) -> Verdict:
         toks = words(normalize(text_of(record.data, self.columns), punctuation=False))
         hits = self.index().matches(toks, self.min_matches, self.min_words)
@@ -154,6 +204,7 @@ class Decontaminate(Check):
             return Verdict(True, score=0.0)
         (bench, item, column), count, pos = hits[0]
         raw = {
+            "pass": "ngram",
             "benchmark": bench,
             "item": item,
             "column": column,
@@ -165,5 +216,5 @@ class Decontaminate(Check):
 
     def __getstate__(self) -> dict[Any, Any]:
         state = super().__getstate__()
-        state["__pydantic_private__"] = {"_index": None}
+        state["__pydantic_private__"] = {"_index": None, "_semantic": None}
         return state
