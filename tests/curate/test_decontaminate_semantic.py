@@ -335,3 +335,23 @@ def test_cli_semantic_flag_reports_both_passes(tmp_path: Path) -> None:
     assert '"ngram": 1' in counters and '"semantic": 2' in counters
     r = subprocess.run([*base, "--judge", "--overwrite"], capture_output=True, text=True)
     assert r.returncode == 2 and "--semantic" in r.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.model
+def test_judge_with_the_embedded_model(small_bench: list[dict[str, object]]) -> None:
+    pytest.importorskip("llama_cpp")
+    from synthmill.llm.structured import FAILED, OK_FIRST, OK_RETRY
+
+    judge = {"judge": True, "max_tokens": 64, "backend": {"type": "llamacpp"}}
+    stage = Decontaminate(benchmarks=small_bench, semantic=judge)
+    out, ctx = run(stage, [GCD_ROW])
+    assert sum(ctx.counters[k] for k in (FAILED, OK_FIRST, OK_RETRY)) == 1  # really asked
+    rejection = out[0].meta.rejection
+    if rejection is None:  # the small model may say no: then the judge cleared it
+        assert ctx.counters["judge_cleared"] == 1
+    elif rejection.reason == "semantic judge failed":
+        assert "output" in rejection.raw and rejection.raw["item"] == "HumanEval/13"
+    else:
+        assert rejection.reason == "semantic match with humaneval"
+        assert isinstance(rejection.raw["judge_reason"], str)

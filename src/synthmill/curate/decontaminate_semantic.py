@@ -28,15 +28,15 @@ JUDGE_PROMPT = (
     "You compare a TEXT with a TEST ITEM from a benchmark. Answer whether the TEXT is a "
     "rephrasing of the TEST ITEM: the same task or question, possibly reworded, with other "
     "names, in another language or format. A different task on a similar topic is not a "
-    'rephrasing. Reply with a JSON object: {"rephrased": true|false, "reason": "..."}.'
+    'rephrasing. Reply with a JSON object: {"reason": "...", "rephrased": true|false}.'
 )
 
 
 class RephraseVerdict(BaseModel):
     """The judge's structured reply."""
 
+    reason: str = Field(max_length=300, description="One short sentence, said first.")
     rephrased: bool = Field(description="Whether the text rephrases the test item.")
-    reason: str = Field(max_length=300, description="One short sentence.")
 
 
 class SemanticPass(BaseModel):
