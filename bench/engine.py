@@ -83,9 +83,7 @@ def main() -> None:
         "overhead_per_batch_ms": round(slope * 1000, 4),
         "baseline_without_engine_rows_per_second": round(ROWS / best(baseline)),
         "threads_4_batch_1000_rows_per_second": round(ROWS / best(timed_run, 1000, "thread", 4)),
-        "processes_2_batch_1000_rows_per_second": round(
-            ROWS / best(timed_run, 1000, "process", 2)
-        ),
+        "processes_2_batch_1000_rows_per_second": round(ROWS / best(timed_run, 1000, "process", 2)),
         "machine": machine(),
     }
     out = Path(__file__).parent / "results" / "engine.json"

@@ -74,9 +74,7 @@ class ClassifierFilter(GlobalStage):
     """Judge a sample, train a classifier on the judge's scores, filter every row with it."""
 
     kind: ClassVar[str] = "filter.classifier"
-    requires: ClassVar[tuple[tuple[str, str, str], ...]] = (
-        ("sklearn", "scikit-learn", "curate"),
-    )
+    requires: ClassVar[tuple[tuple[str, str, str], ...]] = (("sklearn", "scikit-learn", "curate"),)
     backend: BackendField = backend_option()
     columns: list[str] = Field(default=["text"], min_length=1, description="Columns judged.")
     rubric: str = Field(default=DEFAULT_RUBRIC, description="What the judge's 1-5 scale means.")
