@@ -47,8 +47,10 @@ def decontaminate(
     seed: int = typer.Option(0, help="Run seed (stages draw their random numbers from it)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing OUT."),
 ) -> None:
-    """Remove rows sharing n-grams with benchmark items (and, with --semantic, rephrasings of
-    them); the rejects say which item matched and which pass caught it."""
+    """Remove rows that overlap benchmark items (n-grams; rephrasings with --semantic).
+
+    The rejects say which item matched and which pass caught it.
+    """
     benches: list[dict[str, object]] = [{"name": b} for b in benchmark]
     benches += [
         {"name": f.stem, "path": str(f), "columns": benchmark_column, "id_column": benchmark_id}

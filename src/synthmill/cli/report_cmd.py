@@ -22,8 +22,11 @@ def report(
     ),
     seed: int = typer.Option(0, help="Seed of the row sample and the diversity measures."),
 ) -> None:
-    """Write an offline HTML report: funnel and rejects, columns, diversity, cost,
-    verification, tabular evaluation, collapse plots and a row browser."""
+    """Write an offline HTML report of a run: funnel, columns, cost, rows and more.
+
+    Sections: funnel and rejects, columns, diversity, cost, verification, tabular
+    evaluation, collapse plots and a row browser.
+    """
     if not run_dir.is_dir():
         from synthmill.errors import RunDirError
 
