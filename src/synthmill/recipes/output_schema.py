@@ -11,15 +11,13 @@ checks each reply; its fields become columns.
 
 from __future__ import annotations
 
-import importlib
 import keyword
-import os
-import sys
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PydanticUserError, create_model
 from pydantic_core import SchemaError
 
+from synthmill.pipeline.function import load_function
 from synthmill.pipeline.portable import object_path
 from synthmill.records import stable_hash
 
@@ -73,18 +71,10 @@ def schema_model(spec: SchemaSpec, max_chars: int | None = None) -> type[BaseMod
 
 
 def import_model(path: str) -> type[BaseModel]:
-    """A pydantic model named 'module:Class'."""
-    module_name, _, attr = path.partition(":")
-    if not attr or not module_name:
+    """A pydantic model named 'module:Class' (imported the way `use: map` functions are)."""
+    if not path.partition(":")[0]:
         raise ValueError(f"{path!r} is not 'module:Model'; write it like 'mypkg.models:Answer'")
-    if os.getcwd() not in sys.path:  # like `use: map`: modules beside the pipeline import
-        sys.path.append(os.getcwd())
-    try:
-        obj: Any = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise ValueError(f"cannot import {module_name!r} ({exc}); is it on PYTHONPATH?") from None
-    for part in attr.split("."):
-        obj = getattr(obj, part, None)
+    obj = load_function(path)
     if not (isinstance(obj, type) and issubclass(obj, BaseModel)):
         raise ValueError(f"{path!r} is not a pydantic model (a BaseModel subclass)")
     return obj
