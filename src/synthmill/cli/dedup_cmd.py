@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
+from typing import Literal
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from synthmill.cli.progress import RichProgress
-from synthmill.curate.apply import Outcome, apply, build
+from synthmill.curate.apply import SRC_HELP, Outcome, apply, build
 from synthmill.pipeline.stage import Stage
 
 
@@ -43,17 +44,32 @@ def run(stages: list[Stage], src: Path, out: Path, seed: int, overwrite: bool) -
 
 
 def dedup(
-    src: Path = typer.Argument(..., help="Input JSONL or Parquet file."),
+    src: Path = typer.Argument(..., help=SRC_HELP),
     out: Path = typer.Option(..., "--out", "-o", help="Output .jsonl or .parquet file."),
     method: Method = typer.Option(Method.minhash, help="exact, minhash or semantic."),
     column: list[str] = typer.Option(["text"], "--column", "-c", help="Text column(s)."),
     threshold: float | None = typer.Option(
-        None, help="Jaccard (minhash, default 0.8) or cosine (semantic, default 0.95)."
+        None,
+        help="minhash: Jaccard of the shingle sets (default 0.8); with --confirm exact no pair "
+        "below it is removed and a pair at or above it is found with probability >= --recall "
+        "(LSH bands and rows are chosen for that). semantic: cosine (default 0.95).",
     ),
-    shingle: str = typer.Option("word", help="minhash: word or char shingles."),
+    recall: float = typer.Option(
+        0.95, help="minhash: chance that a pair at exactly --threshold is found."
+    ),
+    shingle: Literal["word", "char"] = typer.Option("word", help="minhash: word or char shingles."),
     shingle_size: int = typer.Option(5, help="minhash: words or characters per shingle."),
     num_perm: int = typer.Option(128, help="minhash: number of permutations."),
-    confirm: str = typer.Option("estimate", help="minhash: confirm by estimate or exact."),
+    confirm: Literal["estimate", "exact"] = typer.Option(
+        "exact", help="minhash: confirm candidates by exact Jaccard or the MinHash estimate."
+    ),
+    id_column: str = typer.Option(
+        "id", help="duplicate_of names this column's value when a row has it."
+    ),
+    memory_mb: float = typer.Option(256, help="exact: hashes kept in memory before spilling."),
+    index: Literal["auto", "exact", "hnsw"] = typer.Option(
+        "auto", help="semantic: neighbour search: exact, HNSW (faiss) or auto by size."
+    ),
     seed: int = typer.Option(0, help="Run seed (stages draw their random numbers from it)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing OUT."),
 ) -> None:
@@ -62,7 +78,9 @@ def dedup(
     if method is Method.exact:
         from synthmill.curate.exact_dedup import ExactDedup
 
-        stage = build(ExactDedup, {"columns": column})
+        stage = build(
+            ExactDedup, {"columns": column, "id_column": id_column, "memory_mb": memory_mb}
+        )
     elif method is Method.minhash:
         from synthmill.curate.minhash_dedup import MinHashDedup
 
@@ -74,6 +92,8 @@ def dedup(
                 "shingle_size": shingle_size,
                 "num_perm": num_perm,
                 "confirm": confirm,
+                "recall": recall,
+                "id_column": id_column,
             }
             | ({"threshold": threshold} if threshold is not None else {}),
         )
@@ -82,7 +102,8 @@ def dedup(
 
         stage = build(
             SemanticDedup,
-            {"columns": column} | ({"threshold": threshold} if threshold is not None else {}),
+            {"columns": column, "index": index, "id_column": id_column}
+            | ({"threshold": threshold} if threshold is not None else {}),
         )
     show(run([stage], src, out, seed, overwrite))
 

@@ -1,0 +1,59 @@
+"""How a removed duplicate names the row that was kept, shared by the dedup stages."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from synthmill.records import Record
+
+KeptRef = tuple[Any, str]  # (the name duplicate_of shows, the kept record's id)
+
+
+def kept_ref(record: Record, id_column: str | None) -> KeptRef:
+    """The value of the user's id column when the row has one (else the record's id),
+    and the record's id."""
+    if id_column:
+        value = record.data.get(id_column)
+        if value is not None and value != "":
+            return value, record.meta.id
+    return record.meta.id, record.meta.id
+
+
+def payload(ref: KeptRef, **extra: Any) -> dict[str, Any]:
+    """The raw part of a duplicate's rejection: which row it duplicates, and how closely."""
+    return {"duplicate_of": ref[0], "kept_id": ref[1], **extra}
+
+
+def mark(
+    records: Iterable[Record],
+    removed: npt.NDArray[np.int64],
+    kept: npt.NDArray[np.int64],
+    *,
+    label: str,
+    reason: str,
+    id_column: str | None,
+    similarity: npt.NDArray[np.float64] | None = None,
+) -> Iterator[Record]:
+    """Stream the rows again, rejecting row removed[k] (ascending) as a copy of kept[k].
+
+    Only the kept rows that some duplicate names are remembered (their name and id).
+    """
+    reps = set(kept.tolist())
+    refs: dict[int, KeptRef] = {}
+    gone, rep = removed.tolist(), kept.tolist()
+    p = 0
+    for i, record in enumerate(records):
+        if i in reps:
+            refs[i] = kept_ref(record, id_column)
+        if p < len(gone) and gone[p] == i:
+            extra: dict[str, Any] = {"kept_index": rep[p]}
+            if similarity is not None:
+                extra["similarity"] = round(float(similarity[p]), 4)
+            yield record.reject(label, reason, payload(refs[rep[p]], **extra))
+            p += 1
+        else:
+            yield record
