@@ -157,8 +157,13 @@ class MinHashDedup(GlobalStage):
 
     def _texts(self, records: Iterable[Record]) -> Iterator[list[str]]:
         batch: list[str] = []
+        column = self.columns[0] if len(self.columns) == 1 else None
         for record in records:
-            batch.append(text_of(record.data, self.columns))
+            if column is None:
+                batch.append(text_of(record.data, self.columns))
+            else:  # the same text as text_of, without its generator
+                value = record.data.get(column)
+                batch.append(value if type(value) is str else str(value or ""))
             if len(batch) >= self.chunk_rows:
                 yield batch
                 batch = []

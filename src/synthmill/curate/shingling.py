@@ -17,12 +17,14 @@ import unicodedata
 import numpy as np
 import numpy.typing as npt
 
+from synthmill.curate.spill import ragged_index
 from synthmill.curate.text import ShingleKind
 
 U64 = npt.NDArray[np.uint64]
 I64 = npt.NDArray[np.int64]
 
 _PUNCT = str.maketrans("", "", string.punctuation)
+_PUNCT_BYTES = string.punctuation.encode()
 # Whitespace that str.split() knows and NFKC leaves in place, mapped to a plain space.
 _UNICODE_SPACE = str.maketrans(dict.fromkeys([0x85, 0x1680, 0x2028, 0x2029], " "))
 _WS_BYTE = np.zeros(256, dtype=bool)
@@ -42,31 +44,45 @@ def mix(x: U64) -> U64:
     return x
 
 
-def prepare(texts: list[str], *, lowercase: bool = True, punctuation: bool = True) -> str:
-    """The texts joined by NUL (with a NUL at each end), normalized as `text.normalize`."""
+def _joined(texts: list[str]) -> str:
+    """The texts joined by NUL, with a NUL at each end (NULs inside texts become spaces)."""
     if any("\x00" in t for t in texts):
         texts = [t.replace("\x00", " ") for t in texts]
-    joined = "\x00" + "\x00".join(texts) + "\x00"
+    return "\x00" + "\x00".join(texts) + "\x00"
+
+
+def prepare(texts: list[str], *, lowercase: bool = True, punctuation: bool = True) -> str:
+    """The joined texts, normalized as `text.normalize` (whitespace left as it is)."""
+    joined = _joined(texts)
     if not joined.isascii():
         joined = unicodedata.normalize("NFKC", joined).translate(_UNICODE_SPACE)
     if lowercase:
         joined = joined.lower()
-    if punctuation:
-        joined = joined.translate(_PUNCT)
-    return joined
+    return joined.translate(_PUNCT) if punctuation else joined
 
 
-def word_hashes(joined: str) -> tuple[U64, I64]:
-    """(hash of every word, index of its text) for a string made by `prepare`."""
-    raw = joined.encode()
+def prepare_utf8(texts: list[str], *, lowercase: bool = True, punctuation: bool = True) -> bytes:
+    """`prepare` as UTF-8 bytes, doing the ASCII work on bytes (ASCII punctuation bytes
+    never occur inside a multi-byte UTF-8 sequence, so deleting them there is safe)."""
+    joined = _joined(texts)
+    if joined.isascii():
+        raw = joined.encode("ascii")
+        raw = raw.lower() if lowercase else raw
+    else:
+        joined = unicodedata.normalize("NFKC", joined).translate(_UNICODE_SPACE)
+        raw = (joined.lower() if lowercase else joined).encode()
+    return raw.translate(None, _PUNCT_BYTES) if punctuation else raw
+
+
+def word_hashes(raw: bytes) -> tuple[U64, I64]:
+    """(hash of every word, words per text) for bytes made by `prepare_utf8`."""
     n = len(raw)
     buf = np.frombuffer(raw + b"\x00" * 8, dtype=np.uint8)
-    ws = _WS_BYTE[buf[:n]].view(np.int8)
-    edges = np.flatnonzero(ws[1:] - ws[:-1])
-    step = ws[edges + 1] - ws[edges]
-    starts, ends = edges[step == -1] + 1, edges[step == 1] + 1
-    text_index = np.searchsorted(np.flatnonzero(buf[:n] == 0), starts) - 1
-    return _hash_spans(buf, n, starts, ends - starts), text_index.astype(np.int64)
+    ws = _WS_BYTE[buf[:n]]
+    starts = np.flatnonzero(ws[:-1] > ws[1:]) + 1
+    ends = np.flatnonzero(ws[1:] > ws[:-1]) + 1
+    bounds = np.searchsorted(starts, np.flatnonzero(buf[:n] == 0))
+    return _hash_spans(buf, n, starts, ends - starts), np.diff(bounds).astype(np.int64)
 
 
 def _hash_spans(buf: npt.NDArray[np.uint8], n: int, starts: I64, lens: I64) -> U64:
@@ -90,7 +106,7 @@ def _masked(values: U64, remaining: I64) -> U64:
 
 
 def char_hashes(joined: str) -> tuple[U64, I64]:
-    """(hash of every character, index of its text), whitespace collapsed and stripped."""
+    """(hash of every character, characters per text), whitespace collapsed and stripped."""
     cps = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32).copy()
     small = cps < 256
     is_ws = np.zeros(len(cps), dtype=bool)
@@ -101,9 +117,9 @@ def char_hashes(joined: str) -> tuple[U64, I64]:
     cps = cps[~drop]
     drop = (cps == 32) & np.concatenate(((cps == 0)[1:], [True]))  # one trailing space
     cps = cps[~drop]
-    seps = cps == 0
-    text_index = np.cumsum(seps) - 1
-    return mix(cps[~seps].astype(np.uint64) + _GOLD), text_index[~seps].astype(np.int64)
+    seps = np.flatnonzero(cps == 0)
+    counts = np.diff(seps) - 1
+    return mix(np.delete(cps, seps).astype(np.uint64) + _GOLD), counts.astype(np.int64)
 
 
 def shingle_hashes(
@@ -115,25 +131,37 @@ def shingle_hashes(
     punctuation: bool = True,
 ) -> tuple[U64, I64]:
     """Flat shingle hashes of all texts and row offsets (text i owns [off[i], off[i+1]))."""
-    joined = prepare(texts, lowercase=lowercase, punctuation=punctuation)
-    tokens, text_index = word_hashes(joined) if kind == "word" else char_hashes(joined)
-    return windows(tokens, text_index, len(texts), size)
+    if kind == "word":
+        raw = prepare_utf8(texts, lowercase=lowercase, punctuation=punctuation)
+        tokens, counts = word_hashes(raw)
+    else:
+        tokens, counts = char_hashes(prepare(texts, lowercase=lowercase, punctuation=punctuation))
+    return windows(tokens, counts, size)
 
 
-def windows(tokens: U64, text_index: I64, n_texts: int, size: int) -> tuple[U64, I64]:
+def windows(tokens: U64, counts: I64, size: int) -> tuple[U64, I64]:
     """Hash every run of `size` consecutive tokens of a text (the whole text if shorter)."""
-    counts = np.bincount(text_index, minlength=n_texts)
-    first = np.concatenate(([0], np.cumsum(counts)))
-    position = np.arange(len(tokens)) - first[text_index]
-    span = np.minimum(counts, size)[text_index]  # tokens per shingle, short texts whole
-    starts = np.flatnonzero(position <= np.maximum(counts - size, 0)[text_index])
+    first = np.concatenate(([0], np.cumsum(counts)[:-1])).astype(np.int64)
+    out_counts = np.where(counts > 0, np.maximum(counts - size + 1, 1), 0).astype(np.int64)
+    starts = ragged_index(first, out_counts)
     padded = np.concatenate((tokens, np.zeros(size, dtype=np.uint64)))
-    span = span[starts]
     h = np.zeros(len(starts), dtype=np.uint64)
     with np.errstate(over="ignore"):
         for j in range(size):
-            part = np.where(j < span, padded[starts + j], np.uint64(0))
-            h = (h ^ part) * (_GOLD + np.uint64(2 * j))
-    out_counts = np.where(counts > 0, np.maximum(counts - size + 1, 1), 0)
+            h = (h ^ padded[starts + j]) * (_GOLD + np.uint64(2 * j))
+        short = np.flatnonzero((counts > 0) & (counts < size))
+        if len(short):  # a text shorter than a shingle is one shingle of all its tokens
+            h[np.searchsorted(starts, first[short])] = _short(
+                padded, first[short], counts[short], size
+            )
     offsets = np.concatenate(([0], np.cumsum(out_counts))).astype(np.int64)
     return mix(h), offsets
+
+
+def _short(padded: U64, first: I64, counts: I64, size: int) -> U64:
+    h = np.zeros(len(first), dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for j in range(size):
+            part = np.where(j < counts, padded[first + j], np.uint64(0))
+            h = (h ^ part) * (_GOLD + np.uint64(2 * j))
+    return h
