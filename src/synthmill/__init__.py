@@ -1,16 +1,58 @@
-"""synthmill: make synthetic training data, and make it safe to train on."""
+"""synthmill: make synthetic training data, and make it safe to train on.
 
+The names below are imported when first used, so `import synthmill` (and the command
+line's `--help` and `--version`) does not pay for pyarrow, pydantic and the model stack.
+"""
+
+from __future__ import annotations
+
+import importlib
 from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Any
 
-from synthmill.api import generate
-from synthmill.errors import ConfigError, SynthmillError
-from synthmill.pipeline import Check, GlobalStage, Output, Pipeline, Source, Stage, StageContext
-from synthmill.records import Meta, Record, Verdict
+if TYPE_CHECKING:
+    from synthmill.api import generate
+    from synthmill.errors import ConfigError, SynthmillError
+    from synthmill.pipeline import (
+        Check,
+        GlobalStage,
+        Output,
+        Pipeline,
+        Source,
+        Stage,
+        StageContext,
+    )
+    from synthmill.records import Meta, Record, Verdict
 
 try:
     __version__ = version("synthmill")
 except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.0.0"
+
+_WHERE = {
+    "generate": "synthmill.api",
+    "ConfigError": "synthmill.errors",
+    "SynthmillError": "synthmill.errors",
+    **dict.fromkeys(
+        ["Check", "GlobalStage", "Output", "Pipeline", "Source", "Stage", "StageContext"],
+        "synthmill.pipeline",
+    ),
+    **dict.fromkeys(["Meta", "Record", "Verdict"], "synthmill.records"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    """`synthmill.Pipeline` and friends, imported on first use (PEP 562)."""
+    if name not in _WHERE:
+        raise AttributeError(f"module 'synthmill' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_WHERE[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_WHERE])
+
 
 __all__ = [
     "Check",

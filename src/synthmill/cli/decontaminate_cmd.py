@@ -11,18 +11,20 @@ from rich.console import Console
 from rich.table import Table
 
 from synthmill.cli.dedup_cmd import run, show
-from synthmill.curate.apply import Outcome, build
+from synthmill.curate.apply import SRC_HELP, Outcome, build
 from synthmill.curate.decontaminate import Decontaminate
 
 
 def decontaminate(
-    src: Path = typer.Argument(..., help="Input JSONL or Parquet file."),
+    src: Path = typer.Argument(..., help=SRC_HELP),
     out: Path = typer.Option(..., "--out", "-o", help="Output .jsonl or .parquet file."),
     benchmark: list[str] = typer.Option(
         [], "--benchmark", "-b", help="Built-in test set (humaneval); repeatable."
     ),
     benchmark_file: list[Path] = typer.Option(
-        [], "--benchmark-file", help="A JSONL/Parquet test set of your own; repeatable."
+        [],
+        "--benchmark-file",
+        help="A JSONL/Parquet test set of your own (a file, folder or glob); repeatable.",
     ),
     benchmark_column: list[str] = typer.Option(
         ["text"], "--benchmark-column", help="Text column(s) of the benchmark files."

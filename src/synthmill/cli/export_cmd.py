@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import typer
 from rich.console import Console
@@ -11,6 +12,8 @@ from rich.markup import escape
 from synthmill.cli.progress import RichProgress
 from synthmill.export import Columns, ExportPlan, ExportResult, Options
 
+# The formats of synthmill.export.FORMATS (a test keeps the two lists equal).
+ExportFormat = Literal["openai", "sharegpt", "alpaca", "messages", "dpo", "rl", "verl"]
 _COLUMNS = "Columns (default: recognised from the recipe that made the run)"
 
 
@@ -20,7 +23,7 @@ def _column(flag: str, what: str) -> str | None:
 
 def export_cmd(
     run_dir: Path = typer.Argument(..., help="A run directory written by synthmill run."),
-    fmt: str = typer.Option(
+    fmt: ExportFormat = typer.Option(
         "openai",
         "--format",
         "-f",

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Literal
 
 import typer
 
 from synthmill.cli.dedup_cmd import run, show
-from synthmill.curate.apply import build
+from synthmill.curate.apply import SRC_HELP, build
 from synthmill.curate.language import LanguageFilter
 from synthmill.curate.quality import QualityFilter
 from synthmill.curate.quality_rules import LANGUAGES
@@ -17,9 +18,9 @@ from synthmill.pipeline.stage import Stage
 
 
 def filter_(
-    src: Path = typer.Argument(..., help="Input JSONL or Parquet file."),
+    src: Path = typer.Argument(..., help=SRC_HELP),
     out: Path = typer.Option(..., "--out", "-o", help="Output .jsonl or .parquet file."),
-    profile: str | None = typer.Option(
+    profile: Literal["prose", "code", "math", "none"] = typer.Option(
         "prose", help="Quality rules for prose, code or math; 'none' skips them."
     ),
     thresholds: str = typer.Option(
@@ -46,7 +47,7 @@ def filter_(
                 {"columns": column, "languages": language, "min_score": min_language_score},
             )
         )
-    if profile and profile != "none":
+    if profile != "none":
         try:
             overrides = json.loads(thresholds)
         except json.JSONDecodeError as exc:

@@ -12,9 +12,9 @@ from rich.console import Console
 from rich.table import Table
 
 from synthmill.curate import embed as embedding
-from synthmill.curate.apply import FileRecords, check_file_columns
+from synthmill.curate.apply import FileRecords, check_file_columns, input_files
 from synthmill.curate.text import text_of
-from synthmill.errors import ConfigError, DataError
+from synthmill.errors import DataError
 from synthmill.io.atomic import write_text_atomic
 from synthmill.measure import diversity, tails
 
@@ -27,9 +27,8 @@ class Embedder(str, Enum):
 
 
 def read_texts(src: Path, columns: list[str], limit: int | None) -> list[str]:
-    """The texts of a JSONL/Parquet/CSV file (columns joined), at most `limit` of them."""
-    if not src.exists():
-        raise ConfigError(f"input {src} does not exist; check the path")
+    """The texts of JSONL/Parquet/CSV data (columns joined), at most `limit` of them."""
+    input_files(src)
     check_file_columns("measure", src, columns)
     texts: list[str] = []
     for record in FileRecords(src, 0):
@@ -58,7 +57,9 @@ def show(metrics: dict[str, Any]) -> None:
 
 
 def measure(
-    src: Path = typer.Argument(..., help="Input JSONL, Parquet or CSV file."),
+    src: Path = typer.Argument(
+        ..., help="Data to measure: a JSONL, Parquet or CSV file, a folder, a glob or a run."
+    ),
     out: Path | None = typer.Option(None, "--out", "-o", help="Write the metrics as JSON here."),
     column: list[str] = typer.Option(["text"], "--column", "-c", help="Text column(s)."),
     embedder: Embedder = typer.Option(
@@ -74,8 +75,7 @@ def measure(
 ) -> None:
     """Print distinct-n, entropy, compression, self-BLEU, cosine, Vendi and cluster metrics."""
     if reference is not None:  # checked first: a bad reference fails before any work
-        if not reference.exists():
-            raise ConfigError(f"--reference {reference} does not exist; check the path")
+        input_files(reference, "--reference")
         check_file_columns("measure --reference", reference, column)
     texts = read_texts(src, column, limit)
     metrics: dict[str, Any] = {"rows": len(texts)}

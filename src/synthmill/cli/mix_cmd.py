@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import typer
 
@@ -19,7 +20,7 @@ def mix(
     generation: list[int] = typer.Option(
         [], "--generation", "-g", help="Generation of each --synthetic; default 1, 2, 3, ..."
     ),
-    policy: str = typer.Option(
+    policy: Literal["accumulate", "replace"] = typer.Option(
         "accumulate", help="accumulate keeps every generation; replace keeps only the newest."
     ),
     share: float | None = typer.Option(
@@ -29,7 +30,9 @@ def mix(
     out: Path = typer.Option(Path("runs/mix"), "--out", "-o", help="Run directory to write."),
     name: str = typer.Option("mix", help="Dataset name in the card."),
     seed: int = typer.Option(0, help="Seed of the subsampling."),
-    fmt: str = typer.Option("parquet", "--format", help="parquet or jsonl."),
+    fmt: Literal["parquet", "jsonl"] = typer.Option(
+        "parquet", "--format", help="parquet or jsonl."
+    ),
     overwrite: bool = typer.Option(
         False, "--overwrite", help="Replace a run directory made with other options."
     ),

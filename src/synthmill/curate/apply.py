@@ -24,10 +24,11 @@ from synthmill.pipeline.progress import LogProgress, Progress
 from synthmill.pipeline.runner import chunks
 from synthmill.pipeline.stage import GlobalStage, Stage, StageContext
 from synthmill.records import Record
-from synthmill.sources.read import Read
+from synthmill.sources.read import Read, expand
 
 S = TypeVar("S", bound=Stage)
 OUT_FORMATS = {".jsonl": "jsonl", ".parquet": "parquet"}
+SRC_HELP = "Input: a JSONL, Parquet or CSV file, a folder, a glob (quoted) or a run directory."
 
 
 class FileRecords:
@@ -64,14 +65,21 @@ def side_paths(out: Path) -> tuple[Path, Path]:
     return out.with_name(f"{stem}.rejects.jsonl"), out.with_name(f"{stem}.stats.json")
 
 
+def input_files(src: Path, what: str = "input") -> list[Path]:
+    """The files an input names: a file, a folder, a glob, or a run directory's data/."""
+    files = expand(str(src))
+    if not files:
+        raise ConfigError(f"{what} {src} matches no file; check the path (a file, folder or glob)")
+    return files
+
+
 def check_paths(src: Path, out: Path, overwrite: bool) -> None:
     """Refuse to write over the input, to unknown formats, or over files without --overwrite."""
     if out.suffix.lower() not in OUT_FORMATS:
         raise ConfigError(f"--out {out}: end it in .jsonl or .parquet")
-    if not src.exists():
-        raise ConfigError(f"input {src} does not exist; check the path")
+    inputs = {p.resolve() for p in input_files(src)}
     written = (out, *side_paths(out))
-    if any(p.resolve() == src.resolve() for p in written):
+    if any(p.resolve() in inputs for p in written):
         raise ConfigError(f"--out {out} would overwrite the input; choose another file")
     if not overwrite and (existing := [str(p) for p in written if p.exists()]):
         raise ConfigError(f"{', '.join(existing)} exists; pass --overwrite to replace it")

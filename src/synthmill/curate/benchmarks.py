@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from synthmill.errors import ConfigError, MissingExtraError
 from synthmill.io.rows import read_rows, sniff_format
 from synthmill.pipeline.columns import SAMPLE_ROWS, require
+from synthmill.sources.read import expand
 
 # HumanEval's prompts and tests, not its canonical solutions: those are common idioms
 # (Euclid's gcd, an is_prime loop) that clean code writes the same way (issue 15).
@@ -47,8 +48,10 @@ class Benchmark(BaseModel):
                 f"unknown built-in benchmark {self.name!r}; use one of {sorted(BUILTIN)} "
                 "or give path: and columns:"
             )
-        if self.path is not None and not Path(self.path).is_file():
-            raise ValueError(f"benchmark file {self.path!r} does not exist; check the path")
+        if self.path is not None and not expand(self.path):
+            raise ValueError(
+                f"benchmark file {self.path!r} does not exist (no file matches); check it"
+            )
         if self.path is not None:
             self._check_file()
         return self
@@ -84,9 +87,9 @@ class Benchmark(BaseModel):
         return self.columns, self.id_column
 
     def _rows(self) -> Iterator[dict[str, object]]:
-        if self.path is not None:
-            path = Path(self.path)
-            yield from read_rows(path, sniff_format(path))
+        if self.path is not None:  # a file, a folder, a glob or a run directory's data/
+            for path in expand(self.path):
+                yield from read_rows(path, sniff_format(path))
             return
         yield from _humaneval_rows()
 

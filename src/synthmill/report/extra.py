@@ -68,8 +68,9 @@ def _reference_rows(path: Path, most: int) -> list[dict[str, Any]]:
 
 
 def check_reference(reference: Path) -> None:
-    if not reference.is_file():
-        raise ConfigError(f"--reference {reference} does not exist; check the path")
+    from synthmill.curate.apply import input_files
+
+    input_files(reference, "--reference")
 
 
 def _tails(reference: Path, synth: list[dict[str, Any]], columns: list[str], seed: int) -> str:
