@@ -7,7 +7,6 @@ line's `--help` and `--version`) does not pay for pyarrow, pydantic and the mode
 from __future__ import annotations
 
 import importlib
-from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -24,10 +23,7 @@ if TYPE_CHECKING:
     )
     from synthmill.records import Meta, Record, Verdict
 
-try:
-    __version__ = version("synthmill")
-except PackageNotFoundError:  # running from a source tree that is not installed
-    __version__ = "0.0.0"
+    __version__: str
 
 _WHERE = {
     "generate": "synthmill.api",
@@ -43,6 +39,9 @@ _WHERE = {
 
 def __getattr__(name: str) -> Any:
     """`synthmill.Pipeline` and friends, imported on first use (PEP 562)."""
+    if name == "__version__":
+        globals()[name] = _version()
+        return globals()[name]
     if name not in _WHERE:
         raise AttributeError(f"module 'synthmill' has no attribute {name!r}")
     value = getattr(importlib.import_module(_WHERE[name]), name)
@@ -50,8 +49,17 @@ def __getattr__(name: str) -> Any:
     return value
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("synthmill")
+    except PackageNotFoundError:  # running from a source tree that is not installed
+        return "0.0.0"
+
+
 def __dir__() -> list[str]:
-    return sorted([*globals(), *_WHERE])
+    return sorted([*globals(), *_WHERE, "__version__"])
 
 
 __all__ = [

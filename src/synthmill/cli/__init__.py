@@ -12,7 +12,6 @@ from typing import Any
 import typer
 from typer.core import TyperArgument, TyperCommand, TyperGroup
 
-from synthmill import __version__
 from synthmill.errors import SynthmillError, describe_exception, describe_os_error
 
 # A command is one line: its name, the module whose `register(app)` adds it (a command or
@@ -169,6 +168,8 @@ state = {"debug": False}
 
 def _version(value: bool) -> None:
     if value:
+        from synthmill import __version__
+
         typer.echo(f"synthmill {__version__}")
         raise typer.Exit()
 
