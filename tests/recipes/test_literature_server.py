@@ -50,6 +50,11 @@ CASES: dict[str, tuple[dict[str, Any] | None, list[str], set[str]]] = {
         {"problem", "entry_point", "solution", "tests"},
     ),
     "textbook": (None, ["stages.0.n=1", "max_tokens=120"], {"topic", "audience", "format", "text"}),
+    "magpie": (  # raw /v1/completions for the instruction; the server's template is not
+        None,  # readable, so the example names it
+        ["stages.0.n=1", "stages.0.template=chatml", "stages.0.max_tokens=60"],
+        {"instruction", "response", "messages"},
+    ),
 }
 
 
@@ -75,5 +80,6 @@ def test_example_runs_through_the_openai_backend(
     assert len(made) + len(dropped) == 1
     for r in made:
         assert columns <= r.data.keys() and r.meta.recipe == recipe
-        assert r.meta.model == MODEL_ALIAS and r.meta.prompt_hash and r.meta.parents
+        assert r.meta.model == MODEL_ALIAS and r.meta.prompt_hash
+        assert r.meta.parents or recipe == "magpie"  # magpie's rows come from nothing
     assert all(d["reason"] and d["stage"] for d in dropped)

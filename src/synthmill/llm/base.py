@@ -29,7 +29,13 @@ class BackendError(SynthmillError, RuntimeError):
 
 @dataclass(frozen=True)
 class Request:
-    """One chat completion to make. `json_schema` asks for constrained JSON output."""
+    """One chat completion to make. `json_schema` asks for constrained JSON output.
+
+    With `prompt` set (and `messages` empty) it is a raw text completion instead: the
+    prompt goes to the model as it is, with no chat template around it (Magpie sends a
+    chat template's user-turn opening this way). Only backends whose supports_raw() is
+    true take such requests.
+    """
 
     messages: tuple[dict[str, str], ...]
     json_schema: dict[str, Any] | None = None
@@ -38,10 +44,11 @@ class Request:
     top_p: float = 1.0
     seed: int | None = None
     stop: tuple[str, ...] = ()
+    prompt: str | None = None  # raw text completion: no chat template
 
     def params(self) -> dict[str, Any]:
         """Sampling parameters, as recorded in provenance and in the cache key."""
-        return {
+        params = {
             "max_tokens": self.max_tokens,
             "temperature": self.temperature,
             "top_p": self.top_p,
@@ -49,8 +56,13 @@ class Request:
             "stop": list(self.stop),
             "json_schema": self.json_schema is not None,
         }
+        if self.prompt is not None:  # only then: chat requests keep their cache keys
+            params["raw"] = True
+        return params
 
     def prompt_hash(self) -> str:
+        if self.prompt is not None:
+            return stable_hash(self.messages, self.json_schema, self.prompt)
         return stable_hash(self.messages, self.json_schema)
 
 
@@ -89,6 +101,18 @@ class Backend(BaseModel):
 
     def complete(self, requests: Sequence[Request]) -> list[Completion]:
         raise NotImplementedError
+
+    def supports_raw(self) -> bool:
+        """Whether complete() takes raw text completions (requests with `prompt` set).
+
+        A recipe that needs them (magpie) checks this when its config is read, so a
+        backend without them fails before a run starts. Override to return True.
+        """
+        return False
+
+    def chat_template(self) -> str | None:
+        """The model's own chat template (Jinja source) when the backend can read it."""
+        return None
 
     def complete_each(self, requests: Sequence[Request], on_done: OnDone) -> list[Completion]:
         """complete(), calling on_done per finished call, so each reply is cached when paid.

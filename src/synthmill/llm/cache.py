@@ -37,8 +37,14 @@ def cache_keys(backend: Backend, requests: Sequence[Request]) -> list[str]:
     """cache_key of each request; the backend's identity is worked out once."""
     identity = (backend.cache_identity(), backend.model_name)
     return [
-        stable_hash(*identity, r.messages, r.json_schema, r.params(), length=32) for r in requests
+        stable_hash(*identity, r.messages, r.json_schema, r.params(), *_raw(r), length=32)
+        for r in requests
     ]
+
+
+def _raw(request: Request) -> tuple[str, ...]:
+    """A raw completion's prompt (nothing for chat requests, whose keys stay as they were)."""
+    return () if request.prompt is None else (request.prompt,)
 
 
 @dataclass(frozen=True)

@@ -32,10 +32,16 @@ class FakeBackend(Backend):
     transient: bool = Field(
         default=False, description="Those failures are transient (a timeout): retried next run."
     )
+    raw: bool = Field(
+        default=True, description="Take raw text completions; false acts as a chat-only backend."
+    )
 
     @property
     def model_name(self) -> str:
         return self.model
+
+    def supports_raw(self) -> bool:
+        return self.raw
 
     def complete(self, requests: Sequence[Request]) -> list[Completion]:
         return self.complete_each(requests, lambda i, c: None)
@@ -49,6 +55,10 @@ class FakeBackend(Backend):
         return out
 
     def _one(self, request: Request, reply: Callable[[Request], str] | None) -> Completion:
+        if request.prompt is not None and not self.raw:
+            return Completion(
+                "", self.model, error="fake: no raw completions", finish_reason="error"
+            )
         index = int(request_key(request), 16)
         if self.fail_every and index % self.fail_every == 0:
             error = "fake timeout" if self.transient else "fake failure"
@@ -57,6 +67,7 @@ class FakeBackend(Backend):
             )
         text = reply(request) if reply else self.replies[index % len(self.replies)]
         prompt = sum(len(m.get("content", "").split()) for m in request.messages)
+        prompt += len((request.prompt or "").split())
         return Completion(text, self.model, prompt, len(text.split()), finish_reason="stop")
 
     def cache_identity(self) -> dict[str, Any]:
@@ -86,4 +97,5 @@ def _source(function: Callable[..., Any]) -> str:
 
 def request_key(request: Request) -> str:
     """A stable hash of everything that determines a reply (messages, schema, params)."""
-    return stable_hash(request.messages, request.json_schema, request.params())
+    raw = () if request.prompt is None else (request.prompt,)
+    return stable_hash(request.messages, request.json_schema, request.params(), *raw)

@@ -49,6 +49,16 @@ class LlamaCppBackend(Backend):
     def resolved_path(self) -> str:
         return self.model_path or default_model_path()
 
+    def supports_raw(self) -> bool:
+        """Raw text completions (Request.prompt) go to create_completion, see _one."""
+        return True
+
+    def chat_template(self) -> str | None:
+        """The chat template stored in the GGUF file's metadata (tokenizer.chat_template)."""
+        model = load_model(self.resolved_path(), self.n_ctx, self.n_threads or os.cpu_count() or 1)
+        found = model.llm.metadata.get("tokenizer.chat_template")
+        return str(found) if found else None
+
     def complete(self, requests: Sequence[Request]) -> list[Completion]:
         return self.complete_each(requests, lambda i, c: None)
 
@@ -69,6 +79,8 @@ class LlamaCppBackend(Backend):
         return {**super().cache_identity(), "model_file": found}
 
     def _one(self, model: LoadedModel, request: Request) -> Completion:
+        if request.prompt is not None:
+            return self._raw(model, request)
         kwargs = chat_kwargs(request, self.seed)
         try:
             with model.lock:
@@ -78,6 +90,18 @@ class LlamaCppBackend(Backend):
         except (ValueError, RuntimeError) as exc:  # e.g. prompt longer than the context
             return Completion("", self.model_name, error=f"llamacpp: {exc}", finish_reason="error")
         return to_completion(reply, self.model_name)
+
+    def _raw(self, model: LoadedModel, request: Request) -> Completion:
+        """A raw text completion: request.prompt as it is, no chat template (magpie needs
+        this; any other way of running the model must keep answering such requests)."""
+        kwargs = chat_kwargs(request, self.seed)
+        del kwargs["messages"]
+        try:
+            with model.lock:
+                reply = model.llm.create_completion(prompt=request.prompt, **kwargs)
+        except (ValueError, RuntimeError) as exc:
+            return Completion("", self.model_name, error=f"llamacpp: {exc}", finish_reason="error")
+        return raw_completion(reply, self.model_name)
 
 
 def chat_kwargs(request: Request, default_seed: int) -> dict[str, Any]:
@@ -102,6 +126,19 @@ def to_completion(reply: Any, model: str) -> Completion:
         model=model,
         prompt_tokens=int(usage.get("prompt_tokens", 0)),
         completion_tokens=int(usage.get("completion_tokens", 0)),
+        finish_reason=choice.get("finish_reason"),
+    )
+
+
+def raw_completion(reply: Any, model: str) -> Completion:
+    """A llama-cpp-python (or OpenAI /v1/completions) text completion as a Completion."""
+    choice = reply["choices"][0]
+    usage = reply.get("usage") or {}
+    return Completion(
+        text=str(choice.get("text") or ""),
+        model=model,
+        prompt_tokens=int(usage.get("prompt_tokens") or 0),
+        completion_tokens=int(usage.get("completion_tokens") or 0),
         finish_reason=choice.get("finish_reason"),
     )
 

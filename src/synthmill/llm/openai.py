@@ -6,8 +6,9 @@ honouring Retry-After. JSON output is asked for in the dialect the server speaks
 found by a probe: `json_schema` (OpenAI), `json_object` + `schema` (llama.cpp, vLLM),
 else the schema goes in the prompt and the caller validates. The probe retries transient
 errors and downgrades only when the server clearly says it does not speak a dialect.
-The API key is read from the environment variable named by `api_key_env`, is never
-stored on the backend, and is redacted from every error text.
+Raw text completions (Request.prompt, which magpie sends) go to /completions with the
+same retries and fail-fast. The API key is read from the environment variable named by
+`api_key_env`, is never stored on the backend, and is redacted from every error text.
 
 Fail fast: until a server has answered once in this process, a refused connection or a
 401/403/404 raises BackendError (a one-line config error) instead of rejecting rows. A
@@ -32,7 +33,7 @@ from pydantic import Field, field_validator
 from synthmill.errors import ConfigError
 from synthmill.llm.base import Backend, BackendError, Completion, OnDone, Request
 from synthmill.llm.redact import redact, redact_secret
-from synthmill.llm.retrying import Failure, Policy, send
+from synthmill.llm.retrying import RAW_PATH, Failure, Policy, send
 
 Dialect = Literal["json_schema", "json_object", "prompt"]
 T = TypeVar("T")
@@ -93,6 +94,10 @@ class OpenAIBackend(Backend):
     def model_name(self) -> str:
         return self.model
 
+    def supports_raw(self) -> bool:
+        """Raw text completions (Request.prompt) go to /completions, see _one and raw_body."""
+        return True
+
     def complete(self, requests: Sequence[Request]) -> list[Completion]:
         return self.complete_each(requests, _ignore)
 
@@ -141,13 +146,18 @@ class OpenAIBackend(Backend):
     ) -> Completion:
         if isinstance(dialect, Failure) and request.json_schema is not None:
             return self._failed(dialect, "structured-output probe failed: ")
-        body = self.body(request, None if isinstance(dialect, Failure) else dialect)
-        result = await send(client, body, self._policy())
+        if request.prompt is not None:  # raw text completion (magpie): POST /completions
+            result = await send(client, self.raw_body(request), self._policy(), path=RAW_PATH)
+        else:
+            body = self.body(request, None if isinstance(dialect, Failure) else dialect)
+            result = await send(client, body, self._policy())
         if isinstance(result, Failure):
             self._check_usable(result)
             _mark_down(self.base_url, result.kind == "unreachable")
             return self._failed(result)
         _mark_reached(self.base_url)
+        if request.prompt is not None:
+            return to_raw_completion(result, self.model, self._secrets())
         return to_completion(result, self.model, self._secrets())
 
     def _failed(self, failure: Failure, prefix: str = "") -> Completion:
@@ -186,6 +196,21 @@ class OpenAIBackend(Backend):
                 body["messages"] = [*messages, {"role": "user", "content": note}]
             else:
                 body["response_format"] = response_format(dialect, schema)
+        return body
+
+    def raw_body(self, request: Request) -> dict[str, Any]:
+        """The /completions JSON body of a raw text completion: the prompt as it is."""
+        body: dict[str, Any] = {
+            "model": self.model,
+            "prompt": request.prompt,
+            "max_tokens": request.max_tokens,
+            "temperature": request.temperature,
+            "top_p": request.top_p,
+        }
+        if request.seed is not None:
+            body["seed"] = request.seed
+        if request.stop:
+            body["stop"] = list(request.stop)
         return body
 
     async def dialect(self, client: httpx.AsyncClient) -> Dialect | Failure:
@@ -291,6 +316,21 @@ def to_completion(reply: dict[str, Any], model: str, secrets: Sequence[str] = ()
     usage = reply.get("usage") or {}
     return Completion(
         text=redact_secret(str(choice["message"].get("content") or ""), secrets),
+        model=model,
+        prompt_tokens=int(usage.get("prompt_tokens") or 0),
+        completion_tokens=int(usage.get("completion_tokens") or 0),
+        finish_reason=choice.get("finish_reason"),
+    )
+
+
+def to_raw_completion(
+    reply: dict[str, Any], model: str, secrets: Sequence[str] = ()
+) -> Completion:
+    """An OpenAI text_completion body (/completions, checked by send) as a Completion."""
+    choice = reply["choices"][0]
+    usage = reply.get("usage") or {}
+    return Completion(
+        text=redact_secret(str(choice.get("text") or ""), secrets),
         model=model,
         prompt_tokens=int(usage.get("prompt_tokens") or 0),
         completion_tokens=int(usage.get("completion_tokens") or 0),

@@ -29,6 +29,7 @@ from synthmill.llm.redact import redact
 
 log = logging.getLogger(__name__)
 PATH = "/chat/completions"
+RAW_PATH = "/completions"  # raw text completions (Request.prompt): the reply has choices[0].text
 ERROR_CHARS = 200  # of an error body kept in the reason (after redaction)
 QUICK_RETRIES = 2  # for an unreachable server that has never answered: fail fast
 QUICK_WAIT = 0.25
@@ -84,11 +85,12 @@ async def send(
     body: dict[str, Any],
     policy: Policy,
     unsupported: Unsupported | None = None,
+    path: str = PATH,
 ) -> dict[str, Any] | Failure:
     """The reply body, or a Failure after the retries its kind allows."""
     attempt = _Attempt(None)
     for n in range(policy.max_retries + 1):
-        attempt = await _try(client, body, policy.secrets, unsupported)
+        attempt = await _try(client, body, policy.secrets, unsupported, path)
         if attempt.reply is not None:
             return attempt.reply
         if not attempt.retry or n == _limit(attempt, policy):
@@ -115,9 +117,10 @@ async def _try(
     body: dict[str, Any],
     secrets: Sequence[str],
     unsupported: Unsupported | None,
+    path: str = PATH,
 ) -> _Attempt:
     try:
-        resp = await client.post(PATH, json=body)
+        resp = await client.post(path, json=body)
     except (httpx.ConnectError, httpx.ConnectTimeout) as exc:  # refused, DNS, blackholed
         return _Attempt(None, f"cannot connect ({_why(exc)})", "unreachable")
     except httpx.TimeoutException:
@@ -126,7 +129,7 @@ async def _try(
         return _Attempt(None, f"connection error ({type(exc).__name__})")
     status = resp.status_code
     if status == 200:
-        reply = _chat_reply(resp)
+        reply = _chat_reply(resp, path)
         return _Attempt(reply, "" if reply else "malformed response body", status=status)
     text = redact(resp.text, secrets)
     error = f"HTTP {status}: {text[:ERROR_CHARS]}"
@@ -157,14 +160,17 @@ def _why(exc: BaseException) -> str:
     return redact(text.split("] ", 1)[-1])[:ERROR_CHARS]
 
 
-def _chat_reply(resp: httpx.Response) -> dict[str, Any] | None:
-    """The body if it is a chat completion with a message, else None."""
+def _chat_reply(resp: httpx.Response, path: str = PATH) -> dict[str, Any] | None:
+    """The body if it is a chat completion with a message (a text completion with its
+    text, for RAW_PATH), else None."""
     try:
         data = resp.json()
-        message = data["choices"][0]["message"]
+        choice = data["choices"][0]
+        part = choice["text"] if path == RAW_PATH else choice["message"]
     except (ValueError, KeyError, IndexError, TypeError):
         return None
-    return data if isinstance(data, dict) and isinstance(message, dict) else None
+    ok = isinstance(part, str) if path == RAW_PATH else isinstance(part, dict)
+    return data if isinstance(data, dict) and ok else None
 
 
 def retry_delay(n: int, backoff: float, max_wait: float, retry_after: float | None) -> float:
