@@ -125,16 +125,30 @@ def test_impossible_share_is_one_line(tmp_path: Path) -> None:
 
 
 def test_mix_example_runs(tmp_path: Path) -> None:
+    """The numbers come from the inputs, not from the mix: examples/mix.yaml asks for a 50%
+    share, so it takes every line of docs.jsonl (12) and as many cloze exercises; then
+    dedup.exact drops the copy that docs.jsonl holds on purpose (11 distinct texts)."""
     shutil.copytree(REPO / "examples", tmp_path / "examples")
     assert cli("run", "examples/cloze.yaml", cwd=tmp_path).returncode == 0
+    docs = [json.loads(x)["text"] for x in (REPO / "examples/data/docs.jsonl").open()]
+    n_cloze = len(rows_of(tmp_path / "runs" / "cloze"))
+    assert n_cloze >= len(docs) == 12  # a 50% mix takes all 12 docs and 12 exercises
+    distinct = {" ".join(t.lower().split()) for t in docs}
     out = cli("run", "examples/mix.yaml", cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     rows = rows_of(tmp_path / "runs" / "mix")
     kinds = Counter(lineage(r)[:2] for r in rows)
-    assert set(kinds) == {("real", "docs"), ("synthetic", "cloze")}
+    assert kinds == {("real", "docs"): len(distinct), ("synthetic", "cloze"): len(docs)}
+    real = {" ".join(r["text"].lower().split()) for r in rows if r["_meta"]["origin"] == "real"}
+    assert real == distinct
+    n_real, n_synth = len(distinct), len(docs)
+    share = n_synth / (n_real + n_synth)
     card = (tmp_path / "runs" / "mix" / "README.md").read_text()
-    share = kinds["synthetic", "cloze"] / len(rows)
-    assert f"**{share:.1%} synthetic**" in card
+    expected = (
+        f"{n_real + n_synth} rows, **{share:.1%} synthetic** (real: {n_real}, synthetic: {n_synth})"
+    )
+    assert expected in card
+    assert "**dedup.exact** removed 1 rows: exact duplicate" in card
 
 
 def read_run(tmp_path: Path, src: Path, name: str) -> Path:

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 from synthmill import ConfigError, Pipeline
 from synthmill.io.records_io import read_records
@@ -16,6 +23,7 @@ from synthmill.recipes.evol_instruct import EvolInstruct
 from synthmill.recipes.seeds import load_seed_tasks
 from synthmill.recipes.self_instruct import SelfInstruct
 from synthmill.records import Record
+from tests.conftest import REPO
 
 FAKE = FakeBackend(function="tests.recipes.replies:reply", model="fake-teacher")
 BROKEN = FakeBackend(function="tests.recipes.replies:broken")
@@ -133,26 +141,77 @@ def test_docqa_one_pair_per_question_slot() -> None:
 
 
 def test_pipeline_resume_reuses_rows(tmp_path: Path) -> None:
-    config = {
-        "name": "t",
-        "seed": 3,
-        "shard_size": 2,
-        "backend": FAKE.to_config(),
-        "stages": [{"use": "self_instruct", "n": 5}, {"use": "filter.novelty"}],
-        "output": {"dir": str(tmp_path / "run")},
-    }
-    first = Pipeline.from_config(config).run()
-    rows = [
-        r.to_row() for p in sorted((first.root / "data").glob("*.parquet")) for r in read_records(p)
-    ]
-    again = Pipeline.from_config(config).run()
-    rows2 = [
-        r.to_row() for p in sorted((again.root / "data").glob("*.parquet")) for r in read_records(p)
-    ]
-    assert rows == rows2 and first.rows == len(rows) >= 1
+    """kill -9 the run after its first finished shard; the resume redoes only the rest,
+    pays for no call twice, and gives the rows of a clean run."""
+    slow = {"type": "fake", "function": "tests.recipes.slow_replies:slow_reply"}
+    slow["model"] = "fake-teacher"
+
+    def config(name: str) -> Path:
+        cfg = {
+            "name": "t",
+            "seed": 3,
+            "shard_size": 2,
+            "backend": slow,
+            "stages": [{"use": "self_instruct", "n": 10}, {"use": "filter.novelty"}],
+            "output": {"dir": str(tmp_path / name)},
+        }
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(yaml.safe_dump(cfg))
+        return path
+
+    env = {**os.environ, "PYTHONPATH": str(REPO), "SYNTHMILL_TEST_REPLY_SLEEP": "0.15"}
+    cmd = [sys.executable, "-m", "synthmill", "run"]
+    clean = subprocess.run(
+        [*cmd, str(config("clean")), "--no-cache"],
+        env=env,
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert clean.returncode == 0, clean.stderr
+    run_dir = tmp_path / "killed"
+    proc = subprocess.Popen(
+        [*cmd, str(config("killed"))],
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    seg = run_dir / "work" / "seg-00"
+    deadline = time.monotonic() + 120
+    while proc.poll() is None and not list(seg.glob("shard-*.done.json")):
+        assert time.monotonic() < deadline, "no shard finished in 2 minutes"
+        time.sleep(0.01)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, "the run finished before it was killed"
+    assert not (run_dir / "stats.json").exists()
+    finished = {p: p.stat().st_mtime_ns for p in seg.glob("shard-*.done.json")}
+    assert 1 <= len(finished) < 5
+    again = subprocess.run(
+        [*cmd, str(config("killed"))],
+        env=env,
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert again.returncode == 0, again.stderr
+    assert {p: p.stat().st_mtime_ns for p in finished} == finished  # not redone
+
+    def published(root: Path) -> list[dict[str, object]]:
+        files = sorted((root / "data").glob("*.parquet"))
+        return [r.to_row() for p in files for r in read_records(p)]
+
+    rows = published(run_dir)
+    assert rows == published(tmp_path / "clean") and rows
+    stats = json.loads((run_dir / "stats.json").read_text())["stages"]
+    counters = stats["self_instruct"]["counters"]
+    assert counters["llm.calls"] == 10 and counters.get("llm.cache_hits", 0) == 0
     # The fake replies differ only in their hash: ROUGE-L 5/6, so novelty keeps the first.
-    novelty = first.stats["stages"]["filter.novelty"]
-    assert novelty["rejected"] == {"too similar to an earlier task": 5 - first.rows}
+    novelty = stats["filter.novelty"]
+    assert novelty["rejected"] == {"too similar to an earlier task": 10 - len(rows)}
 
 
 def test_own_seed_tasks_and_bad_paths(tmp_path: Path) -> None:

@@ -1,0 +1,55 @@
+"""`synthmill run --no-cache` (and `cache: false`) really calls the model again (issue 19)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tests.conftest import REPO
+
+FAKE = {"type": "fake", "function": "tests.recipes.replies:reply", "model": "fake-teacher"}
+
+
+def config(tmp_path: Path, out: str, **extra: Any) -> Path:
+    cfg = {
+        "name": "nocache",
+        "seed": 5,
+        "backend": FAKE,
+        "stages": [{"use": "self_instruct", "n": 4}],
+        "output": {"dir": str(tmp_path / out)},
+        **extra,
+    }
+    path = tmp_path / f"{out}.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def run(path: Path, *flags: str) -> dict[str, int]:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    cmd = [sys.executable, "-m", "synthmill", "run", str(path), *flags]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    stats = json.loads((path.with_suffix("").parent / path.stem / "stats.json").read_text())
+    counters: dict[str, int] = stats["stages"]["self_instruct"]["counters"]
+    return counters
+
+
+def test_no_cache_pays_for_every_call_again(tmp_path: Path) -> None:
+    first = run(config(tmp_path, "first"))
+    assert first["llm.calls"] == 4 and first.get("llm.cache_hits", 0) == 0
+    cached = run(config(tmp_path, "cached"))  # the control: the cache answers everything
+    assert cached["llm.cache_hits"] == 4 and cached.get("llm.calls", 0) == 0
+    fresh = run(config(tmp_path, "fresh"), "--no-cache")
+    assert fresh["llm.calls"] == 4 and fresh.get("llm.cache_hits", 0) == 0
+
+
+def test_cache_false_in_the_config_does_the_same(tmp_path: Path) -> None:
+    run(config(tmp_path, "first"))
+    fresh = run(config(tmp_path, "fresh", cache=False))
+    assert fresh["llm.calls"] == 4 and fresh.get("llm.cache_hits", 0) == 0
