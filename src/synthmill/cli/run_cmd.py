@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Literal
 
 import typer
 from rich.console import Console
@@ -31,6 +33,18 @@ def run(
     unsafe_no_sandbox: bool = typer.Option(
         False, "--unsafe-no-sandbox", help="Run untrusted generated code without bubblewrap."
     ),
+    executor: Literal["local", "ray"] | None = typer.Option(
+        None,
+        "--executor",
+        help="local, or ray: every shard as a Ray task (pip install synthmill\\[ray]); same rows, "
+        "and a run may resume with the other one.",
+    ),
+    ray_address: str | None = typer.Option(
+        None,
+        "--ray-address",
+        help="Ray cluster for --executor ray: HOST:PORT of the head (ray start --head), "
+        "ray://HOST:PORT or auto; default $RAY_ADDRESS, else a local Ray for this run.",
+    ),
 ) -> None:
     """Run a pipeline. Run it again after a crash or kill to resume where it stopped.
 
@@ -39,7 +53,10 @@ def run(
     transient reasons (timeouts, server errors): the rest is written, and running the
     same command again retries them.
     """
-    pipeline = Pipeline.from_yaml(config, set_)
+    flags = [f"executor={json.dumps(executor)}"] if executor is not None else []
+    if ray_address is not None:
+        flags.append(f"ray_address={json.dumps(ray_address)}")
+    pipeline = Pipeline.from_yaml(config, [*set_, *flags])
     if no_cache:
         pipeline = pipeline.model_copy(update={"cache": False})
     if unsafe_no_sandbox:

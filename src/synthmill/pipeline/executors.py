@@ -12,10 +12,13 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from synthmill.pipeline.stage import Stage, StageContext
 from synthmill.records import Record
+
+if TYPE_CHECKING:
+    from synthmill.pipeline.ray_executor import RayExecutor
 
 
 @dataclass
@@ -87,3 +90,18 @@ def _make_pool(stage: Stage) -> Executor:
             stage.concurrency, mp_context=ctx, initializer=_init_worker, initargs=(stage,)
         )
     return ThreadPoolExecutor(stage.concurrency, thread_name_prefix=f"synthmill-{stage.label}")
+
+
+
+def open_executor(
+    stages: list[Stage], executor: str = "local", ray_address: str | None = None
+) -> LocalExecutor | RayExecutor:
+    """The executor for a run: local, or Ray when the pipeline or a stage asks for it.
+
+    Ray is joined here, before the run directory is touched, so a dead address writes nothing.
+    """
+    if executor == "ray" or any(s.executor == "ray" for s in stages):
+        from synthmill.pipeline.ray_executor import RayExecutor
+
+        return RayExecutor(stages, ray_address, shards=executor == "ray")
+    return LocalExecutor(stages)

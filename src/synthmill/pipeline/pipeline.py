@@ -57,6 +57,16 @@ class Pipeline(BaseModel):
         description="Largest share of a stage's rows that may fail for transient reasons "
         "(timeouts, server errors) before the run ends with exit code 3; rerun to retry them.",
     )
+    executor: Literal["local", "ray"] = Field(
+        default="local",
+        description="Where the shards run: in this process (each stage's own executor), or "
+        "as Ray tasks, one per shard (needs synthmill[ray]); the rows are the same.",
+    )
+    ray_address: str | None = Field(
+        default=None,
+        description="Ray cluster for executor: ray (HOST:PORT of the head, ray://HOST:PORT, "
+        "auto); unset: $RAY_ADDRESS, else a local Ray started for the run.",
+    )
     stages: list[Stage]
     output: Output
 
@@ -76,6 +86,10 @@ class Pipeline(BaseModel):
         self._apply_backend()
         self._name_stages()
         check_requirements(self.stages)
+        if self.executor == "ray" or any(s.executor == "ray" for s in self.stages):
+            from synthmill.pipeline.ray_executor import require_ray
+
+            require_ray("executor: ray")
         return self
 
     def _apply_backend(self) -> None:

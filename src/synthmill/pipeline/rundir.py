@@ -54,6 +54,7 @@ SPEED_KEYS = frozenset(
     {
         "concurrency",
         "executor",
+        "ray_address",
         "batch_size",
         "chunk_rows",
         "embed_batch",

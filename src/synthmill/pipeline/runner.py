@@ -17,12 +17,12 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from synthmill.errors import RunFailedError, describe_exception, describe_os_error, guard_stage
 from synthmill.io.records_io import read_records, write_records, write_rejects
 from synthmill.pipeline.columns import check_batch, check_pipeline, check_stages, shard_columns
-from synthmill.pipeline.executors import LocalExecutor
+from synthmill.pipeline.executors import LocalExecutor, open_executor
 from synthmill.pipeline.pipeline import Pipeline
 from synthmill.pipeline.preflight import preflight
 from synthmill.pipeline.progress import LogProgress, Progress
@@ -32,6 +32,9 @@ from synthmill.pipeline.stage import GlobalStage, Source, Stage, StageContext
 from synthmill.pipeline.stats import StageStats, merge
 from synthmill.pipeline.transient import check_failed_share, reopen, run_id
 from synthmill.records import Record
+
+if TYPE_CHECKING:
+    from synthmill.pipeline.ray_executor import RayExecutor
 
 log = logging.getLogger(__name__)
 
@@ -85,19 +88,21 @@ class Runner:
         p = self.pipeline
         inputs = preflight(p, self.rundir)  # bad input, keys, output folder: nothing written
         check_pipeline(p.stages, p.seed)  # a misspelt column fails before anything is written
-        self.rundir.prepare(p.to_config(), p.seed, self.overwrite, inputs)
-        try:
-            return self._run_segments()
-        except OSError as exc:  # disk full, folder made read-only: one line, status failed
-            self.rundir.mark_failed(describe_os_error(exc))
-            raise RunFailedError(describe_os_error(exc)) from exc
-        except BaseException as exc:
-            self.rundir.mark_failed(describe_exception(exc))
-            raise
-        finally:
-            self.rundir.unlock()
+        # a Ray cluster is joined before the run dir is touched: a dead address writes nothing
+        with open_executor(p.stages, p.executor, p.ray_address) as executor:
+            self.rundir.prepare(p.to_config(), p.seed, self.overwrite, inputs)
+            try:
+                return self._run_segments(executor)
+            except OSError as exc:  # disk full, folder made read-only: one line, status failed
+                self.rundir.mark_failed(describe_os_error(exc))
+                raise RunFailedError(describe_os_error(exc)) from exc
+            except BaseException as exc:
+                self.rundir.mark_failed(describe_exception(exc))
+                raise
+            finally:
+                self.rundir.unlock()
 
-    def _run_segments(self) -> RunResult:
+    def _run_segments(self, executor: LocalExecutor | RayExecutor) -> RunResult:
         p = self.pipeline
         segments = plan(p.stages)
         self.run_key = run_id(self.rundir)
@@ -106,12 +111,11 @@ class Runner:
         assert isinstance(source, Source)
         for stage in p.stages:
             self.progress.stage_started(stage.label, source.count() if stage is source else None)
-        with LocalExecutor(p.stages) as executor:
-            for k, segment in enumerate(segments):
-                if isinstance(segment[0], GlobalStage):
-                    self._run_global(k, segment[0])
-                else:
-                    self._run_local(k, segment, executor)
+        for k, segment in enumerate(segments):
+            if isinstance(segment[0], GlobalStage):
+                self._run_global(k, segment[0])
+            else:
+                self._run_local(k, segment, executor)
         stats = publish(self.rundir, p, segments)
         self.rundir.mark_finished()
         check_failed_share(stats, p.max_failed_share, self.rundir.root)  # exit code 3
@@ -139,31 +143,64 @@ class Runner:
         for path in sorted(self.rundir.segment_dir(k - 1).glob("shard-*.parquet")):
             yield partial(read_records, path)
 
-    def _run_local(self, k: int, stages: list[Stage], executor: LocalExecutor) -> None:
+    def _run_local(
+        self, k: int, stages: list[Stage], executor: LocalExecutor | RayExecutor
+    ) -> None:
         rd = self.rundir
         if rd.segment_marker(k).exists():
             self._replay(k)
             return
         if k > 0:
             self._check_segment(k)
-        for i, load in enumerate(self._inputs(k, stages)):
-            marker = rd.shard_marker(k, i)
-            if marker.exists():
-                self._replay_marker(marker)
-                continue
-            records = load()
-            stats = {}
-            for stage in stages:
-                records, stats[stage.label] = self._run_stage(k, i, stage, records, executor)
-            write_records(rd.shard_path(k, i), records)
-            rd.write_json(marker, {"shard": i, "rows": len(records), "stages": _dump(stats)})
+        if getattr(executor, "runs_shards", False):
+            self._run_shards_remote(k, stages, executor)  # type: ignore[arg-type]
+        else:
+            for i, load in self._todo(k, stages):
+                records = load()
+                stats = {}
+                for stage in stages:
+                    records, stats[stage.label] = self._run_stage(k, i, stage, records, executor)
+                self._write_shard(k, i, records, stats)
         done = [rd.read_json(m) for m in rd.shards_done(k)]
         merged = merge([d["stages"] for d in done], [s.label for s in stages])
         rows = sum(d["rows"] for d in done)
         rd.write_json(rd.segment_marker(k), {"rows": rows, "stages": _dump(merged)})
 
+    def _todo(
+        self, k: int, stages: list[Stage]
+    ) -> Iterator[tuple[int, Callable[[], list[Record]]]]:
+        """(index, loader) of each shard not finished yet; finished ones only show progress."""
+        for i, load in enumerate(self._inputs(k, stages)):
+            marker = self.rundir.shard_marker(k, i)
+            if marker.exists():
+                self._replay_marker(marker)
+            else:
+                yield i, load
+
+    def _write_shard(
+        self, k: int, i: int, records: list[Record], stats: dict[str, StageStats]
+    ) -> None:
+        rd = self.rundir
+        write_records(rd.shard_path(k, i), records)
+        done = {"shard": i, "rows": len(records), "stages": _dump(stats)}
+        rd.write_json(rd.shard_marker(k, i), done)
+
+    def _run_shards_remote(self, k: int, stages: list[Stage], executor: RayExecutor) -> None:
+        """Shards as Ray tasks; their files, markers and rejects are written here as above."""
+        todo = self._todo(k, stages)
+        for i, result in executor.map_shards(stages, todo, self._ctx(stages[0])):
+            for label, (rejected, stats) in result.stages.items():
+                self._write_rejects(label, k, i, rejected)
+                self.progress.advance(label, stats.rows_in, stats.rows_out)
+            self._write_shard(k, i, result.records, {s: st for s, (_, st) in result.stages.items()})
+
     def _run_stage(
-        self, k: int, shard: int, stage: Stage, records: list[Record], executor: LocalExecutor
+        self,
+        k: int,
+        shard: int,
+        stage: Stage,
+        records: list[Record],
+        executor: LocalExecutor | RayExecutor,
     ) -> tuple[list[Record], StageStats]:
         check_batch(stage, records)  # the rows that reach it (after a user function, say)
         batches = list(chunks(records, stage.batch_size))

@@ -59,8 +59,10 @@ class Stage(BaseModel):
     name: str | None = Field(default=None, description="Label in stats; defaults to the kind.")
     batch_size: int = Field(default=64, ge=1, description="Rows handed to process() at once.")
     concurrency: int = Field(default=1, ge=1, description="Batches processed in parallel.")
-    executor: Literal["thread", "process"] = Field(
-        default="thread", description="thread for I/O-bound stages, process for CPU-bound ones."
+    executor: Literal["thread", "process", "ray"] = Field(
+        default="thread",
+        description="thread for I/O-bound stages, process for CPU-bound ones, ray to send "
+        "the batches to a Ray cluster (pipeline ray_address; needs synthmill[ray]).",
     )
 
     @property
