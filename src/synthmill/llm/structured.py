@@ -31,6 +31,7 @@ FAILED = "structured.failed"
 REASON_CALL = "llm call failed"
 REASON_JSON = "invalid json"
 REASON_SCHEMA = "schema mismatch"
+REASON_TRUNCATED = "truncated at max_tokens"  # invalid JSON because the reply was cut off
 
 _FEEDBACK = (
     "Your reply was not valid: {error}. Reply again with only a JSON object that matches "
@@ -129,6 +130,9 @@ def parse(request: Request, completion: Completion, model: type[M], attempt: int
     try:
         data = json.loads(extract_json(completion.text))
     except json.JSONDecodeError as exc:
+        if completion.finish_reason == "length":
+            why = f"{exc}: the reply stopped at max_tokens ({request.max_tokens}); raise it"
+            return Structured(request, completion, None, REASON_TRUNCATED, why, attempt)
         return Structured(request, completion, None, REASON_JSON, str(exc), attempt)
     try:
         value = model.model_validate(data)

@@ -41,6 +41,7 @@ from synthmill.templates import check_template, missing_message, render, templat
 
 RECIPE = "generate"
 REASON_EMPTY = "empty output"
+REASON_TRUNCATED = "truncated at max_tokens"
 
 
 class FreeText(BaseModel):
@@ -68,6 +69,11 @@ class Generate(LLMRecipe):
         default=None, ge=1, description="Cap on schema string fields without their own maxLength."
     )
     stop: list[str] = Field(default=[], description="Strings that end a free-text reply.")
+    keep_truncated: bool = Field(
+        default=False,
+        description="Keep a free-text reply that hit max_tokens (finish_reason: length); "
+        "by default it is rejected as 'truncated at max_tokens'.",
+    )
     max_tokens: int = Field(default=256, ge=8, description="Tokens per reply.")
     batch_size: int = Field(default=8, ge=1, description="Rows handed to process() at once.")
 
@@ -147,7 +153,7 @@ class Generate(LLMRecipe):
     def results(self, requests: list[Request], ctx: StageContext) -> list[Structured[Any]]:
         if self.output_schema is not None:
             return self.ask(requests, self.model(), ctx)
-        return free_text(self, requests, ctx)
+        return free_text(self, requests, ctx, keep_truncated=self.keep_truncated)
 
     def row(self, parent: Record, k: int, result: Structured[Any]) -> Record:
         """The child row of one sample, with its new columns and provenance."""
@@ -171,9 +177,10 @@ class Generate(LLMRecipe):
 
 
 def free_text(
-    stage: LLMRecipe, requests: list[Request], ctx: StageContext
+    stage: LLMRecipe, requests: list[Request], ctx: StageContext, keep_truncated: bool = False
 ) -> list[Structured[Any]]:
-    """Plain completions as outcomes: the text, or why there is none (call failed, empty).
+    """Plain completions as outcomes: the text, or why there is none (call failed, empty,
+    cut off at max_tokens unless `keep_truncated`).
 
     An empty reply is asked again up to `retries` times with a new seed (a small model
     may open with the stop string); the row records the request that gave its text.
@@ -184,18 +191,26 @@ def free_text(
     for attempt in range(1, stage.retries + 2):
         completions = complete(stage.backend, [current[i] for i in pending], ctx) if pending else []
         for i, completion in zip(pending, completions, strict=True):
-            results[i] = _text_outcome(current[i], completion, attempt)
+            results[i] = _text_outcome(current[i], completion, attempt, keep_truncated)
         pending = [i for i in pending if results[i].reason == REASON_EMPTY]
         current = [replace(r, seed=(r.seed or 0) + 1) for r in current]
     return results
 
 
-def _text_outcome(request: Request, completion: Completion, attempt: int) -> Structured[Any]:
+def _text_outcome(
+    request: Request, completion: Completion, attempt: int, keep_truncated: bool = False
+) -> Structured[Any]:
     text = completion.text.strip()
     if completion.error is not None:
         return Structured(request, completion, None, REASON_CALL, completion.error, attempt)
     if not text:
         return Structured(request, completion, None, REASON_EMPTY, "the reply was empty", attempt)
+    if completion.finish_reason == "length" and not keep_truncated:
+        why = (
+            f"the reply stopped at max_tokens ({request.max_tokens}; finish_reason: length), "
+            "so it may end mid-word; raise max_tokens or set keep_truncated: true"
+        )
+        return Structured(request, completion, None, REASON_TRUNCATED, why, attempt)
     return Structured(request, completion, FreeText(text=text), attempts=attempt)
 
 
