@@ -1,6 +1,6 @@
 """Model backends: what to ask lives in recipes; a backend only turns requests into text.
 
-How a recipe uses this package (engineer B's API):
+How a recipe uses this package:
 
     from synthmill.llm import (BackendField, Request, backend_option, complete,
                                complete_structured, provenance)
