@@ -361,13 +361,14 @@ class RunDir:
         run["attempts"][-1]["finished"] = _now()
         self.write_json(self.run_json, run)
 
-    def mark_failed(self, error: str) -> None:
-        """Record a run that stopped on an error; best effort (the disk may be full)."""
+    def mark_failed(self, error: str, interrupted: bool = False) -> None:
+        """Record a run that stopped on an error (status `failed`) or was stopped by Ctrl-C
+        or SIGTERM (`interrupted`); best effort (the disk may be full)."""
         try:
             run = self.read_json(self.run_json)
             if run.get("status") != "running":  # finished, then found lacking (exit 3)
                 return
-            run["status"] = "failed"
+            run["status"] = "interrupted" if interrupted else "failed"
             run["attempts"][-1].update(failed=_now(), error=error)
             self.write_json(self.run_json, run)
         except (OSError, ValueError, KeyError, TypeError, RunDirError):
