@@ -96,8 +96,8 @@ class Runner:
             except OSError as exc:  # disk full, folder made read-only: one line, status failed
                 self.rundir.mark_failed(describe_os_error(exc))
                 raise RunFailedError(describe_os_error(exc)) from exc
-            except BaseException as exc:
-                self.rundir.mark_failed(describe_exception(exc))
+            except BaseException as exc:  # Ctrl-C and SIGTERM are no Exception: interrupted
+                self.rundir.mark_failed(describe_exception(exc), not isinstance(exc, Exception))
                 raise
             finally:
                 self.rundir.unlock()
