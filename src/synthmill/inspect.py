@@ -29,6 +29,7 @@ class RunSummary:
     stages: dict[str, dict[str, Any]]
     config_yaml: str
     samples: list[dict[str, Any]]
+    error: str | None = None  # why a failed or interrupted run stopped
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -42,17 +43,33 @@ def summarize(root: Path, n_samples: int = 3) -> RunSummary:
     stats = rd.read_json(rd.stats_path)
     if stats is None or run.get("status") != "finished":
         stats = _partial_stats(rd, config)
+    status, error = run_status(rd, run)
     return RunSummary(
         root=str(root),
         name=config.get("name", "?"),
-        status=run.get("status", "unknown"),
+        status=status,
         attempts=len(run.get("attempts", [])),
         rows=stats["rows"],
         origin=stats.get("origin", {}),
         stages=stats["stages"],
         config_yaml=config_yaml,
         samples=_samples(rd, n_samples),
+        error=error,
     )
+
+
+def run_status(rd: RunDir, run: dict[str, Any]) -> tuple[str, str | None]:
+    """(status, why it stopped): `running` only while a process holds the run's lock.
+
+    run.json says `running` from the start of an attempt; a run killed outright (kill -9,
+    power loss) cannot change that, so without a lock holder it is `interrupted`.
+    """
+    status = str(run.get("status", "unknown"))
+    last = (run.get("attempts") or [{}])[-1]
+    error = last.get("error") if status in ("failed", "interrupted") else None
+    if status == "running" and not rd.is_locked():
+        status, error = "interrupted", "killed before it finished (no process holds its lock)"
+    return status, error
 
 
 def _partial_stats(rd: RunDir, config: dict[str, Any]) -> dict[str, Any]:

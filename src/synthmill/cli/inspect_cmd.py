@@ -8,12 +8,12 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.syntax import Syntax
 from rich.table import Table
 
 from synthmill.errors import ConfigError, RunDirError
 from synthmill.inspect import RunSummary, summarize
-from synthmill.pipeline.rundir import RunDir
 
 
 def inspect(
@@ -33,8 +33,6 @@ def inspect(
         _details(run_dir, stage, rejects, row, rows or 3, as_json)
         return
     summary = summarize(run_dir, rows)
-    if summary.status == "running" and not RunDir(run_dir).is_locked():
-        summary.status = "stopped (killed before it finished; run it again to resume)"
     if as_json:
         typer.echo(json.dumps(summary.to_dict(), indent=2, default=str))
         return
@@ -46,6 +44,9 @@ def _render(console: Console, s: RunSummary) -> None:
     console.print(
         f"status: [bold]{s.status}[/]; rows: {s.rows}; origin: {s.origin}; attempts: {s.attempts}"
     )
+    if s.status in ("failed", "interrupted"):
+        why = f": {escape(s.error)}" if s.error else ""
+        console.print(f"[bold red]{s.status}[/]{why}; run the same command again to resume")
     console.print(_stage_table(s.stages))
     for label, st in s.stages.items():
         for reason, n in st.get("rejected", {}).items():
