@@ -4,7 +4,8 @@ Phi-1 (Gunasekar et al. 2023, "Textbooks Are All You Need", arXiv:2306.11644) tr
 synthetic textbook-quality text; Cosmopedia (Ben Allal et al. 2024, Hugging Face) made it at
 scale by crossing seed topics with audiences and formats. Here each row names its topic,
 audience and format (draw the mix with `sample` before it); each format has its own prompt.
-A text shorter than `min_words` is rejected.
+A text shorter than `min_words` is rejected. Topics may also come from the user's own
+documents: `topics.cluster` (recipes/topics.py) clusters them and names each cluster.
 
     - use: sample
       n: 30
