@@ -42,8 +42,14 @@ def front_matter(pipeline: Pipeline, stats: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def render_card(pipeline: Pipeline, stats: dict[str, Any], run: dict[str, Any]) -> str:
-    """The whole card as Markdown."""
+def render_card(
+    pipeline: Pipeline,
+    stats: dict[str, Any],
+    run: dict[str, Any],
+    rows: list[dict[str, Any]] | None = None,
+) -> str:
+    """The whole card as Markdown; `rows` (a sample of the published rows) are checked
+    for the "Known limitations" section."""
     share = synthetic_share(stats["origin"])
     head = yaml.safe_dump(front_matter(pipeline, stats), sort_keys=False)
     versions = run["attempts"][-1]["versions"]
@@ -53,6 +59,7 @@ def render_card(pipeline: Pipeline, stats: dict[str, Any], run: dict[str, Any]) 
         f"{stats['rows']} rows, **{share:.1%} synthetic** "
         f"({_counts(stats['origin'])}). Made with synthmill {versions.get('synthmill', '?')} "
         f"from seed {pipeline.seed}.{_kept(pipeline, stats)}\n",
+        *_limitations(pipeline, stats, rows or []),
         "## How it was made\n",
         _stage_table(pipeline, stats),
         "## What the filters removed, and why\n",
@@ -67,12 +74,29 @@ def render_card(pipeline: Pipeline, stats: dict[str, Any], run: dict[str, Any]) 
         "Rejected rows, with the reason and the raw output, are in `rejects/` of the run "
         "directory.\n",
         "## Reproduce\n",
+        "Save this as a file and run `synthmill run FILE` from the folder the run was started "
+        "in: paths inside that folder are written relative to it (paths outside it stay "
+        "absolute).\n",
         "```yaml\n" + pipeline.to_yaml() + "```\n",
         f"Environment: {_counts(versions)}.\n",
         "## Load\n",
         _load_snippet(pipeline.output.format),
     ]
     return "\n".join(parts)
+
+
+def _limitations(
+    pipeline: Pipeline, stats: dict[str, Any], rows: list[dict[str, Any]]
+) -> list[str]:
+    """A "Known limitations" section when most rows were rejected or kept rows fail the
+    sanity checks of synthmill.card_checks; nothing when the data looks fine."""
+    from synthmill.card_checks import SAMPLE, limitations
+
+    notes = limitations(pipeline, stats, rows)
+    if not notes:
+        return []
+    checked = f"Row checks looked at the first {min(len(rows), SAMPLE)} rows."
+    return ["## Known limitations\n", "\n".join(f"- {n}" for n in notes) + f"\n\n{checked}\n"]
 
 
 def _kept(pipeline: Pipeline, stats: dict[str, Any]) -> str:
