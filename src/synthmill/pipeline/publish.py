@@ -18,6 +18,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from synthmill.card import render_card
+from synthmill.card_checks import sample_rows
 from synthmill.errors import RunFailedError
 from synthmill.io.atomic import atomic_path, write_text_atomic
 from synthmill.pipeline.stats import merge
@@ -62,7 +63,9 @@ def publish(rd: RunDir, pipeline: Pipeline, segments: list[list[Stage]]) -> dict
         "published": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     rd.write_json(rd.stats_path, stats)
-    write_text_atomic(rd.card_path, render_card(pipeline, stats, rd.read_json(rd.run_json)))
+    sample = sample_rows(sorted(rd.data_dir.iterdir()), pipeline.output.format)
+    card = render_card(pipeline, stats, rd.read_json(rd.run_json), sample)
+    write_text_atomic(rd.card_path, card)
     return stats
 
 
