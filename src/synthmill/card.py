@@ -67,6 +67,7 @@ def render_card(
         *_summaries(stats),
         "## Models\n",
         _models(stats, pipeline),
+        *_traffic(stats),
         "## Provenance\n",
         "Every row carries a `_meta` column: its `id`, the `parents` it was derived from, the "
         "`stage` and `recipe` that made it, `origin` (real or synthetic), `seed`, `model`, "
@@ -193,3 +194,26 @@ def _models(stats: dict[str, Any], pipeline: Pipeline) -> str:
     if pipeline.backend:
         lines.append(f"- default backend: `{_inline(pipeline.backend)}`")
     return ("\n".join(lines) if lines else "No model wrote any row of this dataset.") + "\n"
+
+
+def _traffic(stats: dict[str, Any]) -> list[str]:
+    """Per stage that called a server: HTTP requests, 429s, retries, effective concurrency
+    (time requests spent in flight / the stage's wall time)."""
+    lines = []
+    for label, s in stats["stages"].items():
+        c = s.get("counters", {})
+        if not c.get("llm.requests"):
+            continue
+        wall = s.get("wall_seconds") or s.get("seconds") or 0
+        busy = c.get("llm.wire_ms", 0) / 1000 / wall if wall else 0.0
+        lines.append(
+            f"| {label} | {c.get('llm.calls', 0)} | {c['llm.requests']} | "
+            f"{c.get('llm.status_429', 0)} | {c.get('llm.retries', 0)} | {busy:.1f} |"
+        )
+    if not lines:
+        return []
+    head = [
+        "| stage | calls | HTTP requests | answered 429 | retries | effective concurrency |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    return ["## Model server traffic\n", "\n".join(head + lines) + "\n"]

@@ -12,7 +12,6 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-import httpx
 import pytest
 
 from synthmill.errors import ConfigError
@@ -22,6 +21,7 @@ from synthmill.llm.cache import cache_key
 from synthmill.llm.fake import FakeBackend
 from synthmill.llm.llamacpp import LlamaCppBackend
 from synthmill.llm.openai import OpenAIBackend
+from synthmill.llm.transport import connect
 from synthmill.pipeline.pipeline import Output, Pipeline
 from synthmill.pipeline.stage import StageContext
 from synthmill.pipeline.transient import TransientFailuresError
@@ -112,7 +112,7 @@ def _probe(server: FaultServer) -> object:
     b = backend(server)
 
     async def go() -> object:
-        async with httpx.AsyncClient(base_url=server.base_url) as client:
+        async with connect(server.base_url) as client:
             return await b.dialect(client)
 
     return asyncio.run(go())

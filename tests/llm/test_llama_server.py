@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
-import httpx
 import pytest
 
 from synthmill.llm import Request, complete, complete_structured
 from synthmill.llm.openai import OpenAIBackend
+from synthmill.llm.transport import connect
 from synthmill.pipeline.stage import StageContext
 from tests.llm.servers import MODEL_ALIAS
 from tests.llm.stages import QA
@@ -24,7 +24,7 @@ def test_detects_the_json_object_dialect(llama_server: str) -> None:
     backend = OpenAIBackend(model=MODEL_ALIAS, base_url=llama_server)
 
     async def probe() -> object:
-        async with httpx.AsyncClient(base_url=llama_server, timeout=120) as client:
+        async with connect(llama_server, timeout=120) as client:
             return await backend.dialect(client)
 
     assert asyncio.run(probe()) == "json_object"  # llama.cpp rejects json_schema with a 500
@@ -53,7 +53,7 @@ def _send(url: str, body: dict[str, object], unsupported: object = None) -> obje
     from synthmill.llm.retrying import Policy, send
 
     async def go() -> object:
-        async with httpx.AsyncClient(base_url=url, timeout=120) as client:
+        async with connect(url, timeout=120) as client:
             return await send(client, body, Policy(3, 0.05, 1.0), unsupported)  # type: ignore[arg-type]
 
     return asyncio.run(go())
@@ -86,7 +86,7 @@ def test_transient_500s_before_the_real_server_do_not_downgrade_the_dialect(
         backend = OpenAIBackend(model=MODEL_ALIAS, base_url=proxy.base_url, backoff=0.05)
 
         async def probe() -> object:
-            async with httpx.AsyncClient(base_url=proxy.base_url, timeout=120) as client:
+            async with connect(proxy.base_url, timeout=120) as client:
                 return await backend.dialect(client)
 
         assert asyncio.run(probe()) == "json_object"  # not "prompt" after two plain 500s

@@ -16,6 +16,7 @@ from synthmill.errors import ConfigError
 from synthmill.llm import Request, complete_structured
 from synthmill.llm.openai import OpenAIBackend
 from synthmill.llm.retrying import parse_retry_after, retry_delay
+from synthmill.llm.transport import connect
 from synthmill.pipeline.pipeline import Output, Pipeline
 from synthmill.sources.range import Range
 from tests.llm.faults import ACTIONS, FaultServer, fault_server
@@ -119,13 +120,11 @@ def test_structured_dialects_fall_back_to_the_prompt() -> None:
 def test_auto_detects_the_dialect(accept: tuple[str, ...], dialect: str) -> None:
     import asyncio
 
-    import httpx
-
     with fault_server({}, accept=accept) as server:
         b = backend(server)
 
         async def probe() -> object:
-            async with httpx.AsyncClient(base_url=server.base_url) as client:
+            async with connect(server.base_url) as client:
                 return await b.dialect(client)
 
         assert asyncio.run(probe()) == dialect

@@ -9,7 +9,9 @@ so a resumed run counts what a killed attempt paid as its own spending.
 
 from __future__ import annotations
 
+import atexit
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -26,6 +28,9 @@ _CHUNK = 500  # SQLite's limit on bound parameters is 999 on old builds
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS replies (key TEXT PRIMARY KEY, value TEXT, at REAL, payer TEXT)"
 )
+# Calls exported to an offline batch file (batchfile.py), waiting for their replies:
+# the model name a reply is recorded under, and the stage that asked.
+_PENDING = "CREATE TABLE IF NOT EXISTS pending (key TEXT PRIMARY KEY, model TEXT, stage TEXT)"
 
 
 def cache_key(backend: Backend, request: Request) -> str:
@@ -67,6 +72,7 @@ class ResponseCache:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")  # WAL: a killed process loses no commit
             db.execute(_SCHEMA)
+            db.execute(_PENDING)
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -104,6 +110,26 @@ class ResponseCache:
         with self._connect() as db:
             db.execute("INSERT OR IGNORE INTO replies VALUES (?, ?, ?, ?)", row)
 
+    def add_pending(self, rows: Sequence[tuple[str, str, str]]) -> None:
+        """Remember exported calls as (key, model name, stage)."""
+        with self._connect() as db:
+            db.executemany("INSERT OR REPLACE INTO pending VALUES (?, ?, ?)", rows)
+
+    def pending(self, keys: Sequence[str]) -> dict[str, tuple[str, str]]:
+        """key -> (model, stage) of the exported calls among `keys`."""
+        found: list[tuple[str, str, str]] = []
+        with self._connect() as db:
+            for start in range(0, len(keys), _CHUNK):
+                part = list(keys[start : start + _CHUNK])
+                marks = ",".join("?" * len(part))
+                sql = f"SELECT key, model, stage FROM pending WHERE key IN ({marks})"
+                found.extend(db.execute(sql, part).fetchall())
+        return {k: (m, s) for k, m, s in found}
+
+    def drop_pending(self, keys: Sequence[str]) -> None:
+        with self._connect() as db:
+            db.executemany("DELETE FROM pending WHERE key = ?", [(k,) for k in keys])
+
     def __len__(self) -> int:
         with self._connect() as db:
             (n,) = db.execute("SELECT COUNT(*) FROM replies").fetchone()
@@ -118,3 +144,29 @@ def _decode(value: str) -> Completion:
     data = json.loads(value)
     data["cached"] = True
     return Completion(**data)
+
+
+_OPEN: dict[tuple[int, str], ResponseCache] = {}
+_OPEN_LOCK = threading.Lock()
+
+
+def open_cache(cache_dir: str | Path) -> ResponseCache:
+    """This process's one connection to the cache in `cache_dir`, shared by every batch.
+
+    Closed at exit; opened again when the file was removed meanwhile (a test's cleanup).
+    """
+    key = (os.getpid(), str(Path(cache_dir).absolute()))
+    with _OPEN_LOCK:
+        cache = _OPEN.get(key)
+        if cache is None or not cache.path.exists():
+            cache = _OPEN[key] = ResponseCache(cache_dir)
+        return cache
+
+
+@atexit.register
+def _close_open() -> None:
+    with _OPEN_LOCK:
+        for (pid, _), cache in list(_OPEN.items()):
+            if pid == os.getpid():
+                cache.close()
+        _OPEN.clear()

@@ -10,6 +10,10 @@ llm.paid_before_resume), since the shard that paid never recorded it; a reply an
 run paid for counts as llm.cache_hits. The payer is the stage, not the shard: a redone
 global stage may deal rows into other shards, and requests never repeat across rows
 (each carries a seed drawn from its record id).
+
+Around each backend call the stage's scope (run and stage) is set, so the openai backend
+puts every batch of the stage under one limiter; the cache connection is one per process
+and cache directory (cache.open_cache), not one per batch.
 """
 
 from __future__ import annotations
@@ -18,7 +22,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from synthmill.llm.base import Backend, Completion, Request
-from synthmill.llm.cache import Hit, ResponseCache, cache_keys
+from synthmill.llm.cache import Hit, ResponseCache, cache_keys, open_cache
+from synthmill.llm.transport import scope
 from synthmill.pipeline.stage import StageContext
 
 # Counter names, summed per stage into stats.json and the card.
@@ -29,16 +34,26 @@ CACHE_HITS = "llm.cache_hits"
 PAID_BEFORE_RESUME = "llm.paid_before_resume"
 PROMPT_TOKENS = "llm.prompt_tokens"
 COMPLETION_TOKENS = "llm.completion_tokens"
+# On the wire (backends that report it in Completion.extra, the openai one): HTTP requests
+# made, answers 429, retries, and milliseconds in flight (effective concurrency = wire time
+# / the stage's wall time).
+REQUESTS = "llm.requests"
+STATUS_429 = "llm.status_429"
+RETRIES = "llm.retries"
+WIRE_MS = "llm.wire_ms"
 
 
 def complete(
     backend: Backend, requests: Sequence[Request], ctx: StageContext | None = None
 ) -> list[Completion]:
     """One completion per request, from the cache where possible; counted on ctx."""
-    if ctx is None or not ctx.cache_dir:
-        return _complete(backend, requests, ctx, None)
-    with ResponseCache(ctx.cache_dir) as cache:
-        return _complete(backend, requests, ctx, cache)
+    token = scope.set(payer_of(ctx) or (ctx.stage if ctx is not None else None))
+    try:
+        if ctx is None or not ctx.cache_dir:
+            return _complete(backend, requests, ctx, None)
+        return _complete(backend, requests, ctx, open_cache(ctx.cache_dir))
+    finally:
+        scope.reset(token)
 
 
 def _complete(
@@ -81,6 +96,17 @@ def account(ctx: StageContext, completions: Sequence[Completion]) -> None:
             ctx.count(TRANSIENT_FAILURES, int(c.transient))
         ctx.count(PROMPT_TOKENS, c.prompt_tokens)
         ctx.count(COMPLETION_TOKENS, c.completion_tokens)
+        if "requests" in c.extra:  # the backend reported its HTTP traffic
+            account_wire(ctx, c.extra)
+
+
+def account_wire(ctx: StageContext, wire: dict[str, Any]) -> None:
+    """HTTP requests, retries, 429s and time in flight of one call."""
+    requests = int(wire.get("requests", 1))
+    ctx.count(REQUESTS, requests)
+    ctx.count(RETRIES, max(0, requests - 1))
+    ctx.count(STATUS_429, int(wire.get("status_429", 0)))
+    ctx.count(WIRE_MS, int(wire.get("wire_ms", 0)))
 
 
 def account_hits(ctx: StageContext, hits: Sequence[Hit], payer: str | None) -> None:

@@ -1,11 +1,15 @@
 """`type: openai`: any OpenAI-compatible server (vLLM, TGI, SGLang, llama.cpp, Ollama, OpenAI).
 
-Requests run concurrently (up to `concurrency`) over httpx; 429, 5xx, timeouts, broken
-connections and unreadable bodies are retried with exponential backoff and jitter,
-honouring Retry-After. JSON output is asked for in the dialect the server speaks,
-found by a probe: `json_schema` (OpenAI), `json_object` + `schema` (llama.cpp, vLLM),
-else the schema goes in the prompt and the caller validates. The probe retries transient
-errors and downgrades only when the server clearly says it does not speak a dialect.
+Every call of a stage goes through one shared aiohttp client and one limiter per stage
+(transport.py, limiter.py): at most `max_in_flight` requests in flight across all the
+stage's batches and threads, optional requests/tokens per minute, and AIMD (429, 503 and
+timeouts halve the allowed concurrency and Retry-After pauses the stage; successes grow it
+back). 429, 5xx, timeouts, broken connections and unreadable bodies are retried with
+exponential backoff and jitter, honouring Retry-After. JSON output is asked for in the
+dialect the server speaks, found by a probe: `json_schema` (OpenAI), `json_object` +
+`schema` (llama.cpp, vLLM), else the schema goes in the prompt and the caller validates.
+The probe retries transient errors and downgrades only when the server clearly says it
+does not speak a dialect.
 Raw text completions (Request.prompt, which magpie sends) go to /completions with the
 same retries and fail-fast. The API key is read from the environment variable named by
 `api_key_env`, is never stored on the backend, and is redacted from every error text.
@@ -19,24 +23,24 @@ found nobody listening, the others retry only briefly until the server answers a
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import json
 import logging
 import os
 import threading
-from collections.abc import Coroutine, Sequence
-from typing import Any, ClassVar, Literal, TypeVar
+from collections.abc import Sequence
+from typing import Any, ClassVar, Literal
 
 import httpx
-from pydantic import Field, field_validator
+from pydantic import AliasChoices, Field, field_validator
 
 from synthmill.errors import ConfigError
 from synthmill.llm.base import Backend, BackendError, Completion, OnDone, Request
+from synthmill.llm.limiter import estimate_tokens
 from synthmill.llm.redact import redact, redact_secret
-from synthmill.llm.retrying import RAW_PATH, Failure, Policy, send
+from synthmill.llm.retrying import RAW_PATH, Failure, Policy, Tally, send
+from synthmill.llm.transport import Http, hub, scope
 
 Dialect = Literal["json_schema", "json_object", "prompt"]
-T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -55,12 +59,23 @@ _DIALECT_LOCK = threading.Lock()
 # and those whose last call found nobody listening (the rest of the batch fails quickly).
 _REACHED: set[str] = set()
 _DOWN: set[str] = set()
+# One probe at a time per (event loop, base_url, model): a stage's batches start together.
+_PROBE_LOCKS: dict[tuple[int, str, str], asyncio.Lock] = {}
 
 
 class OpenAIBackend(Backend):
     kind: ClassVar[str] = "openai"
     speed_options: ClassVar[frozenset[str]] = frozenset(
-        {"concurrency", "timeout", "max_retries", "backoff", "max_wait", "api_key_env"}
+        {
+            "max_in_flight",
+            "requests_per_minute",
+            "tokens_per_minute",
+            "timeout",
+            "max_retries",
+            "backoff",
+            "max_wait",
+            "api_key_env",
+        }
     )
 
     model: str = Field(description="Model name the server knows, e.g. qwen2.5-7b.")
@@ -68,7 +83,18 @@ class OpenAIBackend(Backend):
     api_key_env: str | None = Field(
         default=None, description="Name of the environment variable holding the API key."
     )
-    concurrency: int = Field(default=4, ge=1, description="Requests in flight at once.")
+    max_in_flight: int = Field(
+        default=64,
+        ge=1,
+        validation_alias=AliasChoices("max_in_flight", "concurrency"),
+        description="Most requests in flight for the whole stage (AIMD lowers it on 429s).",
+    )
+    requests_per_minute: float | None = Field(
+        default=None, gt=0, description="Optional cap on requests per minute for the stage."
+    )
+    tokens_per_minute: float | None = Field(
+        default=None, gt=0, description="Optional cap on prompt+completion tokens per minute."
+    )
     timeout: float = Field(default=120.0, gt=0, description="Seconds per HTTP request.")
     max_retries: int = Field(default=6, ge=0, description="Retries per request after the first.")
     backoff: float = Field(default=0.5, gt=0, description="First backoff in seconds; doubles.")
@@ -94,6 +120,11 @@ class OpenAIBackend(Backend):
     def model_name(self) -> str:
         return self.model
 
+    def batches_in_flight(self, batch_size: int) -> int:
+        """Batches a stage should run at once so that max_in_flight requests stay busy
+        (twice the minimum: a batch waits on its slowest call and on its retries)."""
+        return 2 * -(-self.max_in_flight // batch_size)
+
     def supports_raw(self) -> bool:
         """Raw text completions (Request.prompt) go to /completions, see _one and raw_body."""
         return True
@@ -102,28 +133,36 @@ class OpenAIBackend(Backend):
         return self.complete_each(requests, _ignore)
 
     def complete_each(self, requests: Sequence[Request], on_done: OnDone) -> list[Completion]:
-        return _run_sync(self._complete_all(requests, on_done))
+        """Run the batch on the process's shared client, under the stage's limiter."""
+        shared = hub()
+        key = f"{scope.get() or '-'}|{self.base_url}|{self.model}"
+        rpm, tpm = self.requests_per_minute, self.tokens_per_minute
+        limiter = shared.limiter(key, self.max_in_flight, rpm, tpm)
+        client = Http(shared.session, self.base_url, self._headers(), self.timeout, limiter)
+        return shared.run(self._complete_all(client, requests, on_done))
 
-    async def _complete_all(self, requests: Sequence[Request], on_done: OnDone) -> list[Completion]:
-        limit = asyncio.Semaphore(self.concurrency)
-        async with self._client() as client:
-            wants_json = any(r.json_schema for r in requests)
-            dialect = await self.dialect(client) if wants_json else None
+    async def _complete_all(
+        self, client: Http, requests: Sequence[Request], on_done: OnDone
+    ) -> list[Completion]:
+        wants_json = any(r.json_schema for r in requests)
+        dialect = await self.dialect(client) if wants_json else None
 
-            async def one(i: int, request: Request) -> Completion:
-                async with limit:
-                    completion = await self._one(client, request, dialect)
-                on_done(i, completion)  # cached the moment it is paid for
-                return completion
+        async def one(i: int, request: Request) -> Completion:
+            completion = await self._one(client, request, dialect)
+            on_done(i, completion)  # cached the moment it is paid for
+            return completion
 
-            return list(await asyncio.gather(*(one(i, r) for i, r in enumerate(requests))))
+        tasks = [asyncio.ensure_future(one(i, r)) for i, r in enumerate(requests)]
+        try:
+            return list(await asyncio.gather(*tasks))
+        except BaseException:  # a BackendError: stop the rest of the batch, then raise
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
 
-    def _client(self) -> httpx.AsyncClient:
-        headers = {"Authorization": f"Bearer {self._api_key()}"} if self.api_key_env else {}
-        limits = httpx.Limits(max_connections=self.concurrency)
-        return httpx.AsyncClient(
-            base_url=self.base_url.rstrip("/"), headers=headers, timeout=self.timeout, limits=limits
-        )
+    def _headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self._api_key()}"} if self.api_key_env else {}
 
     def _api_key(self) -> str:
         name = self.api_key_env or ""
@@ -142,32 +181,43 @@ class OpenAIBackend(Backend):
         return Policy(*args, fail_fast=fail_fast, secrets=self._secrets())
 
     async def _one(
-        self, client: httpx.AsyncClient, request: Request, dialect: Dialect | Failure | None
+        self, client: Http, request: Request, dialect: Dialect | Failure | None
     ) -> Completion:
         if isinstance(dialect, Failure) and request.json_schema is not None:
             return self._failed(dialect, "structured-output probe failed: ")
+        tally = Tally()
         if request.prompt is not None:  # raw text completion (magpie): POST /completions
-            result = await send(client, self.raw_body(request), self._policy(), path=RAW_PATH)
+            body, path = self.raw_body(request), RAW_PATH
         else:
             body = self.body(request, None if isinstance(dialect, Failure) else dialect)
-            result = await send(client, body, self._policy())
+            path = "/chat/completions"
+        tokens = self._estimate(body, request) if self.tokens_per_minute else 0
+        result = await send(client, body, self._policy(), path=path, tally=tally, tokens=tokens)
         if isinstance(result, Failure):
             self._check_usable(result)
             _mark_down(self.base_url, result.kind == "unreachable")
-            return self._failed(result)
+            return self._failed(result, tally=tally)
         _mark_reached(self.base_url)
-        if request.prompt is not None:
-            return to_raw_completion(result, self.model, self._secrets())
-        return to_completion(result, self.model, self._secrets())
+        convert = to_raw_completion if request.prompt is not None else to_completion
+        done = convert(result, self.model, self._secrets())
+        return Completion(**{**done.to_dict(), "extra": tally.extra()})
 
-    def _failed(self, failure: Failure, prefix: str = "") -> Completion:
+    @staticmethod
+    def _estimate(body: dict[str, Any], request: Request) -> int:
+        chars = len(str(body.get("prompt") or "")) + sum(
+            len(str(m.get("content") or "")) for m in body.get("messages") or []
+        )
+        return estimate_tokens(chars, request.max_tokens)
+
+    def _failed(self, failure: Failure, prefix: str = "", tally: Tally | None = None) -> Completion:
+        wire = tally.extra() if tally is not None else {}
         return Completion(
             "",
             self.model,
             error=prefix + failure.error,
             finish_reason="error",
             transient=failure.transient or bool(prefix),
-            extra={"attempts": failure.attempts},
+            extra={"attempts": failure.attempts, **wire},
         )
 
     def _check_usable(self, failure: Failure) -> None:
@@ -213,7 +263,7 @@ class OpenAIBackend(Backend):
             body["stop"] = list(request.stop)
         return body
 
-    async def dialect(self, client: httpx.AsyncClient) -> Dialect | Failure:
+    async def dialect(self, client: Http) -> Dialect | Failure:
         """The configured dialect, or the one this server accepts (probed once per process).
 
         A Failure when the probe could not decide (the server kept failing): nothing is
@@ -223,17 +273,20 @@ class OpenAIBackend(Backend):
             return self.structured
         key = (self.base_url, self.model)
         with _DIALECT_LOCK:
-            known = _DIALECTS.get(key)
-        if known is not None:
-            return known
-        found = await self._probe(client)
-        if isinstance(found, Failure):
+            lock = _PROBE_LOCKS.setdefault((id(asyncio.get_running_loop()), *key), asyncio.Lock())
+        async with lock:
+            with _DIALECT_LOCK:
+                known = _DIALECTS.get(key)
+            if known is not None:
+                return known
+            found = await self._probe(client)
+            if isinstance(found, Failure):
+                return found
+            with _DIALECT_LOCK:
+                _DIALECTS[key] = found
             return found
-        with _DIALECT_LOCK:
-            _DIALECTS[key] = found
-        return found
 
-    async def _probe(self, client: httpx.AsyncClient) -> Dialect | Failure:
+    async def _probe(self, client: Http) -> Dialect | Failure:
         """The first dialect the server answers; transient errors are retried, not taken
         as "unsupported"."""
         messages = [{"role": "user", "content": 'Reply with {"ok": true}.'}]
@@ -323,9 +376,7 @@ def to_completion(reply: dict[str, Any], model: str, secrets: Sequence[str] = ()
     )
 
 
-def to_raw_completion(
-    reply: dict[str, Any], model: str, secrets: Sequence[str] = ()
-) -> Completion:
+def to_raw_completion(reply: dict[str, Any], model: str, secrets: Sequence[str] = ()) -> Completion:
     """An OpenAI text_completion body (/completions, checked by send) as a Completion."""
     choice = reply["choices"][0]
     usage = reply.get("usage") or {}
@@ -336,13 +387,3 @@ def to_raw_completion(
         completion_tokens=int(usage.get("completion_tokens") or 0),
         finish_reason=choice.get("finish_reason"),
     )
-
-
-def _run_sync(coro: Coroutine[Any, Any, T]) -> T:
-    """Run a coroutine from sync code, also when the caller already runs an event loop."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coro)
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, coro).result()

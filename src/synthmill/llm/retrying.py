@@ -1,5 +1,9 @@
 """One POST to /chat/completions with retries: backoff with jitter, Retry-After honoured.
 
+Each attempt first takes a slot from the stage's Limiter (when the Http has one) and gives
+it back with its outcome: 429, 503 and timeouts are throttle signals that halve the
+stage's allowed concurrency, and a Retry-After pauses the whole stage (limiter.py).
+
 Every failure gets a kind, which decides what happens to the row and to the run:
 - transient: 408, 409, 425, 429, 5xx, timeouts, broken connections, bodies that are not
   a chat completion. Retried here; after the last retry the row is retried next run.
@@ -23,9 +27,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import httpx
+import aiohttp
 
+from synthmill.llm.limiter import Limiter, Ticket
 from synthmill.llm.redact import redact
+from synthmill.llm.transport import Http, Reply
 
 log = logging.getLogger(__name__)
 PATH = "/chat/completions"
@@ -37,6 +43,7 @@ QUICK_WAIT = 0.25
 Kind = Literal["transient", "unreachable", "refused", "rejected", "unsupported"]
 RETRY_STATUSES = frozenset({408, 409, 425, 429})
 REFUSED_STATUSES = frozenset({401, 403, 404})
+THROTTLE_STATUSES = frozenset({429, 503})  # with timeouts: the server is overloaded
 Unsupported = Callable[[int, str], bool]
 VALIDATION = "validation error"  # how llama_cpp.server's 500 says the request is malformed
 
@@ -63,10 +70,34 @@ class _Attempt:
     kind: Kind = "transient"
     retry_after: float | None = None
     status: int | None = None
+    timeout: bool = False
 
     @property
     def retry(self) -> bool:
         return self.kind in ("transient", "unreachable")
+
+    @property
+    def throttled(self) -> bool:
+        return self.timeout or self.status in THROTTLE_STATUSES
+
+
+@dataclass
+class Tally:
+    """What one call cost on the wire, filled by send(): requests, 429s, throttles, seconds."""
+
+    requests: int = 0
+    status_429: int = 0
+    throttled: int = 0
+    seconds: float = 0.0
+
+    def extra(self) -> dict[str, Any]:
+        """The counts as Completion.extra (calls.account turns them into stage counters)."""
+        return {
+            "requests": self.requests,
+            "status_429": self.status_429,
+            "throttled": self.throttled,
+            "wire_ms": round(self.seconds * 1000),
+        }
 
 
 @dataclass(frozen=True)
@@ -81,16 +112,23 @@ class Policy:
 
 
 async def send(
-    client: httpx.AsyncClient,
+    client: Http,
     body: dict[str, Any],
     policy: Policy,
     unsupported: Unsupported | None = None,
     path: str = PATH,
+    tally: Tally | None = None,
+    tokens: int = 0,
 ) -> dict[str, Any] | Failure:
-    """The reply body, or a Failure after the retries its kind allows."""
+    """The reply body, or a Failure after the retries its kind allows.
+
+    `tokens` is the request's estimated token cost (for a tokens-per-minute budget);
+    `tally` receives the requests made, 429s, throttles and seconds on the wire.
+    """
     attempt = _Attempt(None)
+    tally = tally if tally is not None else Tally()
     for n in range(policy.max_retries + 1):
-        attempt = await _try(client, body, policy.secrets, unsupported, path)
+        attempt = await _limited(client, body, policy.secrets, unsupported, path, tally, tokens)
         if attempt.reply is not None:
             return attempt.reply
         if not attempt.retry or n == _limit(attempt, policy):
@@ -112,22 +150,62 @@ def _wait(n: int, attempt: _Attempt, policy: Policy) -> float:
     return retry_delay(n, policy.backoff, policy.max_wait, attempt.retry_after)
 
 
+async def _limited(
+    client: Http,
+    body: dict[str, Any],
+    secrets: Sequence[str],
+    unsupported: Unsupported | None,
+    path: str,
+    tally: Tally,
+    tokens: int,
+) -> _Attempt:
+    """One attempt inside a slot of the stage's limiter, its outcome reported back."""
+    limiter: Limiter | None = client.limiter
+    ticket: Ticket | None = await limiter.acquire(tokens) if limiter is not None else None
+    start = time.monotonic()
+    try:
+        attempt = await _try(client, body, secrets, unsupported, path)
+    finally:
+        seconds = time.monotonic() - start
+        tally.requests += 1
+        tally.seconds += seconds
+    tally.status_429 += int(attempt.status == 429)
+    tally.throttled += int(attempt.throttled)
+    if limiter is not None and ticket is not None:
+        outcome = "ok" if attempt.reply is not None else "error"
+        outcome = "throttled" if attempt.throttled else outcome
+        used = _used_tokens(attempt.reply)
+        pause = attempt.retry_after if attempt.throttled else None  # the whole stage waits
+        await limiter.release(ticket, outcome, pause, used)
+    return attempt
+
+
+def _used_tokens(reply: dict[str, Any] | None) -> int | None:
+    usage = (reply or {}).get("usage") or {}
+    try:
+        return int(usage["prompt_tokens"]) + int(usage["completion_tokens"])
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
 async def _try(
-    client: httpx.AsyncClient,
+    client: Http,
     body: dict[str, Any],
     secrets: Sequence[str],
     unsupported: Unsupported | None,
     path: str = PATH,
 ) -> _Attempt:
     try:
-        resp = await client.post(path, json=body)
-    except (httpx.ConnectError, httpx.ConnectTimeout) as exc:  # refused, DNS, blackholed
+        resp = await client.post(path, body)
+    except aiohttp.ConnectionTimeoutError:  # blackholed
+        return _Attempt(None, "cannot connect (connect timeout)", "unreachable")
+    except aiohttp.ClientConnectorError as exc:  # refused, DNS
         return _Attempt(None, f"cannot connect ({_why(exc)})", "unreachable")
-    except httpx.TimeoutException:
-        return _Attempt(None, "timeout")
-    except httpx.TransportError as exc:  # reset, closed mid-response
+    except (asyncio.TimeoutError, aiohttp.ServerTimeoutError):
+        return _Attempt(None, "timeout", timeout=True)
+    except (aiohttp.ClientError, OSError) as exc:  # reset, closed mid-response
         return _Attempt(None, f"connection error ({type(exc).__name__})")
-    status = resp.status_code
+    status = resp.status
     if status == 200:
         reply = _chat_reply(resp, path)
         return _Attempt(reply, "" if reply else "malformed response body", status=status)
@@ -160,7 +238,7 @@ def _why(exc: BaseException) -> str:
     return redact(text.split("] ", 1)[-1])[:ERROR_CHARS]
 
 
-def _chat_reply(resp: httpx.Response, path: str = PATH) -> dict[str, Any] | None:
+def _chat_reply(resp: Reply, path: str = PATH) -> dict[str, Any] | None:
     """The body if it is a chat completion with a message (a text completion with its
     text, for RAW_PATH), else None."""
     try:

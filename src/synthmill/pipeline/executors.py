@@ -2,6 +2,11 @@
 
 A batch travels as (stage, records, context) and comes back as a BatchResult, so the
 same unit of work can later be shipped to a Ray cluster unchanged.
+
+A stage whose backend calls a server over HTTP (it has `batches_in_flight`) gets, unless
+its `concurrency` is set, as many threads as keep the backend's `max_in_flight` requests
+busy; the backend's shared limiter, not the thread count, caps what is in flight. On a
+process pool each worker knows its index, so it takes its share of the stage's limits.
 """
 
 from __future__ import annotations
@@ -38,10 +43,35 @@ def run_batch(stage: Stage, batch: list[Record], ctx: StageContext) -> BatchResu
 
 # A process pool keeps its stage in the worker, so batches do not re-send it.
 _WORKER_STAGE: dict[str, Any] = {}
+MAX_THREADS = 256  # threads waiting on a backend's limiter cost little; a cap all the same
 
 
-def _init_worker(stage: Stage) -> None:
+def _init_worker(stage: Stage, counter: Any = None, workers: int = 1) -> None:
     _WORKER_STAGE["stage"] = stage
+    if counter is not None:
+        with counter.get_lock():
+            _WORKER_STAGE["share"] = (int(counter.value), workers)
+            counter.value += 1
+
+
+def worker_share() -> tuple[int, int]:
+    """(index, count) of this worker among its stage's processes; (0, 1) outside a pool."""
+    share: tuple[int, int] = _WORKER_STAGE.get("share", (0, 1))
+    return share
+
+
+def threads(stage: Stage) -> int:
+    """Batches of `stage` run at once on threads: its `concurrency`, or, when that is not
+    set and a backend of it reports `batches_in_flight`, enough to keep that backend busy."""
+    if "concurrency" in stage.model_fields_set or stage.executor == "process":
+        return stage.concurrency
+    values: list[Any] = [getattr(stage, name, None) for name in type(stage).model_fields]
+    wanted = [
+        int(v.batches_in_flight(stage.batch_size))
+        for v in values
+        if hasattr(v, "batches_in_flight")
+    ]
+    return min(MAX_THREADS, max([stage.concurrency, *wanted]))
 
 
 def _run_in_worker(batch: list[Record], ctx: StageContext) -> BatchResult:
@@ -55,7 +85,7 @@ class LocalExecutor:
         self._stack = ExitStack()
         self._pools: dict[str, Executor] = {}
         for stage in stages:
-            if stage.concurrency > 1 or stage.executor == "process":
+            if threads(stage) > 1 or stage.executor == "process":
                 self._pools[stage.label] = self._stack.enter_context(_make_pool(stage))
 
     def map(
@@ -86,11 +116,14 @@ def _repeat(stage: Stage) -> Iterator[Stage]:
 def _make_pool(stage: Stage) -> Executor:
     if stage.executor == "process":
         ctx = multiprocessing.get_context("forkserver")
+        counter = ctx.Value("i", 0)
         return ProcessPoolExecutor(
-            stage.concurrency, mp_context=ctx, initializer=_init_worker, initargs=(stage,)
+            stage.concurrency,
+            mp_context=ctx,
+            initializer=_init_worker,
+            initargs=(stage, counter, stage.concurrency),
         )
-    return ThreadPoolExecutor(stage.concurrency, thread_name_prefix=f"synthmill-{stage.label}")
-
+    return ThreadPoolExecutor(threads(stage), thread_name_prefix=f"synthmill-{stage.label}")
 
 
 def open_executor(

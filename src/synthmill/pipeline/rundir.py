@@ -66,7 +66,16 @@ SPEED_KEYS = frozenset(
         "max_failed_share",
     }
 )
-BACKEND_SPEED_KEYS = frozenset({"timeout", "timeouts", "api_key_env"})
+BACKEND_SPEED_KEYS = frozenset(
+    {
+        "timeout",
+        "timeouts",
+        "api_key_env",
+        "max_in_flight",
+        "requests_per_minute",
+        "tokens_per_minute",
+    }
+)
 HASH_LIMIT = 1 << 30  # inputs under 1 GiB are fingerprinted by content, larger by size+mtime
 
 

@@ -208,12 +208,14 @@ class Runner:
         kept: list[Record] = []
         rejected: list[Record] = []
         stats = StageStats()
+        start = time.perf_counter()
         for result in guard_stage(executor.map(stage, batches, ctxs), stage.label, shard):
             before = len(kept)
             for r in result.records:
                 (rejected if r.rejected else kept).append(r)
             stats.add(_batch_stats(result.rows_in, result.records, result.seconds, result.counters))
             self.progress.advance(stage.label, result.rows_in, len(kept) - before)
+        stats.wall = time.perf_counter() - start
         self._write_rejects(stage.label, k, shard, rejected)
         return kept, stats
 
@@ -251,6 +253,7 @@ class Runner:
             rows_out += len(chunk)
         self._write_rejects(stage.label, k, 0, rejected)
         stats = _batch_stats(inputs.count, rejected, time.perf_counter() - start, ctx.counters)
+        stats.wall = stats.seconds
         stats.rows_out = rows_out
         self.progress.advance(stage.label, inputs.count, rows_out)
         rd.write_json(

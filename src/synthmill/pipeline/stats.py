@@ -17,7 +17,8 @@ class StageStats:
     rows_out: int = 0
     rejected: Counter[str] = field(default_factory=Counter)
     transient: int = 0  # of the rejected rows, those rejected for transient reasons
-    seconds: float = 0.0
+    seconds: float = 0.0  # summed over batches (more than wall time when batches overlap)
+    wall: float = 0.0  # wall-clock seconds the stage ran
     batches: int = 0
     counters: Counter[str] = field(default_factory=Counter)
 
@@ -27,6 +28,7 @@ class StageStats:
         self.rejected.update(other.rejected)
         self.transient += other.transient
         self.seconds += other.seconds
+        self.wall += other.wall
         self.batches += other.batches
         self.counters.update(other.counters)
 
@@ -38,6 +40,7 @@ class StageStats:
             "rejected_total": sum(self.rejected.values()),
             "rejected_transient": self.transient,
             "seconds": round(self.seconds, 4),
+            "wall_seconds": round(self.wall, 4),
             "batches": self.batches,
             "counters": dict(sorted(self.counters.items())),
         }
@@ -50,6 +53,7 @@ class StageStats:
             rejected=Counter(d.get("rejected", {})),
             transient=d.get("rejected_transient", 0),
             seconds=d.get("seconds", 0.0),
+            wall=d.get("wall_seconds", 0.0),
             batches=d.get("batches", 0),
             counters=Counter(d.get("counters", {})),
         )
