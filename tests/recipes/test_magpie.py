@@ -15,6 +15,7 @@ import yaml
 
 from synthmill import Pipeline
 from synthmill.errors import ConfigError
+from synthmill.export import export
 from synthmill.llm.base import Completion, Request
 from synthmill.llm.fake import FakeBackend
 from synthmill.pipeline.stage import StageContext
@@ -194,3 +195,8 @@ def test_example_runs_with_the_fake_backend_and_caches_both_calls(tmp_path: Path
     assert sorted(r.data["response"] for r in kept(again.root)) == sorted(
         r.data["response"] for r in made
     )
+    out = tmp_path / "m.jsonl"  # the chat exports as `messages` and loads with datasets
+    assert export(result.root, out, "messages").rows == 8
+    datasets = pytest.importorskip("datasets")
+    ds = datasets.load_dataset("json", data_files=str(out), split="train")
+    assert ds.num_rows == 8 and [m["role"] for m in ds[0]["messages"]] == ["user", "assistant"]
