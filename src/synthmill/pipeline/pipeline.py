@@ -145,6 +145,8 @@ class Pipeline(BaseModel):
     def to_config(self) -> dict[str, Any]:
         """The plain-dict form; from_config(to_config()) rebuilds an equal pipeline."""
         head = self.model_dump(mode="json", exclude={"stages", "output", "backend"})
+        defaults = {"executor": "local", "ray_address": None}  # shown only when set
+        head = {k: v for k, v in head.items() if k not in defaults or v != defaults[k]}
         config: dict[str, Any] = {**head}
         if self.backend is not None:
             config["backend"] = self.backend
