@@ -234,3 +234,15 @@ def test_python_example_gives_the_rows_of_the_yaml(
     yaml_config = yaml.safe_load((tmp_path / "runs/cloze-yaml/config.yaml").read_text())
     yaml_config["output"]["dir"] = "runs/cloze"
     assert config == yaml_config
+
+
+# ---- the problem counts the README states are what `synthmill stages problems` prints -----
+def test_readme_problem_counts_are_the_computed_capacities() -> None:
+    from synthmill.problems.capacity import capacity
+
+    text = README.split("The small ones", 1)[1].split("tests/problems/", 1)[0]
+    stated = re.findall(r"`([\w.]+)` ((?:>=)?[\d,]*\d(?:/(?:>=)?[\d,]*\d)*)(?![\w.])", text)
+    assert len(stated) >= 8, stated
+    for family, counts in stated:
+        for level, count in enumerate(counts.split("/"), 1):
+            assert str(capacity(family, level)) == count.replace(",", ""), (family, level)
