@@ -85,7 +85,7 @@ class SemanticDedup(GlobalStage):
     index: Literal["auto", "exact", "hnsw"] = Field(
         default="auto", description="Neighbour search: exact, HNSW (faiss), or auto by size."
     )
-    exact_below: int = Field(default=50000, ge=0, description="auto: exact search below this.")
+    exact_below: int = Field(default=100_000, ge=0, description="auto: exact search below this.")
     neighbours: int = Field(default=16, ge=1, description="HNSW: neighbours compared per row.")
     id_column: str | None = Field(
         default="id", description="duplicate_of names this column's value when a row has it."
