@@ -27,7 +27,6 @@ from typing import Any
 
 import numpy as np
 
-from synthmill.errors import ConfigError
 from synthmill.io.atomic import write_text_atomic
 
 NARROW = 0.5  # warn below half of what a faithful sample of the same size reaches
@@ -262,10 +261,9 @@ Embed = Callable[[list[str]], "np.ndarray[Any, Any] | None"]
 
 
 def _rows(path: Path, limit: int | None) -> list[dict[str, Any]]:
-    from synthmill.curate.apply import FileRecords
+    from synthmill.curate.apply import FileRecords, input_files
 
-    if not path.exists():
-        raise ConfigError(f"--reference {path} does not exist; check the path")
+    input_files(path, "--reference")  # a file, a folder, a glob or a run directory
     rows: list[dict[str, Any]] = []
     for record in FileRecords(path, 0):
         if limit is not None and len(rows) >= limit:

@@ -1,0 +1,78 @@
+"""Every command that reads data takes a file, a folder, a glob or a run directory."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from synthmill import Pipeline
+from synthmill.cli import main
+from tests.conftest import REPO
+
+DOCS = [json.loads(line) for line in (REPO / "examples/data/docs.jsonl").open()]
+
+
+def cli(args: list[str], monkeypatch: pytest.MonkeyPatch) -> int:
+    monkeypatch.setattr(sys, "argv", ["synthmill", *args])
+    try:
+        main()
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return 0
+
+
+@pytest.fixture
+def inputs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """parts/a.jsonl + parts/b.jsonl, and runs/docs: a run directory of the same rows."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "parts").mkdir()
+    for name, rows in (("a", DOCS[:6]), ("b", DOCS[6:])):
+        text = "".join(json.dumps({"text": r["text"]}) + "\n" for r in rows)
+        (tmp_path / "parts" / f"{name}.jsonl").write_text(text)
+    stages = [{"use": "read", "path": "parts"}]
+    Pipeline.from_config({"stages": stages, "output": {"dir": "runs/docs"}}).run()
+    return tmp_path
+
+
+@pytest.mark.parametrize("src", ["runs/docs", "runs/docs/data/*.parquet", "parts", "parts/*"])
+def test_measure_reads_a_run_a_glob_or_a_folder(
+    inputs: Path, src: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    args = ["measure", src, "--embedder", "hashed", "-o", "m.json", "--reference", "parts/*"]
+    assert cli(args, monkeypatch) == 0
+    assert json.loads((inputs / "m.json").read_text())["rows"] == len(DOCS)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["dedup", "--method", "exact"],
+        ["filter", "--profile", "prose"],
+        ["decontaminate", "--benchmark-file", "parts/b*", "--benchmark-column", "text"],
+    ],
+)
+def test_file_commands_read_a_glob_and_a_run(
+    inputs: Path, command: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for n, src in enumerate(["parts/*.jsonl", "runs/docs"]):
+        out = f"out{n}.jsonl"
+        assert cli([command[0], src, "-o", out, *command[1:]], monkeypatch) == 0
+        stats = json.loads((inputs / f"out{n}.stats.json").read_text())
+        assert stats["rows_in"] == len(DOCS)
+    if command[0] == "decontaminate":  # parts/b.jsonl's rows are the benchmark: all found
+        kept = {json.loads(line)["text"] for line in (inputs / out).open()}
+        assert stats["rows_out"] <= 6 and not kept & {d["text"] for d in DOCS[6:]}
+
+
+def test_a_glob_that_matches_nothing_is_one_line(
+    inputs: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli(["measure", "nothing/*.jsonl"], monkeypatch) == 2
+    err = capsys.readouterr().err.strip()
+    assert (
+        err
+        == "error: input nothing/*.jsonl matches no file; check the path (a file, folder or glob)"
+    )
