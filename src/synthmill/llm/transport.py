@@ -113,7 +113,12 @@ class Hub:
         if threading.current_thread() is self.thread:
             coro.close()
             raise RuntimeError("Hub.run() called from the hub's own loop")
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
+        future = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        try:
+            return future.result()
+        except BaseException:  # Ctrl-C, SIGTERM: the batch's calls stop with it
+            future.cancel()
+            raise
 
     def limiter(
         self, key: str, max_in_flight: int, rpm: float | None, tpm: float | None
