@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -44,8 +45,15 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[str]:
-    """A private Ray head on 127.0.0.1 with 2 CPUs; yields its address."""
+    """A private Ray head on 127.0.0.1 with 2 CPUs; yields its address.
+
+    Its own token (Ray >= 2.59 turns token auth on for local clusters and reads
+    ~/.ray/auth_token otherwise), set for the drivers of this module too.
+    """
     temp = tempfile.mkdtemp(prefix="smray-", dir="/tmp")  # short: Ray's socket paths
+    auth = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32)}
+    saved = {k: os.environ.get(k) for k in auth}
+    os.environ.update(auth)  # module scope: monkeypatch is per test
     port = free_port()
     ray_cli = Path(sys.executable).parent / "ray"
     cmd = [
@@ -73,6 +81,11 @@ def cluster() -> Iterator[str]:
         proc.wait()
         log.close()
         shutil.rmtree(temp, ignore_errors=True)
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def env(cache: Path) -> dict[str, str]:
