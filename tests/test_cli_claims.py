@@ -341,3 +341,30 @@ def test_shell_completion_completes_commands_and_options() -> None:
 
     assert complete("synthmill de") == ["dedup", "decontaminate"]
     assert complete("synthmill dedup --shi") == ["--shingle", "--shingle-size"]
+
+
+# ---- batch export --dialect -----------------------------------------------------------------
+def test_batch_export_dialect_sets_the_response_format(tmp_path: Path) -> None:
+    config = {
+        "name": "b",
+        "seed": 1,
+        "backend": {"type": "openai", "base_url": "http://127.0.0.1:9/v1", "model": "m"},
+        "stages": [
+            {"use": "range", "n": 2},
+            {"use": "generate", "prompt": "Fact {{ index }}.", "schema": {"fact": "str"}},
+        ],
+        "output": {"dir": str(tmp_path / "out")},
+    }
+    cfg = tmp_path / "b.yaml"
+    cfg.write_text(yaml.safe_dump(config))
+    kinds = {}
+    for dialect in ("json_schema", "json_object"):
+        out = tmp_path / f"{dialect}.jsonl"
+        done = cli("batch", "export", str(cfg), "-o", str(out), "--dialect", dialect)
+        assert done.returncode == 0, done.stderr
+        lines = jsonl(out)
+        assert len(lines) == 2
+        kinds[dialect] = {line["body"]["response_format"]["type"] for line in lines}
+        schemas = [line["body"]["response_format"] for line in lines]
+        assert all("fact" in json.dumps(s) for s in schemas)
+    assert kinds == {"json_schema": {"json_schema"}, "json_object": {"json_object"}}
