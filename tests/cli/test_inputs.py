@@ -76,3 +76,16 @@ def test_a_glob_that_matches_nothing_is_one_line(
         err
         == "error: input nothing/*.jsonl matches no file; check the path (a file, folder or glob)"
     )
+
+
+def test_tabular_evaluate_reads_a_glob(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("sklearn", reason="the tabular extra (scikit-learn) is not installed")
+    monkeypatch.chdir(tmp_path)
+    rows = [f"{20 + i % 7},{1000 + 37 * i},{'car' if i % 3 else 'tv'},{i % 2}" for i in range(80)]
+    for name, part in (("a", rows[:40]), ("b", rows[40:])):
+        (tmp_path / f"{name}.csv").write_text("age,amount,purpose,y\n" + "\n".join(part) + "\n")
+    args = ["tabular", "evaluate", "--real", "a.csv", "--synthetic", "*.csv", "--json"]
+    assert cli(args, monkeypatch) == 0
+    assert json.loads(capsys.readouterr().out)["rows"]["synthetic"] == 80

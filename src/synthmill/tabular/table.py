@@ -9,6 +9,7 @@ card states, so nothing is dropped silently.
 
 from __future__ import annotations
 
+import glob
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,13 +44,19 @@ class ColumnSpec:
 
 
 def read_table(path: str | Path) -> pa.Table:
-    """A CSV or Parquet file (or a synthmill run's data/) as a typed Arrow table."""
+    """A CSV or Parquet file, a glob of them (quoted: 'parts/*.csv'), or a synthmill run's
+    data/, as a typed Arrow table."""
     p = Path(path)
     if p.is_dir() and (p / "data").is_dir():
         p = p / "data"
-    if not p.exists():
-        raise DataError(f"{path} does not exist; check the path")
-    files = sorted(p.glob("*.parquet")) if p.is_dir() else [p]
+    if p.is_dir():
+        files = sorted(p.glob("*.parquet"))
+    elif p.exists():
+        files = [p]
+    else:  # a glob
+        files = sorted(Path(m) for m in glob.glob(str(p), recursive=True) if Path(m).is_file())
+        if not files:
+            raise DataError(f"{path} does not exist; check the path")
     if not files:
         raise DataError(f"{path} holds no .parquet files; give a CSV or Parquet file")
     tables = [_read_one(f) for f in files]
