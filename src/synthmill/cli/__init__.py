@@ -1,4 +1,9 @@
-"""The synthmill command line: one module per command group, errors in one line."""
+"""The synthmill command line: one module per command, errors in one line.
+
+A command's module is imported only when that command runs, so `synthmill --help`,
+`--version` and tab completion of command names start at once. To add a command, write
+`cli/NAME_cmd.py` with a `register(app)` function and add its line to COMMANDS below.
+"""
 
 from __future__ import annotations
 
