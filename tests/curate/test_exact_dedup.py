@@ -3,7 +3,10 @@ spilled path gives the same rows, the same kept rows and the same names as memor
 
 from __future__ import annotations
 
+import json
 import random
+import subprocess
+import sys
 
 from synthmill.curate.exact_dedup import ExactDedup
 from synthmill.pipeline.stage import StageContext
@@ -51,3 +54,37 @@ def test_duplicate_of_falls_back_to_the_record_id() -> None:
     assert raws[1] == {"duplicate_of": data[0].meta.id, "kept_id": data[0].meta.id, "kept_index": 0}
     raws, _ = outcome(ExactDedup(id_column=None), rows(["a", "a"], with_ids=True))
     assert raws[1]["duplicate_of"] == raws[1]["kept_id"]
+
+
+def test_cli_spills_and_names_the_id_column(tmp_path) -> None:
+    src = tmp_path / "in.jsonl"
+    texts = ["Alpha beta", "gamma", "alpha  BETA", "gamma", "alpha beta"]
+    src.write_text(
+        "".join(json.dumps({"doc": f"d{i}", "text": t}) + "\n" for i, t in enumerate(texts))
+    )
+    out = tmp_path / "out.jsonl"
+    cmd = [
+        sys.executable,
+        "-m",
+        "synthmill",
+        "dedup",
+        str(src),
+        "-o",
+        str(out),
+        "--method",
+        "exact",
+    ]
+    run = subprocess.run(
+        [*cmd, "--memory-mb", "0.00001", "--id-column", "doc"], capture_output=True, text=True
+    )
+    assert run.returncode == 0, run.stderr
+    rejects = [
+        json.loads(line) for line in (tmp_path / "out.rejects.jsonl").read_text().splitlines()
+    ]
+    assert [(r["row"]["doc"], r["raw"]["duplicate_of"]) for r in rejects] == [
+        ("d2", "d0"),
+        ("d3", "d1"),
+        ("d4", "d0"),
+    ]
+    stats = json.loads((tmp_path / "out.stats.json").read_text())["stages"]["dedup.exact"]
+    assert stats["counters"]["spilled_partitions"] == 64  # the spill path was taken
