@@ -144,7 +144,8 @@ def test_cache_key_changes_with_whatever_changes_the_reply() -> None:
     a = OpenAIBackend(model="m", base_url="http://127.0.0.1:1/v1")
     assert key(a) != key(a.model_copy(update={"base_url": "http://x/v1"}))
     assert key(a) != key(a.model_copy(update={"structured": "prompt"}))
-    same = a.model_copy(update={"concurrency": 9, "timeout": 3.0, "max_retries": 0})
+    speed = {"max_in_flight": 9, "requests_per_minute": 60.0, "tokens_per_minute": 1e5}
+    same = a.model_copy(update={**speed, "timeout": 3.0, "max_retries": 0})
     assert key(a) == key(same)  # speed never changes a reply
     fake = FakeBackend(replies=["a"])
     assert key(fake) != key(FakeBackend(replies=["b"]))
