@@ -486,6 +486,9 @@ def changed(path: str, value: Any) -> dict[str, Any]:
     "path",
     [
         "backend.concurrency",
+        "backend.max_in_flight",
+        "backend.tokens_per_minute",
+        "stages.1.backend.requests_per_minute",
         "backend.timeout",
         "stages.1.backend.concurrency",
         "stages.1.backend.max_retries",
