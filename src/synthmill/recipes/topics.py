@@ -4,9 +4,10 @@ As Cosmopedia (Ben Allal et al. 2024) did for its web seed data: the documents a
 (all-MiniLM-L6-v2, the `embed` extra), grouped by k-means (scikit-learn), and the model
 names each cluster from a few of its documents nearest the centre (one call per cluster).
 Each topic row names its member documents as its parents and in `documents`; a cluster the
-model could not name is rejected with the reason. `per_topic` rows are made per topic,
-each with `columns` drawn by the same samplers as `sample` (audience, format...), so the
-topic x audience x format mix is set the way it is for a topic list.
+model could not name (nothing, or a placeholder such as "Topic") is rejected with the
+reason. `per_topic` rows are made per topic, each with `columns` drawn by the same
+samplers as `sample` (audience, format...), so the topic x audience x format mix is set
+the way it is for a topic list.
 
     - use: read
       path: my_docs.jsonl
@@ -42,6 +43,12 @@ PROMPTS = {
         "topic they share in two to five words, as a textbook chapter title would."
     ),
 }
+
+
+# Names that echo the prompt instead of naming anything (the 135M model writes "Topic").
+PLACEHOLDERS = frozenset(
+    {"topic", "topics", "the topic", "title", "chapter", "chapter title", "documents", "none"}
+)
 
 
 class Topic(BaseModel):
@@ -118,6 +125,8 @@ class TopicCluster(GlobalStage, PromptedRecipe):
                 row = emit(result, data, key=(key, j), stage=self.label, recipe=RECIPE, parents=key)
                 if not row.rejected and not name:
                     row = row.reject(self.label, "empty topic name", {"output": result.raw})
+                elif not row.rejected and name.lower().strip(" .:'\"") in PLACEHOLDERS:
+                    row = row.reject(self.label, "placeholder topic name", {"output": result.raw})
                 yield row.with_data(**self.draw(row, ctx))
 
     def show(self, texts: list[str]) -> str:
