@@ -65,7 +65,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "tabular": (
         "synthmill.cli.tabular_cmd",
-        "Synthesize tables (Gaussian copula) and measure fidelity, utility and privacy.",
+        "Synthesize tables (Gaussian copula, differentially private MST, deep TabularARGN) "
+        "and measure fidelity, utility and privacy.",
     ),
     "report": (
         "synthmill.cli.report_cmd",
