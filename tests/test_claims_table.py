@@ -104,7 +104,8 @@ def check_name(name: str) -> None:
             assert not word.startswith("-") or word in known, f"{name!r}: {word} is not an option"
     elif words[0] == "use:":
         assert words[1] in stage_names(), f"{name!r}: no stage {words[1]!r}"
-        fields = set(stage_class(words[1]).model_fields)
+        model_fields = stage_class(words[1]).model_fields
+        fields = set(model_fields) | {f.alias for f in model_fields.values() if f.alias}
         for option in words[2:]:
             assert option in fields, f"{name!r}: stage {words[1]} has no option {option!r}"
     else:
