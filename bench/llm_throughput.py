@@ -7,11 +7,17 @@ a synthmill pipeline on the embedded `llamacpp` backend (run directory, checkpoi
 Parquet and card included, response cache off), and (3) through the `openai` backend
 against a local `python -m llama_cpp.server` at concurrency 1, 2 and 4. Direct and
 synthmill runs alternate so that load from other processes hits both alike.
+
+Batched decoding (`batched`, `quickstart`): the in-process engine (one sequence at a
+time, the path before llama-server) against the llama-server engine at 1, 2, 4, 8 and 16
+parallel sequences, interleaved within each repeat; then examples/quickstart.yaml on both
+engines, alternating, counting kept rows per minute.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -33,6 +39,10 @@ from synthmill.records import Record
 from synthmill.sources.range import Range
 
 PROMPTS = 6
+CURVE_PROMPTS = 16  # one batch of 16 structured calls per measurement
+PARALLEL = (1, 2, 4, 8, 16)
+QUICKSTART_N = 32  # two shards of the quickstart
+QUICKSTART_REPEATS = 2
 MAX_TOKENS = 64
 THREADS = 1  # on 2 shared cores, 2 spinning llama.cpp threads lose badly to other load
 REPEATS = 4
@@ -88,10 +98,12 @@ def direct(llm: Any, n: int = PROMPTS) -> dict[str, float]:
     return _rates(time.perf_counter() - start, tokens, rows)
 
 
-def through_synthmill(backend: dict[str, Any], n: int = PROMPTS) -> dict[str, float]:
+def through_synthmill(
+    backend: dict[str, Any], n: int = PROMPTS, batch: int = PROMPTS
+) -> dict[str, float]:
     """A full pipeline run (range -> generate -> publish) with the cache off."""
     with tempfile.TemporaryDirectory() as tmp:
-        stage = Generate(backend=backend, batch_size=PROMPTS)
+        stage = Generate(backend=backend, batch_size=batch)
         pipe = Pipeline(
             name="bench",
             stages=[Range(n=n), stage],
@@ -137,7 +149,7 @@ def embedded() -> dict[str, Any]:
         n_threads_batch=THREADS,  # as synthmill does; llama-cpp-python's default is all cores
         verbose=False,
     )
-    backend = {"type": "llamacpp", "n_threads": THREADS}
+    backend = {"type": "llamacpp", "n_threads": THREADS, "engine": "python"}
     direct(llm, 1)  # warm up both paths: model load and first-call costs
     through_synthmill(backend, 1)
     runs: dict[str, list[dict[str, float]]] = {"direct": [], "synthmill": []}
@@ -182,17 +194,86 @@ def served() -> dict[str, Any]:
         proc.wait(timeout=10)
 
 
+PYTHON_ENGINE = {"type": "llamacpp", "n_threads": THREADS, "engine": "python"}
+
+
+def server_engine(parallel: int) -> dict[str, Any]:
+    """The server at its default threads (all cores): its threads sleep, never spin."""
+    return {"type": "llamacpp", "engine": "server", "parallel": parallel}
+
+
+def batched() -> dict[str, Any]:
+    """Tokens/s and rows/min of 16 structured calls: in-process vs llama-server at 1..16."""
+    paths = {"python": PYTHON_ENGINE} | {f"server_{p}": server_engine(p) for p in PARALLEL}
+    for backend in paths.values():  # warm up: model load, server start
+        through_synthmill(backend, 1, 1)
+    runs: dict[str, list[dict[str, float]]] = {name: [] for name in paths}
+    for repeat in range(REPEATS // 2):  # in each repeat every path runs once, order reversed
+        names = list(paths) if repeat % 2 == 0 else list(reversed(paths))
+        for name in names:
+            runs[name].append(through_synthmill(paths[name], CURVE_PROMPTS, CURVE_PROMPTS))
+            log(f"batched repeat {repeat} {name}: {runs[name][-1]}")
+    return _summary(runs, "python")
+
+
+def quickstart() -> dict[str, Any]:
+    """examples/quickstart.yaml (n=32) on the in-process engine and on llama-server."""
+    from synthmill import Pipeline
+
+    example = Path(__file__).resolve().parents[1] / "examples" / "quickstart.yaml"
+    paths = {"python": PYTHON_ENGINE, "server": {"type": "llamacpp"}}  # the example's own
+    runs: dict[str, list[dict[str, float]]] = {name: [] for name in paths}
+    for repeat in range(QUICKSTART_REPEATS):
+        names = list(paths) if repeat % 2 == 0 else list(reversed(paths))
+        for name in names:
+            with tempfile.TemporaryDirectory() as tmp:
+                backend = json.dumps(paths[name])
+                sets = [f"stages.0.n={QUICKSTART_N}", f"backend={backend}", f"output.dir={tmp}"]
+                sets.append("cache=false")
+                start = time.perf_counter()
+                result = Pipeline.from_yaml(example, sets).run()
+                seconds = time.perf_counter() - start
+            stages = result.stats["stages"]
+            tokens = sum(s["counters"].get("llm.completion_tokens", 0) for s in stages.values())
+            runs[name].append(_rates(seconds, tokens, result.rows))
+            log(f"quickstart repeat {repeat} {name}: {runs[name][-1]}")
+    return _summary(runs, "python")
+
+
+def _summary(runs: dict[str, list[dict[str, float]]], base: str) -> dict[str, Any]:
+    tokens = {k: statistics.median(r["tokens_per_s"] for r in v) for k, v in runs.items()}
+    rows = {k: statistics.median(r["rows_per_min"] for r in v) for k, v in runs.items()}
+    return {
+        "runs": runs,
+        "median_tokens_per_s": tokens,
+        "median_rows_per_min": rows,
+        f"tokens_ratio_to_{base}": {k: round(v / tokens[base], 2) for k, v in tokens.items()},
+        f"rows_ratio_to_{base}": {k: round(v / rows[base], 2) for k, v in rows.items()},
+    }
+
+
 def main() -> None:
     result = {
         "benchmark": "llm_throughput",
         "machine": machine(),
-        "params": {"prompts": PROMPTS, "max_tokens": MAX_TOKENS, "threads": THREADS},
+        "params": {
+            "prompts": PROMPTS,
+            "max_tokens": MAX_TOKENS,
+            "threads": THREADS,
+            "server_threads": os.cpu_count(),
+            "curve_prompts": CURVE_PROMPTS,
+            "quickstart_n": QUICKSTART_N,
+        },
+        "batched": batched(),
+        "quickstart": quickstart(),
         "embedded": embedded(),
         "openai_backend_llama_cpp_server": served(),
     }
+    result["load_average_at_end"] = os.getloadavg()
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps({k: v for k, v in result["embedded"].items() if k != "runs"}, indent=1))
+    for part in ("batched", "quickstart", "embedded"):
+        print(json.dumps({k: v for k, v in result[part].items() if k != "runs"}, indent=1))
     print(json.dumps(result["openai_backend_llama_cpp_server"], indent=1))
 
 
