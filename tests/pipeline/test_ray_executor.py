@@ -30,6 +30,12 @@ from synthmill import Pipeline
 from synthmill.errors import MissingExtraError, RunFailedError
 from tests.conftest import REPO
 
+# The module's cluster has its own token (Ray >= 2.59 turns token auth on for local
+# clusters and otherwise reads ~/.ray/auth_token); set before ray is imported, which reads
+# it then, so drivers in this process and in subprocesses send it.
+AUTH = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32)}
+SAVED = {k: os.environ.get(k) for k in AUTH}
+os.environ.update(AUTH)
 ray = pytest.importorskip("ray", reason="ray is an optional extra: pip install 'synthmill[ray]'")
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
@@ -45,15 +51,8 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[str]:
-    """A private Ray head on 127.0.0.1 with 2 CPUs; yields its address.
-
-    Its own token (Ray >= 2.59 turns token auth on for local clusters and reads
-    ~/.ray/auth_token otherwise), set for the drivers of this module too.
-    """
+    """A private Ray head on 127.0.0.1 with 2 CPUs and the module's token; its address."""
     temp = tempfile.mkdtemp(prefix="smray-", dir="/tmp")  # short: Ray's socket paths
-    auth = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32)}
-    saved = {k: os.environ.get(k) for k in auth}
-    os.environ.update(auth)  # module scope: monkeypatch is per test
     port = free_port()
     ray_cli = Path(sys.executable).parent / "ray"
     cmd = [
@@ -81,7 +80,7 @@ def cluster() -> Iterator[str]:
         proc.wait()
         log.close()
         shutil.rmtree(temp, ignore_errors=True)
-        for key, value in saved.items():
+        for key, value in SAVED.items():
             if value is None:
                 os.environ.pop(key, None)
             else:

@@ -22,6 +22,7 @@ import os
 import pickle
 import socket
 import sys
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
@@ -35,6 +36,7 @@ from synthmill.errors import (
     describe_exception,
     guard_stage,
 )
+from synthmill.pipeline import executors
 from synthmill.pipeline.executors import BatchResult, LocalExecutor, run_batch
 from synthmill.pipeline.stage import Stage, StageContext
 from synthmill.pipeline.stats import StageStats
@@ -131,12 +133,15 @@ class ShardResult:
     stages: dict[str, tuple[list[Record], StageStats]]
 
 
-def enter_driver_dir(cwd: str) -> None:
-    """Start where the driver started, when that folder exists here (shared storage)."""
+def enter_driver_dir(cwd: str, share: tuple[int, int]) -> None:
+    """Start where the driver started, when that folder exists here (shared storage), and
+    take this task's share of each stage's limits (an HTTP backend's max_in_flight): one of
+    `share[1]` tasks that run at once, so that together they keep to the stage's limit."""
     if os.path.isdir(cwd) and os.getcwd() != cwd:
         os.chdir(cwd)
     if cwd not in sys.path:
         sys.path.append(cwd)
+    executors._WORKER_STAGE["share"] = share
 
 
 def run_shard(stages: list[Stage], records: list[Record], ctx: StageContext) -> ShardResult:
@@ -153,6 +158,7 @@ def run_shard(stages: list[Stage], records: list[Record], ctx: StageContext) -> 
             kept: list[Record] = []
             rejected: list[Record] = []
             stats = StageStats()
+            start = time.perf_counter()
             results = guard_stage(executor.map(stage, batches, ctxs), stage.label, ctx.shard)
             for result in results:
                 for r in result.records:
@@ -160,15 +166,16 @@ def run_shard(stages: list[Stage], records: list[Record], ctx: StageContext) -> 
                 stats.add(
                     _batch_stats(result.rows_in, result.records, result.seconds, result.counters)
                 )
+            stats.wall = time.perf_counter() - start
             out[stage.label] = (rejected, stats)
             records = kept
     return ShardResult(records, out)
 
 
 def _shard_task(
-    stages: list[Stage], records: list[Record], ctx: StageContext, cwd: str
+    stages: list[Stage], records: list[Record], ctx: StageContext, cwd: str, share: tuple[int, int]
 ) -> ShardResult | Failure:
-    enter_driver_dir(cwd)
+    enter_driver_dir(cwd, share)
     try:
         return run_shard(stages, records, ctx)
     except BaseException as exc:  # sent back to the driver, which raises it
@@ -176,9 +183,9 @@ def _shard_task(
 
 
 def _batch_task(
-    stage: Stage, batch: list[Record], ctx: StageContext, cwd: str
+    stage: Stage, batch: list[Record], ctx: StageContext, cwd: str, share: tuple[int, int]
 ) -> BatchResult | Failure:
-    enter_driver_dir(cwd)
+    enter_driver_dir(cwd, share)
     try:
         return run_batch(stage, batch, ctx)
     except BaseException as exc:  # the same
@@ -253,9 +260,10 @@ class RayExecutor:
         if stage.label not in self._staged:
             self._staged[stage.label] = ray.put(for_worker(stage, cpus))
         fn = self._batch_fn.options(num_cpus=cpus)
+        slots = max(1, self._cpus // cpus)
         refs = [
-            fn.remote(self._staged[stage.label], b, c, self._cwd)
-            for b, c in zip(batches, ctxs, strict=True)
+            fn.remote(self._staged[stage.label], b, c, self._cwd, (j % slots, slots))
+            for j, (b, c) in enumerate(zip(batches, ctxs, strict=True))
         ]
         return (self._result(ref, f"stage {stage.label!r}") for ref in refs)
 
@@ -275,13 +283,15 @@ class RayExecutor:
         cpus = task_cpus(stages, self._largest)
         shipped = ray.put([for_worker(s, cpus) for s in stages])
         fn = self._shard_fn.options(num_cpus=cpus)
-        window = max(2, 2 * self._cpus // cpus)
+        slots = max(1, self._cpus // cpus)  # tasks that run at once
+        window = 2 * slots
         pending: dict[Any, int] = {}
         todo = iter(work)
         while True:
             while len(pending) < window and (item := next(todo, None)) is not None:
                 i, load = item
-                pending[fn.remote(shipped, load(), replace(ctx, shard=i), self._cwd)] = i
+                share = (i % slots, slots)
+                pending[fn.remote(shipped, load(), replace(ctx, shard=i), self._cwd, share)] = i
             if not pending:
                 return
             done, _ = ray.wait(list(pending), num_returns=1)
