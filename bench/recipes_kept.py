@@ -4,8 +4,10 @@
     .venv/bin/python bench/recipes_kept.py --rows 6 --recipes rephrase multiturn
 
 Each recipe runs its own example YAML (n_threads: 1, cache off) on `--rows` rows cycled
-from the example's input file; the result says how many output rows were kept, how many
-rejected and why, and the wall and CPU seconds. It writes bench/results/recipes_kept.json.
+from the example's input file (`n` for the sources sample and magpie); the result says how
+many output rows were kept, how many rejected and why, and the wall and CPU seconds. Each
+recipe's result is written to bench/results/recipes_kept.json as soon as it is measured,
+with the machine it ran on (the load average says how shared it was).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import shutil
 import sys
 import tempfile
 import time
@@ -37,6 +40,7 @@ RECIPES = (
     "multiturn",
     "oss_instruct",
     "textbook",
+    "magpie",
 )
 
 
@@ -50,11 +54,17 @@ def source(config: dict[str, Any], rows: int, work: Path) -> tuple[list[str], in
     """Overrides giving the example `rows` input rows: sample's n, or a cycled input file;
     a folder of files (oss_instruct) is used as it is."""
     first = config["stages"][0]
-    if first["use"] == "sample":
+    if first["use"] in ("sample", "magpie"):  # sources that make `n` rows
         return [f"stages.0.n={rows}"], rows
     path = REPO / first["path"]
-    if path.is_dir():
-        return [f"stages.0.path={path}"], len([p for p in path.iterdir() if p.is_file()])
+    if path.is_dir():  # a folder of files (oss_instruct, n per file): files copied in turn
+        per = int(config["stages"][1].get("n", 1))
+        files = sorted(p for p in path.iterdir() if p.is_file())
+        folder = work / f"{config['name']}_src"
+        folder.mkdir()
+        for i in range(-(-rows // per)):
+            shutil.copy(files[i % len(files)], folder / f"{i:03d}_{files[i % len(files)].name}")
+        return [f"stages.0.path={folder}"], -(-rows // per)
     return [f"stages.0.path={cycled(path, rows, work / (config['name'] + '.jsonl'))}"], rows
 
 
@@ -100,13 +110,15 @@ def main() -> None:
     parser.add_argument("--recipes", nargs="+", default=list(RECIPES), choices=RECIPES)
     args = parser.parse_args()
     out = RESULTS / "recipes_kept.json"
-    previous = json.loads(out.read_text())["recipes"] if out.exists() else {}
+    report = {"model": "SmolLM2-135M-Instruct Q4_1, n_threads 1", "machine": machine()}
     with tempfile.TemporaryDirectory() as tmp:
         for recipe in args.recipes:
-            previous[recipe] = measure(recipe, args.rows, Path(tmp))
-            print(recipe, json.dumps(previous[recipe]), flush=True)
-    report = {"model": "SmolLM2-135M-Instruct Q4_1, n_threads 1", "machine": machine()}
-    out.write_text(json.dumps({**report, "recipes": previous}, indent=2) + "\n")
+            found = measure(recipe, args.rows, Path(tmp))
+            print(recipe, json.dumps(found), flush=True)
+            # Read again before each write: another run of this script may have added some.
+            previous = json.loads(out.read_text())["recipes"] if out.exists() else {}
+            previous[recipe] = {**found, "machine": report["machine"]}
+            out.write_text(json.dumps({**report, "recipes": previous}, indent=2) + "\n")
 
 
 if __name__ == "__main__":
