@@ -206,11 +206,13 @@ def test_server_traffic_section(tmp_path: Path) -> None:
     counters = {"llm.calls": 6, "llm.requests": 9, "llm.status_429": 2, "llm.retries": 3,
                 "llm.wire_ms": 5000}  # fmt: skip
     s["stages"]["filter.length"] = stage(10, 9, {"too short": 1}, seconds=2.0, counters=counters)
+    s["stages"]["dedup.exact"] = stage(9, 8, counters={"llm.requests": 2})  # no time measured
     card = render_card(pipeline(tmp_path), s, RUN)
     lines = section(card, "Model server traffic").strip().splitlines()
     assert lines[0].startswith("| stage | calls | HTTP requests | answered 429 | retries |")
     assert lines[2] == "| filter.length | 6 | 9 | 2 | 3 | 2.5 |"  # 5 s in flight / 2 s wall
-    assert len(lines) == 3
+    assert lines[3] == "| dedup.exact | 0 | 2 | 0 | 0 | 0.0 |"
+    assert len(lines) == 4
     assert "Model server traffic" not in render_card(pipeline(tmp_path), stats(), RUN)
 
 
@@ -223,4 +225,9 @@ def test_reproduce_and_load(tmp_path: Path, fmt: str, builder: str) -> None:
     load = section(card, "Load")
     assert "from datasets import load_dataset\n" in load
     assert f'ds = load_dataset("{builder}", data_files="data/train-*.{fmt}", split="train")' in load
-    assert "`_meta` column" in section(card, "Provenance")
+    provenance = section(card, "Provenance")
+    assert "`_meta` column" in provenance
+    assert provenance.endswith(
+        "Rejected rows, with the reason and the raw output, are in `rejects/` of the run "
+        "directory.\n"
+    )
