@@ -161,6 +161,7 @@ def test_model_example_runs_with_the_embedded_model(tmp_path: Path, name: str) -
         meta = row["_meta"]
         if meta["model"] is not None:
             assert meta["model"].startswith("SmolLM2") and meta["prompt_hash"]
-    assert re.search(
-        r"`SmolLM2[^`]*`: \d+ rows|No model wrote any row", (root / "README.md").read_text()
-    )
+    card = (root / "README.md").read_text()
+    assert "llm.calls" in card  # the card counts the model calls of each stage
+    if published(root):
+        assert re.search(r"`SmolLM2[^`]*`: \d+ rows", card)
