@@ -51,7 +51,7 @@ from synthmill.llm.llamacpp import LlamaCppBackend
 schema = json.loads(sys.argv[1])
 ask = Request(messages=({"role": "user", "content": "Reply in JSON."},), max_tokens=6,
               seed=1, json_schema=schema)
-(res,) = LlamaCppBackend(n_threads=1).complete([ask])
+(res,) = LlamaCppBackend(n_threads=1, engine=sys.argv[2]).complete([ask])
 print(json.dumps({"text": res.text, "error": res.error}))
 """
 
@@ -66,11 +66,12 @@ HOSTILE = {
 
 @pytest.mark.model
 @pytest.mark.slow
+@pytest.mark.parametrize("engine", ["python", "server"])
 @pytest.mark.parametrize("name", list(HOSTILE))
-def test_hostile_schema_completes_or_rejects_cleanly(name: str) -> None:
+def test_hostile_schema_completes_or_rejects_cleanly(name: str, engine: str) -> None:
     arg = json.dumps(HOSTILE[name])
     run = subprocess.run(
-        [sys.executable, "-c", _CHILD, arg], capture_output=True, text=True, timeout=300
+        [sys.executable, "-c", _CHILD, arg, engine], capture_output=True, text=True, timeout=300
     )
     assert run.returncode == 0, f"{name}: exit {run.returncode}\n{run.stderr[-800:]}"
     out = json.loads(run.stdout.strip().splitlines()[-1])
@@ -110,5 +111,5 @@ def test_a_schema_no_relaxation_saves_is_an_error_completion(
         seed=1,
         json_schema=_schema(zz_unsaveable=_text(7)),
     )
-    (res,) = llamacpp.LlamaCppBackend(n_threads=1).complete([ask])
+    (res,) = llamacpp.LlamaCppBackend(n_threads=1, engine="python").complete([ask])
     assert res.error is not None and "too complex" in res.error and res.finish_reason == "error"

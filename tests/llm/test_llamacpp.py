@@ -1,4 +1,8 @@
-"""The embedded llama.cpp backend with the real SmolLM2 model (structure, not wording)."""
+"""The embedded llama.cpp backend with the real SmolLM2 model (structure, not wording).
+
+These pin `engine: python` (in-process); test_llamacpp_server.py covers the llama-server
+engine, which the pipeline test below gets by default when setup.sh has built it.
+"""
 
 from __future__ import annotations
 
@@ -24,7 +28,7 @@ def _ask(text: str, seed: int = 1) -> Request:
 
 
 def test_loads_once_with_the_sigill_guard_and_threads() -> None:
-    backend = LlamaCppBackend(n_threads=1)
+    backend = LlamaCppBackend(n_threads=1, engine="python")
     model = load_model(backend.resolved_path(), backend.n_ctx, 1)
     assert model is load_model(backend.resolved_path(), backend.n_ctx, 1)
     assert model.llm.model_params.use_extra_bufts is False
@@ -34,7 +38,7 @@ def test_loads_once_with_the_sigill_guard_and_threads() -> None:
 
 
 def test_same_seed_same_reply_and_tokens_counted() -> None:
-    backend = LlamaCppBackend(n_threads=1)
+    backend = LlamaCppBackend(n_threads=1, engine="python")
     ctx = StageContext(seed=0, stage="t")
     first, _other = complete(backend, [_ask("Name a fruit."), _ask("Name a color.")], ctx)
     again = complete(backend, [_ask("Name a fruit.")], ctx)[0]
@@ -45,7 +49,7 @@ def test_same_seed_same_reply_and_tokens_counted() -> None:
 
 
 def test_json_schema_constrains_the_output() -> None:
-    backend = LlamaCppBackend(n_threads=1)
+    backend = LlamaCppBackend(n_threads=1, engine="python")
     requests = [_ask(f"Write a quiz question about topic {i} and its answer.", i) for i in (1, 2)]
     results = complete_structured(backend, requests, QA, retries=1)
     for res in results:
@@ -56,7 +60,7 @@ def test_json_schema_constrains_the_output() -> None:
 
 
 def test_too_long_prompt_is_an_error_not_a_crash() -> None:
-    backend = LlamaCppBackend(n_threads=1, n_ctx=128)
+    backend = LlamaCppBackend(n_threads=1, n_ctx=128, engine="python")
     (res,) = backend.complete([_ask("word " * 400)])
     assert res.error is not None and res.error.startswith("llamacpp:")
 

@@ -157,6 +157,7 @@ def test_raw_text_completion_on_the_server() -> None:
     assert backend.supports_raw()
     (reply,) = backend.complete([request])
     assert reply.error is None and reply.completion_tokens > 0
+    assert reply.prompt_tokens <= 4  # <|im_start|> is one special token, not its letters
 
 
 def test_stats_and_cache_identity() -> None:
@@ -172,6 +173,13 @@ def test_stats_and_cache_identity() -> None:
     python = LlamaCppBackend(n_threads=1, engine="python")
     assert key != cache_keys(python, ctx_requests[:1])
     assert "engine" not in python.cache_identity() and "parallel" not in python.cache_identity()
+
+
+def test_too_long_prompt_is_an_error_not_a_crash() -> None:
+    backend = LlamaCppBackend(n_threads=1, n_ctx=128, engine="server", parallel=1)
+    (res,) = backend.complete([_ask("word " * 400, 1)])
+    assert res.error is not None and res.error.startswith("llamacpp:") and not res.transient
+    assert backend.server_engine().server.alive()
 
 
 def test_missing_binary_is_a_one_line_backend_error(tmp_path: Path) -> None:
