@@ -27,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -126,6 +127,7 @@ def main() -> None:
 
     cpus = os.cpu_count() or 1
     result: dict[str, Any] = {"machine": machine(), "cpus_used": cpus}
+    result["machine"]["versions"]["ray"] = metadata.version("ray")
     result["notes"] = (
         "whole `synthmill run` subprocesses; cpu: ~2 ms pure-Python work per row, local "
         "thread vs local process pool (every CPU) vs Ray shards; model: SmolLM2-135M, "
