@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from tests.conftest import REPO
+from synthmill.cli import main
 
 FAKE = {"type": "fake", "function": "tests.recipes.replies:reply", "model": "fake-teacher"}
 
@@ -31,11 +29,16 @@ def config(tmp_path: Path, out: str, **extra: Any) -> Path:
 
 
 def run(path: Path, *flags: str) -> dict[str, int]:
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    cmd = [sys.executable, "-m", "synthmill", "run", str(path), *flags]
-    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
-    stats = json.loads((path.with_suffix("").parent / path.stem / "stats.json").read_text())
+    """`synthmill run PATH FLAGS` in this process, as the console script runs it."""
+    saved = sys.argv
+    sys.argv = ["synthmill", "run", str(path), *flags]
+    try:
+        main()
+    except SystemExit as exc:
+        assert exc.code in (0, None), f"synthmill run exited {exc.code}"
+    finally:
+        sys.argv = saved
+    stats = json.loads((path.parent / path.stem / "stats.json").read_text())
     counters: dict[str, int] = stats["stages"]["self_instruct"]["counters"]
     return counters
 
