@@ -35,7 +35,7 @@ def test_a_25_percent_mix_in_shards_of_10_says_25_percent(tmp_path: Path) -> Non
         "name": "mix25",
         "shard_size": 10,
         "stages": [{"use": "mix", "real": [str(real)], "synthetic": [str(synth)]}],
-        "output": {"dir": str(tmp_path / "out")},
+        "output": {"dir": str(tmp_path / "out"), "file_rows": 10},  # 4 files to count over
     }
     result = Pipeline.from_config(config).run()
     card, stats = card_and_stats(result.root)
@@ -60,7 +60,7 @@ def test_mixed_origins_in_every_shard_with_a_resume_in_between(
             {"use": "map", "function": f"{STEPS}:fail_at"},
             {"use": "dedup.exact"},  # a global segment: published shards are re-cut
         ],
-        "output": {"dir": str(tmp_path / "out"), "format": fmt},
+        "output": {"dir": str(tmp_path / "out"), "format": fmt, "file_rows": 10},
     }
     monkeypatch.setenv("SYNTHMILL_TEST_FAIL_AT", "fail_at@2")
     with pytest.raises(RunFailedError, match="planted failure"):

@@ -64,6 +64,6 @@ def test_a_run_in_a_pipe_prints_progress(tmp_path: Path) -> None:
         capture_output=True, text=True, env=env, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
-    ticks = re.findall(r"\] progress generate: (\d+) rows in", done.stderr)
+    ticks = re.findall(r"\] progress generate: (\d+)/16 rows in", done.stderr)
     assert len(ticks) >= 2 and int(ticks[0]) < 16  # lines while it ran, not only at the end
-    assert "done generate: 16 rows in, 16 kept" in done.stderr
+    assert "done generate: 16/16 rows in, 16 kept" in done.stderr  # total: sample's 16

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -65,15 +66,27 @@ def _write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
             fh.write("\n")
 
 
-def write_rejects(path: str | Path, records: Sequence[Record]) -> None:
+def write_rejects(path: str | Path, records: Iterable[Record]) -> None:
     """Write rejected records as JSONL: stage, reason, raw payload, then the row and its meta."""
-    rows = []
-    for r in records:
-        rej = r.meta.rejection
-        head = {"stage": rej.stage, "reason": rej.reason, "raw": rej.raw} if rej else {}
-        rows.append({**head, "row": r.data, META_COLUMN: r.meta.to_row(json_fields=False)})
-    with atomic_path(path) as tmp:
-        _write_jsonl(tmp, rows)
+    with rejects_writer(path) as write:
+        for r in records:
+            write(r)
+
+
+@contextlib.contextmanager
+def rejects_writer(path: str | Path) -> Iterator[Callable[[Record], None]]:
+    """A function that appends one rejected record to `path` (atomic once the block ends),
+    so a stage's rejects are written as they come rather than held in memory."""
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as fh:
+
+        def write(r: Record) -> None:
+            rej = r.meta.rejection
+            head = {"stage": rej.stage, "reason": rej.reason, "raw": rej.raw} if rej else {}
+            row = {**head, "row": r.data, META_COLUMN: r.meta.to_row(json_fields=False)}
+            fh.write(json.dumps(row, ensure_ascii=False, default=str))
+            fh.write("\n")
+
+        yield write
 
 
 def read_records(path: str | Path) -> list[Record]:

@@ -34,6 +34,17 @@ class Output(BaseModel):
     model_config = ConfigDict(extra="forbid")
     dir: Path = Field(description="Run directory; created if missing, resumed if present.")
     format: Literal["parquet", "jsonl"] = "parquet"
+    # File layout only: publish re-cuts the same rows, so (like everything in output but
+    # format) these stay out of the run fingerprint and a finished run may be re-published.
+    file_rows: int = Field(
+        default=100_000, ge=1, description="About the most rows per file in data/."
+    )
+    file_mb: int = Field(
+        default=256,
+        ge=1,
+        description="About the most MiB (uncompressed) per file in data/; files are cut "
+        "evenly so that neither limit is passed.",
+    )
 
 
 class Pipeline(BaseModel):

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import itertools
 import json
 import os
 import shutil
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -31,7 +33,7 @@ _AT_FDCWD = -100
 _RENAME_EXCHANGE = 2
 
 if TYPE_CHECKING:
-    from synthmill.pipeline.pipeline import Pipeline
+    from synthmill.pipeline.pipeline import Output, Pipeline
     from synthmill.pipeline.rundir import RunDir
     from synthmill.pipeline.stage import Stage
 
@@ -39,7 +41,8 @@ if TYPE_CHECKING:
 def publish(rd: RunDir, pipeline: Pipeline, segments: list[list[Stage]]) -> dict[str, Any]:
     """Write data/, stats.json and README.md from the last segment's shards. Idempotent.
 
-    Shards are read one at a time, so publishing needs memory for one shard, not the data.
+    Shards are read one at a time and re-cut into files of about `output.file_rows` rows
+    (or `output.file_mb` MiB), so publishing needs memory for one shard and one row group.
     The files are written into a staging folder that is then swapped in, so data/ holds
     either the old complete dataset or the new one, whenever the process is killed.
     """
@@ -49,7 +52,7 @@ def publish(rd: RunDir, pipeline: Pipeline, segments: list[list[Stage]]) -> dict
     shards = [p for p in shards if pq.ParquetFile(p).metadata.num_rows > 0]
     staging = rd.root / STAGING
     shutil.rmtree(staging, ignore_errors=True)
-    written = _write_data(staging, shards, pipeline.output.format)
+    written = _write_data(staging, shards, pipeline.output)
     swap_in(staging, rd.data_dir)
     parts = [rd.read_json(rd.segment_marker(k))["stages"] for k in range(len(segments))]
     stages = merge(parts, [s.label for s in pipeline.stages])
@@ -91,6 +94,11 @@ class Written:
     rows: int = 0
     origin: Counter[str] = field(default_factory=Counter)
     models: Counter[str] = field(default_factory=Counter)
+
+    def add(self, table: pa.Table) -> None:
+        self.rows += table.num_rows
+        self.origin.update(_value_counts(table, "origin"))
+        self.models.update(_value_counts(table, "model"))
 
 
 def _with_summaries(pipeline: Pipeline, stages: dict[str, Any]) -> dict[str, Any]:
@@ -155,32 +163,96 @@ def _exchange(a: Path, b: Path) -> bool:
     raise OSError(err, os.strerror(err), str(b))
 
 
-def _write_data(data_dir: Path, shards: list[Path], fmt: str) -> Written:
+ROW_GROUP_BYTES = 64 << 20  # a row group holds about this much uncompressed data
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How the published rows are cut: `per_file` rows a file, `group` rows a row group."""
+
+    files: int
+    per_file: int
+    group: int
+
+
+def plan_layout(rows: int, nbytes: int, file_rows: int, file_mb: int) -> Layout:
+    """Even files of at most about `file_rows` rows and `file_mb` MiB, in row groups of
+    about ROW_GROUP_BYTES; a file holds a whole number of row groups."""
+    if rows == 0:
+        return Layout(0, 0, 0)
+    by_bytes = -(-nbytes // (file_mb << 20))
+    per_file = -(-rows // max(1, -(-rows // file_rows), by_bytes))
+    row_bytes = max(nbytes / rows, 1.0)
+    group = max(1, min(per_file, int(ROW_GROUP_BYTES // row_bytes)))
+    per_file = -(-per_file // group) * group
+    return Layout(-(-rows // per_file), per_file, group)
+
+
+def _footer_size(path: Path) -> tuple[int, int]:
+    """(rows, uncompressed bytes) of a Parquet file, from its footer."""
+    meta = pq.ParquetFile(path).metadata
+    nbytes = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
+    return int(meta.num_rows), int(nbytes)
+
+
+def _write_data(data_dir: Path, shards: list[Path], output: Output) -> Written:
+    """Coalesce the shards into `train-NNNNN-of-NNNNN` files (see plan_layout).
+
+    Shards are streamed: memory holds one shard and one row group, not the data.
+    """
     data_dir.mkdir(parents=True, exist_ok=True)
+    fmt = output.format
     ext = "parquet" if fmt == "parquet" else "jsonl"
-    n = len(shards)
+    sizes = [_footer_size(p) for p in shards]
+    layout = plan_layout(
+        sum(r for r, _ in sizes), sum(b for _, b in sizes), output.file_rows, output.file_mb
+    )
+    n = layout.files
     out = Written(files=[data_dir / f"train-{i:05d}-of-{n:05d}.{ext}" for i in range(n)])
-    schema = unified_schema(shards) if shards else pa.schema([])
-    for path, shard in zip(out.files, shards, strict=True):
-        table = conform(pq.read_table(shard), schema)
-        out.rows += table.num_rows
-        out.origin.update(_value_counts(table, "origin"))
-        out.models.update(_value_counts(table, "model"))
+    if n == 0:
+        return out
+    schema = unified_schema(shards)
+    tables = (conform(pq.read_table(shard), schema) for shard in shards)
+    groups = _rebatch(tables, layout.group)
+    per_file = layout.per_file // layout.group
+    for path in out.files:
         with atomic_path(path) as tmp:
             if fmt == "parquet":
-                pq.write_table(table, tmp)
+                with pq.ParquetWriter(tmp, schema) as writer:
+                    for table in itertools.islice(groups, per_file):
+                        out.add(table)
+                        writer.write_table(table, row_group_size=table.num_rows)
             else:
-                _write_jsonl(tmp, table)
+                with open(tmp, "w", encoding="utf-8") as fh:
+                    for table in itertools.islice(groups, per_file):
+                        out.add(table)
+                        _write_jsonl(fh, table)
     return out
 
 
-def _write_jsonl(path: Path, table: pa.Table) -> None:
-    with open(path, "w", encoding="utf-8") as fh:
-        for row in table.to_pylist():
-            meta = row[META_COLUMN]
-            for key in ("params", "verdicts", "scores"):
-                meta[key] = json.loads(meta[key]) if meta[key] else {}
-            fh.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
+def _rebatch(tables: Iterator[pa.Table], size: int) -> Iterator[pa.Table]:
+    """The rows of `tables`, in order, as tables of `size` rows (the last one may be short)."""
+    parts: list[pa.Table] = []
+    held = 0
+    for table in tables:
+        while table.num_rows:
+            take = min(size - held, table.num_rows)
+            parts.append(table.slice(0, take))
+            held += take
+            table = table.slice(take)
+            if held == size:
+                yield pa.concat_tables(parts).combine_chunks()
+                parts, held = [], 0
+    if parts:
+        yield pa.concat_tables(parts).combine_chunks()
+
+
+def _write_jsonl(fh: TextIO, table: pa.Table) -> None:
+    for row in table.to_pylist():
+        meta = row[META_COLUMN]
+        for key in ("params", "verdicts", "scores"):
+            meta[key] = json.loads(meta[key]) if meta[key] else {}
+        fh.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
 
 
 def _value_counts(table: pa.Table, key: str) -> Counter[str]:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from synthmill.errors import RunFailedError, describe_exception, describe_os_error, guard_stage
-from synthmill.io.records_io import read_records, write_records, write_rejects
+from synthmill.io.records_io import read_records, rejects_writer, write_records, write_rejects
 from synthmill.pipeline.columns import check_batch, check_pipeline, check_stages, shard_columns
 from synthmill.pipeline.executors import LocalExecutor, open_executor
 from synthmill.pipeline.pipeline import Pipeline
@@ -242,20 +242,28 @@ class Runner:
             return
         self._check_segment(k)
         shutil.rmtree(rd.segment_dir(k), ignore_errors=True)
-        inputs = ShardedRecords(sorted(rd.segment_dir(k - 1).glob("shard-*.parquet")))
+        label = stage.label
+        inputs = ShardedRecords(
+            sorted(rd.segment_dir(k - 1).glob("shard-*.parquet")),
+            lambda n: self.progress.advance(label, n, 0),  # rows in, as shards are read
+        )
         ctx = self._ctx(stage)
         start = time.perf_counter()
-        rejected: list[Record] = []
-        rows_out = 0
-        kept = _split(guard_stage(stage.process_all(inputs, ctx), stage.label, 0), rejected)
-        for i, chunk in enumerate(chunks(kept, self.pipeline.shard_size)):
-            write_records(rd.shard_path(k, i), chunk)
-            rows_out += len(chunk)
-        self._write_rejects(stage.label, k, 0, rejected)
-        stats = _batch_stats(inputs.count, rejected, time.perf_counter() - start, ctx.counters)
-        stats.wall = stats.seconds
-        stats.rows_out = rows_out
-        self.progress.advance(stage.label, inputs.count, rows_out)
+        stats = StageStats(batches=1)
+        rejects = rd.rejects_path(label, k, 0)
+        with rejects_writer(rejects) as reject:  # streamed, not held
+            kept = _split(guard_stage(stage.process_all(inputs, ctx), label, 0), reject, stats)
+            for i, chunk in enumerate(chunks(kept, self.pipeline.shard_size)):
+                write_records(rd.shard_path(k, i), chunk)
+                stats.rows_out += len(chunk)
+                self.progress.advance(label, 0, len(chunk))
+        if not stats.rejected:
+            rejects.unlink(missing_ok=True)
+        stats.rows_in = inputs.count
+        stats.seconds = stats.wall = time.perf_counter() - start
+        stats.counters.update(ctx.counters)
+        rows_out = stats.rows_out
+        self.progress.advance(label, inputs.count - inputs.reported, 0)
         rd.write_json(
             rd.segment_marker(k), {"rows": rows_out, "stages": _dump({stage.label: stats})}
         )
@@ -264,22 +272,34 @@ class Runner:
 class ShardedRecords:
     """The records of many shard files, re-iterable, read one shard at a time."""
 
-    def __init__(self, paths: list[Path]) -> None:
+    def __init__(self, paths: list[Path], on_read: Callable[[int], None] | None = None) -> None:
         self.paths = paths
         self.count = 0
+        self.reported = 0  # rows given to on_read: each row once, however many passes
+        self.on_read = on_read
 
     def __iter__(self) -> Iterator[Record]:
         self.count = 0
         for path in self.paths:
-            for record in read_records(path):
+            records = read_records(path)
+            new = self.count + len(records) - self.reported
+            if new > 0 and self.on_read is not None:
+                self.on_read(new)
+                self.reported += new
+            for record in records:
                 self.count += 1
                 yield record
 
 
-def _split(records: Iterable[Record], rejected: list[Record]) -> Iterator[Record]:
+def _split(
+    records: Iterable[Record], reject: Callable[[Record], None], stats: StageStats
+) -> Iterator[Record]:
+    """The kept records; rejected ones go to `reject` and are counted in `stats`."""
     for r in records:
-        if r.rejected:
-            rejected.append(r)
+        if r.meta.rejection is not None:
+            reject(r)
+            stats.rejected[r.meta.rejection.reason] += 1
+            stats.transient += int(r.meta.rejection.transient)
         else:
             yield r
 

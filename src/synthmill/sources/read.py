@@ -56,6 +56,7 @@ class Read(Source):
     origin: Origin = Field(default="real", description="Is this data human-written or synthetic?")
     limit: int | None = Field(default=None, ge=1, description="Read at most this many rows.")
     _files: list[Path] | None = PrivateAttr(default=None)  # fixed by preflight()
+    _rows: int | None = PrivateAttr(default=None)  # counted by preflight(), for progress
 
     @field_validator("path")
     @classmethod
@@ -86,8 +87,13 @@ class Read(Source):
                 break
             fmt = self.format or sniff_format(path)
             n += scan_rows(path, fmt, kinds, text_column=self.text_column, per=self.per, limit=left)
+        self._rows = n
         if n == 0:
             log.warning("%s holds no rows; the run will publish 0 rows", self.path)
+
+    def count(self) -> int | None:
+        """The rows preflight() found (it reads every file), so progress has a total."""
+        return self._rows
 
     def rows(self, ctx: StageContext) -> Iterator[Record]:
         n = 0
