@@ -1,7 +1,18 @@
-"""Tabular synthesis: speed, fidelity, detection, utility and privacy of `copula`.
+"""Tabular synthesis: speed, fidelity, detection, utility and privacy of each method.
 
     .venv/bin/python bench/tabular.py                         # writes bench/results/tabular.json
     .venv/bin/python bench/tabular.py --sdv-python /tmp/sdvenv/bin/python
+    .venv/bin/python bench/tabular.py --methods dp,argn       # adds them to the same file
+
+`copula` runs on 3 seeds; `dp` (smartnoise-synth MST at epsilon 1, default delta, numeric
+bounds found under DP with a tenth of epsilon) and `argn` (mostlyai-engine TabularARGN,
+default epochs with early stopping) on seed 0 only: they take minutes on 2 cores. The
+default dp may stop with an error (bounds not found at that epsilon): it is recorded.
+`dp_bounds_given` (germancredit) is MST with round public bounds (a term up to 6 years,
+amounts up to 20,000 DM, ages 18 to 100): all of epsilon goes to the synthesizer.
+`dp_bounds_from_data` reads the numeric bounds from the training rows, which the
+guarantee then does not cover (everything else is under epsilon 1).
+With --methods, the other methods' results already in --out are kept.
 
 Datasets: shared/data/germancredit.csv and scikit-learn's bundled iris, wine,
 breast_cancer, digits (classification) and diabetes (regression). For each dataset and
@@ -36,6 +47,8 @@ from threadpoolctl import threadpool_limits
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._machine import machine
+from synthmill.errors import DataError
+from synthmill.tabular import run
 from synthmill.tabular.copula import GaussianCopula
 from synthmill.tabular.evaluation import evaluate, headline, split_holdout
 from synthmill.tabular.table import read_table
@@ -43,6 +56,11 @@ from synthmill.tabular.table import read_table
 ROOT = Path(__file__).resolve().parents[1]
 GERMAN = ROOT.parent / "shared" / "data" / "germancredit.csv"
 SEEDS = (0, 1, 2)
+GERMAN_BOUNDS = {
+    "duration_in_month": (0.0, 72.0),
+    "credit_amount": (0.0, 20000.0),
+    "age_in_years": (18.0, 100.0),
+}
 SDV_SCRIPT = """
 import sys, time, pandas as pd
 from sdv.metadata import Metadata
@@ -99,6 +117,17 @@ def run_copula(train: pa.Table, target: str, seed: int) -> tuple[pa.Table, float
     return syn, fitted - start, time.perf_counter() - fitted
 
 
+def run_method(
+    method: str, train: pa.Table, target: str, seed: int, options: run.Options
+) -> tuple[pa.Table, float, float, dict[str, Any]]:
+    start = time.perf_counter()
+    model = run.make(method, seed, target, options).fit(train)
+    fitted = time.perf_counter()
+    syn = pa.concat_tables(list(model.sample(train.num_rows)))
+    extra = {k: v for k, v in (run.guarantee(model) or {}).items() if k in ("epsilon", "delta")}
+    return syn, fitted - start, time.perf_counter() - fitted, extra
+
+
 def run_sdv(python: str, train: pa.Table, seed: int) -> tuple[pa.Table, float, float]:
     with tempfile.TemporaryDirectory() as tmp:
         src, out = Path(tmp) / "train.csv", Path(tmp) / "syn.csv"
@@ -130,34 +159,67 @@ def scored(
 
 
 def mean_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    if "error" in runs[0]:
+        return {"error": runs[0]["error"]}
     keys = [k for k, v in runs[0].items() if isinstance(v, int | float)]
     return {k: round(statistics.fmean(r[k] for r in runs if r.get(k) is not None), 4) for k in keys}
 
 
-def bench_dataset(name: str, table: pa.Table, target: str, sdv: str | None) -> dict[str, Any]:
+def bench_slow_methods(
+    name: str, table: pa.Table, target: str, wanted: list[str]
+) -> dict[str, list[dict[str, Any]]]:
+    """dp and argn on the seed-0 split."""
+    seed = SEEDS[0]
+    train, hold = split_holdout(table, 0.2, seed, target)
+    variants: list[tuple[str, str, run.Options]] = []
+    if "dp" in wanted:
+        variants.append(("dp", "dp", run.Options(epsilon=1.0)))
+        if name == "germancredit":
+            variants.append(("dp_bounds_given", "dp", run.Options(bounds=GERMAN_BOUNDS)))
+        variants.append(("dp_bounds_from_data", "dp", run.Options(bounds="data")))
+    if "argn" in wanted:
+        variants.append(("argn", "argn", run.Options()))
+    found: dict[str, list[dict[str, Any]]] = {}
+    for label, method, options in variants:
+        try:
+            syn, fit_s, sample_s, extra = run_method(method, train, target, seed, options)
+        except DataError as exc:  # dp's default: DP bounds may not be found at this epsilon
+            found[label] = [{"error": str(exc)}]
+        else:
+            found[label] = [{**scored(train, syn, hold, target, seed, fit_s, sample_s), **extra}]
+        print(name, label, json.dumps(found[label][0]), flush=True)
+    return found
+
+
+def bench_dataset(
+    name: str, table: pa.Table, target: str, sdv: str | None, wanted: list[str]
+) -> dict[str, Any]:
     result: dict[str, Any] = {
         "rows": table.num_rows,
         "columns": table.num_columns,
         "target": target,
     }
-    methods: dict[str, list[dict[str, Any]]] = {"copula": []}
-    for seed in SEEDS:
+    methods: dict[str, list[dict[str, Any]]] = {}
+    for seed in SEEDS if "copula" in wanted else ():
         train, hold = split_holdout(table, 0.2, seed, target)
         syn, fit_s, sample_s = run_copula(train, target, seed)
-        methods["copula"].append(scored(train, syn, hold, target, seed, fit_s, sample_s))
+        methods.setdefault("copula", []).append(
+            scored(train, syn, hold, target, seed, fit_s, sample_s)
+        )
         if sdv and seed == SEEDS[0]:
             syn, fit_s, sample_s = run_sdv(sdv, train, seed)
             methods["sdv_gaussian_copula"] = [
                 scored(train, syn, hold, target, seed, fit_s, sample_s)
             ]
         print(name, seed, json.dumps(methods["copula"][-1]), flush=True)
+    methods |= bench_slow_methods(name, table, target, wanted)
     result["methods"] = {m: {"mean": mean_of(runs), "runs": runs} for m, runs in methods.items()}
     train, hold = split_holdout(table, 0.2, SEEDS[0], target)
     floor = headline(evaluate(train, hold, seed=SEEDS[0]))  # real vs real: the noise floor
     result["real_holdout_as_synthetic"] = {
         k: floor[k] for k in ("fidelity", "column_shapes", "pair_trends", "detection_auc")
     }
-    if "sdv_gaussian_copula" in methods:
+    if "sdv_gaussian_copula" in methods and "copula" in methods:
         ours = methods["copula"][0]
         theirs = methods["sdv_gaussian_copula"][0]
         result["sdv_over_copula"] = {
@@ -223,12 +285,25 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sdv-python", help="Python of a throwaway venv with sdv installed.")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "tabular.json"))
+    parser.add_argument("--methods", default="copula", help="copula,dp,argn (comma-separated)")
+    parser.add_argument("--datasets", default="", help="only these (comma-separated)")
     args = parser.parse_args()
+    wanted = [m.strip() for m in args.methods.split(",") if m.strip()]
+    out = Path(args.out)
+    previous = json.loads(out.read_text(encoding="utf-8")) if out.exists() else {}
     report: dict[str, Any] = {
         "machine": machine(),
         "scipy": metadata.version("scipy"),
         "seeds": list(SEEDS),
     }
+    for package in ("smartnoise-synth", "mostlyai-engine", "torch"):
+        try:
+            report[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            continue
+    # keep what earlier runs measured for the methods not run now
+    report = {**previous, **report, "runs": previous.get("runs", [])}
+    report["runs"].append({"methods": wanted, "command": sys.argv[1:], "machine": machine()})
     if args.sdv_python:
         version = subprocess.run(
             [args.sdv_python, "-c", "import sdv; print(sdv.__version__)"],
@@ -237,14 +312,27 @@ def main() -> None:
             check=True,
         )
         report["sdv"] = version.stdout.strip()
+    only = {d for d in args.datasets.split(",") if d}
     with threadpool_limits(1):
-        report["speed_100k_x_20"] = bench_speed(args.sdv_python)
-        print("speed", report["speed_100k_x_20"], flush=True)
-        report["datasets"] = {
-            name: bench_dataset(name, t, target, args.sdv_python)
-            for name, (t, target) in datasets().items()
-        }
-    Path(args.out).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+        if "copula" in wanted:
+            report["speed_100k_x_20"] = bench_speed(args.sdv_python)
+            print("speed", report["speed_100k_x_20"], flush=True)
+        found = report.setdefault("datasets", {})
+        for name, (t, target) in datasets().items():
+            if only and name not in only:
+                continue
+            fresh = bench_dataset(
+                name, t, target, args.sdv_python if "copula" in wanted else None, wanted
+            )
+            if name in found:
+                if "copula" in wanted and not args.sdv_python:  # its ratio would be stale
+                    found[name].pop("sdv_over_copula", None)
+                    found[name]["methods"].pop("sdv_gaussian_copula", None)
+                found[name]["methods"] |= fresh.pop("methods")
+                found[name] |= fresh
+            else:
+                found[name] = fresh
+            out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     print(f"wrote {args.out}")
 
 

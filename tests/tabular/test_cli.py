@@ -163,7 +163,6 @@ def test_a_single_column_works_and_says_there_are_no_pairs(
         (b"a,b\n" + b"".join(b"%d,yes\n" % i for i in range(50)), ("--target", "b"), "one value"),
         (b"a,b\n1,x\n2,y\n", ("--target", "c"), "is not a column"),
         ("name,city\nJos\xe9,K\xf6ln\n".encode("latin-1"), (), "not UTF-8"),
-        (b"a,b\n1,x\n2,y\n", ("--method", "dp"), "not available yet"),
         (b"a,b\n1,x\n2,y\n", ("--method", "gan"), "unknown method"),
         (b"a,b\n1,x\n", ("--holdout", "0.5"), "too few"),
         (b"a,a,b\n1,2,x\n", (), "column names repeat: a"),

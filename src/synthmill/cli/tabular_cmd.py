@@ -18,7 +18,8 @@ from rich.table import Table
 from synthmill.errors import MissingExtraError
 
 tabular = typer.Typer(
-    help="Synthesize tables (Gaussian copula) and measure fidelity, utility and privacy.",
+    help="Synthesize tables (Gaussian copula, differentially private MST, deep TabularARGN) "
+    "and measure fidelity, utility and privacy.",
     no_args_is_help=True,
 )
 
@@ -35,7 +36,11 @@ def _require() -> None:
 def synthesize(
     real: Path = typer.Argument(..., help="Real table: a .csv or .parquet file."),
     out: Path = typer.Option(..., "--out", "-o", help="Run directory to write."),
-    method: str = typer.Option("copula", help="Synthesizer: copula."),
+    method: str = typer.Option(
+        "copula",
+        help="Synthesizer: copula (Gaussian copula), dp (differentially private, "
+        "smartnoise-synth MST/AIM) or argn (deep autoregressive, mostlyai-engine TabularARGN).",
+    ),
     rows: int | None = typer.Option(
         None, min=1, help="Rows to make (default: as many as trained on)."
     ),
@@ -45,6 +50,24 @@ def synthesize(
     ),
     holdout: float = typer.Option(
         0.2, help="Share of real rows kept out of the fit for evaluation."
+    ),
+    epsilon: float | None = typer.Option(
+        None, help="dp: privacy budget epsilon, in total (default 1.0)."
+    ),
+    delta: float | None = typer.Option(
+        None, help="dp: delta (default 1 / (n * sqrt(n)) for n training rows)."
+    ),
+    dp_mechanism: str | None = typer.Option(
+        None, help="dp: smartnoise-synth mechanism, mst (default) or aim."
+    ),
+    bounds: str | None = typer.Option(
+        None,
+        help="dp: public bounds of numeric columns, 'age=18:100,amount=0:20000' (no epsilon "
+        "spent); columns not named get DP bounds from a tenth of epsilon; 'data' reads them "
+        "from the rows, which the guarantee then does not cover.",
+    ),
+    epochs: float | None = typer.Option(
+        None, help="argn: most training epochs (default 100, with early stopping)."
     ),
     name: str | None = typer.Option(None, help="Dataset name in the card (default: REAL's name)."),
     overwrite: bool = typer.Option(
@@ -56,13 +79,26 @@ def synthesize(
     from synthmill.cli.run_cmd import execute
     from synthmill.pipeline.pipeline import Pipeline
     from synthmill.tabular import run
+    from synthmill.tabular.dp import parse_bounds
     from synthmill.tabular.table import read_table
 
-    run.check_method(method)
+    given = {"--epsilon": epsilon, "--delta": delta, "--dp-mechanism": dp_mechanism}
+    given |= {"--bounds": bounds}
+    _only_for(method, "dp", given)
+    _only_for(method, "argn", {"--epochs": epochs})
+    parsed = parse_bounds(bounds) if method == "dp" else None
+    epsilon = 1.0 if epsilon is None else epsilon
+    dp_mechanism = dp_mechanism or "mst"
+    run.check_method(method, run.Options(epsilon, delta, dp_mechanism, parsed, epochs))
     run.check(read_table(real), target, holdout, seed)
     report = out.absolute() / "evaluation.json"
     stage: dict[str, Any] = {"use": "tabular.synthesize", "method": method, "holdout": holdout}
     stage |= {k: v for k, v in (("rows", rows), ("target", target)) if v is not None}
+    if method == "dp":
+        stage |= {"epsilon": epsilon, "dp_mechanism": dp_mechanism}
+        stage |= {k: v for k, v in (("delta", delta), ("bounds", parsed)) if v is not None}
+    if method == "argn" and epochs is not None:
+        stage["epochs"] = epochs
     config = {
         "name": name or f"{real.stem}-synthetic",
         "seed": seed,
@@ -72,7 +108,23 @@ def synthesize(
     }
     execute(Pipeline.from_config(config), overwrite, lambda r: f"{r.rows} synthetic rows")
     result = json.loads(report.read_text(encoding="utf-8"))
+    guarantee = result.get("privacy_guarantee")
+    if guarantee:
+        typer.echo(
+            f"differential privacy: epsilon {guarantee['epsilon']:g}, "
+            f"delta {guarantee['delta']:.3g} ({guarantee['mechanism']}, {guarantee['library']})"
+        )
     _show(result["evaluation"], Console())
+
+
+def _only_for(method: str, owner: str, options: dict[str, Any]) -> None:
+    """Options of another method are an error, not silently ignored."""
+    from synthmill.errors import ConfigError
+    from synthmill.tabular.run import METHODS
+
+    given = [name for name, value in options.items() if value is not None]
+    if given and method != owner and method in METHODS:
+        raise ConfigError(f"{', '.join(given)} is for --method {owner}, not {method}")
 
 
 def _show(ev: dict[str, Any], console: Console) -> None:

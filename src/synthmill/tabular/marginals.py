@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy import stats
+from scipy import signal, stats
 
 Array = np.ndarray[Any, Any]
 KNOTS = 1001  # quantile knots of the empirical marginal
@@ -35,8 +35,10 @@ class Marginal:
     grid: Array | None = None  # smoothed only: x grid and the CDF on it
     grid_cdf: Array | None = None
 
-    def _frozen(self) -> Any:
-        return getattr(stats, self.family)(**self.params)
+    def _family(self) -> Any:
+        # not frozen: freezing a scipy distribution builds a new instance (and its
+        # docstrings) each time, most of a small table's fit time
+        return getattr(stats, self.family)
 
     def cdf(self, x: Array) -> Array:
         if self.grid is not None and self.grid_cdf is not None:
@@ -44,7 +46,7 @@ class Marginal:
         if self.knots is not None:
             probs = np.linspace(0.0, 1.0, len(self.knots))
             return np.interp(x, self.knots, probs)
-        return np.asarray(self._frozen().cdf(x), dtype=float)
+        return np.asarray(self._family().cdf(x, **self.params), dtype=float)
 
     def ppf(self, u: Array) -> Array:
         if self.grid is not None and self.grid_cdf is not None:
@@ -52,7 +54,7 @@ class Marginal:
         if self.knots is not None:
             probs = np.linspace(0.0, 1.0, len(self.knots))
             return np.interp(u, probs, self.knots)
-        return np.asarray(self._frozen().ppf(u), dtype=float)
+        return np.asarray(self._family().ppf(u, **self.params), dtype=float)
 
     def describe(self) -> str:
         if self.grid is not None:
@@ -80,7 +82,8 @@ def smoothed(x: Array) -> Marginal | None:
     counts, _ = np.histogram(x, bins=grid)  # binned, then convolved: O(GRID), any n
     width = grid[1] - grid[0]
     offsets = np.arange(-int(4 * h / width) - 1, int(4 * h / width) + 2) * width
-    density = np.convolve(counts, np.exp(-0.5 * (offsets / h) ** 2), mode="same")
+    kernel = np.exp(-0.5 * (offsets / h) ** 2)
+    density = np.maximum(signal.fftconvolve(counts, kernel, mode="same"), 0.0)
     cdf = np.concatenate([[0.0], np.cumsum(density)])
     cdf = cdf / cdf[-1] + np.linspace(0.0, 1e-9, GRID + 1)  # strictly increasing
     return Marginal("smoothed", {"bandwidth": h}, grid=grid, grid_cdf=cdf)

@@ -57,7 +57,10 @@ class Synthesize(GlobalStage):
         ("scipy", "scipy", "tabular"),
         ("sklearn", "scikit-learn", "tabular"),
     )
-    method: Literal["copula"] = Field(description="Synthesizer: copula (Gaussian copula).")
+    method: Literal["copula", "dp", "argn"] = Field(
+        description="Synthesizer: copula (Gaussian copula), dp (smartnoise-synth MST/AIM, "
+        "differentially private) or argn (mostlyai-engine TabularARGN)."
+    )
     rows: int | None = Field(
         default=None, ge=1, description="Rows to make; default: as many as trained on."
     )
@@ -71,6 +74,20 @@ class Synthesize(GlobalStage):
         lt=1.0,
         description="Share of real rows kept out of the fit for evaluation.",
     )
+    epsilon: float = Field(default=1.0, gt=0, description="dp: the privacy budget epsilon.")
+    delta: float | None = Field(
+        default=None, gt=0, lt=1, description="dp: delta; default 1 / (rows * sqrt(rows))."
+    )
+    dp_mechanism: Literal["mst", "aim"] = Field(default="mst", description="dp: MST or AIM.")
+    bounds: dict[str, tuple[float, float]] | Literal["data"] | None = Field(
+        default=None,
+        description="dp: [lo, hi] of numeric columns (public knowledge, no epsilon spent); "
+        "others get DP bounds from a tenth of epsilon; 'data' reads them from the rows, "
+        "outside the guarantee.",
+    )
+    epochs: float | None = Field(
+        default=None, gt=0, description="argn: most training epochs (default 100, early stop)."
+    )
     evaluation: str | None = Field(default=None, description="Write the evaluation JSON here.")
     _result: dict[str, Any] | None = PrivateAttr(default=None)
 
@@ -78,13 +95,18 @@ class Synthesize(GlobalStage):
         from synthmill.tabular import run
 
         table = records_table(records)
-        fitted = run.fit(table, self.method, ctx.seed, self.target, self.holdout)
+        options = run.Options(self.epsilon, self.delta, self.dp_mechanism, self.bounds, self.epochs)
+        fitted = run.fit(table, self.method, ctx.seed, self.target, self.holdout, options)
         rows = self.rows or fitted.train.num_rows
+        params: dict[str, Any] = {"method": self.method}
+        guarantee = run.guarantee(fitted.model)
+        if guarantee:
+            params |= {k: guarantee[k] for k in ("epsilon", "delta", "mechanism")}
         kept: list[pa.Table] = []
         for shard, part in enumerate(fitted.model.sample(rows, SHARD_ROWS)):
             if sum(t.num_rows for t in kept) < EVAL_ROWS:
                 kept.append(part)
-            yield from self._records(part, shard, ctx)
+            yield from self._records(part, shard, ctx, params)
         ctx.count("real rows trained on", fitted.train.num_rows)
         ctx.count("real rows held out", fitted.holdout.num_rows)
         self._result = run.evaluation(fitted, pa.concat_tables(kept), ctx.seed)
@@ -92,8 +114,10 @@ class Synthesize(GlobalStage):
             text = json.dumps(self._result, indent=2, default=str) + "\n"
             write_text_atomic(Path(self.evaluation), text)
 
-    def _records(self, part: pa.Table, shard: int, ctx: StageContext) -> Iterator[Record]:
-        params = {"method": self.method, "shard": shard}
+    def _records(
+        self, part: pa.Table, shard: int, ctx: StageContext, base: dict[str, Any]
+    ) -> Iterator[Record]:
+        params = {**base, "shard": shard}
         for i, row in enumerate(part.to_pylist()):
             yield Record.new(
                 row,
@@ -114,4 +138,20 @@ class Synthesize(GlobalStage):
             result = json.loads(Path(self.evaluation).read_text(encoding="utf-8"))
         if result is None:
             return None
-        return card_summary(result["evaluation"], result.get("models"))
+        rows = card_summary(result["evaluation"], result.get("models"))
+        guarantee = result.get("privacy_guarantee")
+        if guarantee:
+            covered = "" if guarantee.get("covered", True) else "; numeric bounds NOT covered"
+            head = {
+                "dp_epsilon": {
+                    "score": f"{guarantee['epsilon']:g}",
+                    "detail": f"{guarantee['mechanism']} ({guarantee['library']}); "
+                    f"{guarantee['epsilon_for_bounds']:g} of it for numeric bounds{covered}",
+                },
+                "dp_delta": {
+                    "score": f"{guarantee['delta']:.3g}",
+                    "detail": "public: " + ", ".join(guarantee["public"]),
+                },
+            }
+            rows = {**head, **rows}
+        return rows
