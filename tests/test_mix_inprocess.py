@@ -120,3 +120,10 @@ def test_impossible_shares_are_config_errors(tmp_path: Path) -> None:
     rows = [Record.new({"text": "a"}, key=0, stage="read", origin="real")]
     with pytest.raises(ConfigError, match="needs both real and synthetic rows"):
         select(rows, 0.5, None, seed=0)
+
+
+def test_plain_text_files_go_into_text_column(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("a note written by a person\n")
+    rows, _ = run(tmp_path, real=[str(tmp_path / "notes.txt")], text_column="body")
+    assert [r.data["body"] for r in rows] == ["a note written by a person\n"]
+    assert "text" not in rows[0].data
