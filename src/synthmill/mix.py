@@ -6,15 +6,20 @@ Each row keeps its origin (real or synthetic) in `meta.origin`, and `meta.params
 records the dataset it came from and its generation (0 for real data), so the card's
 synthetic share and any later audit can trace every row. Subsampling ranks rows by a hash
 of (seed, row id), so the same inputs and seed always give the same rows.
+
+The inputs are read twice rather than held: a first pass keeps an 8-byte hash a row to
+decide which rows the share and budget keep, the second yields those rows.
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from array import array
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
+import numpy as np
 from pydantic import Field, PrivateAttr, model_validator
 
 from synthmill.errors import ConfigError
@@ -99,45 +104,64 @@ class Mix(Source):
             synth = [(p, g) for p, g in synth if g == newest]
         return inputs + [(p, "synthetic", g) for p, g in synth]
 
-    def _load(self, path: str, origin: Origin, generation: int) -> tuple[list[Record], int]:
-        """The rows of one dataset and how many of them had another stored origin.
+    def _records(
+        self, path: str, origin: Origin, generation: int, disagree: list[int]
+    ) -> Iterator[Record]:
+        """The rows of one dataset; disagree[0] counts those with another stored origin.
 
         The --real/--synthetic choice decides a row's origin; stored provenance that says
         otherwise is overridden (and counted, for a warning in the card).
         """
         name = dataset_name(path)
-        out, disagree = [], 0
         for file in expand(dataset_files(path)):
             rows = read_rows(file, sniff_format(file), text_column=self.text_column)
             for index, row in enumerate(rows):
                 if isinstance(row.get(META_COLUMN), dict):
                     record = Record.from_row(row)
                     if record.meta.origin != origin:
-                        disagree += 1
+                        disagree[0] += 1
                         record = record.with_meta(origin=origin)
                 else:
                     key = (name, generation, file.name, index)
                     record = Record.new(row, key=key, stage=self.label, origin=origin)
-                out.append(_with_lineage(record, name, generation))
-        return out, disagree
+                yield _with_lineage(record, name, generation)
 
     def rows(self, ctx: StageContext) -> Iterator[Record]:
-        pool: list[Record] = []
+        ranks: dict[bool, array[int]] = {True: array("Q"), False: array("Q")}  # by is-real
         columns: dict[str, set[str]] = {}
-        for path, origin, generation in self._inputs():
-            records, disagree = self._load(path, origin, generation)
-            if disagree:
+        for path, origin, generation in self._inputs():  # pass 1: hashes, not rows
+            disagree = [0]
+            have: set[str] = set()
+            for r in self._records(path, origin, generation, disagree):
+                have.update(r.data)
+                ranks[r.meta.origin == "real"].append(_rank(ctx.seed, r))
+            if disagree[0]:
                 self._warnings.append(
-                    f"{disagree} rows of {dataset_name(path)} were stored as "
+                    f"{disagree[0]} rows of {dataset_name(path)} were stored as "
                     f"{'synthetic' if origin == 'real' else 'real'} but given as {origin}; "
                     f"counted as {origin}"
                 )
-            columns[dataset_name(path)] = {c for r in records for c in r.data}
-            pool += records
+            columns[dataset_name(path)] = have
         self._warnings += column_warnings(columns)
         for warning in self._warnings:
             print(f"warning: {warning}", file=sys.stderr)
-        yield from _unique_ids(select(pool, self.synthetic_share, self.budget, ctx.seed))
+        n_real, n_synth = len(ranks[True]), len(ranks[False])
+        check_share(self.synthetic_share, n_real, n_synth)
+        k_real, k_synth = shares(n_real, n_synth, self.synthetic_share, self.budget)
+        cut = {True: _cutoff(ranks[True], k_real), False: _cutoff(ranks[False], k_synth)}
+        del ranks
+        yield from _unique_ids(self._chosen(cut, ctx.seed))
+
+    def _chosen(self, cut: dict[bool, tuple[int, int] | None], seed: int) -> Iterator[Record]:
+        """Pass 2: the rows whose (rank, position among their kind) is within the cut."""
+        position = {True: 0, False: 0}
+        for path, origin, generation in self._inputs():
+            for r in self._records(path, origin, generation, [0]):
+                real = r.meta.origin == "real"
+                limit = cut[real]
+                if limit is None or (_rank(seed, r), position[real]) <= limit:
+                    yield r
+                position[real] += 1
 
     def process(self, batch: list[Record], ctx: StageContext) -> list[Record]:
         """Count rows per origin, dataset and generation; the counts go into the card."""
@@ -171,7 +195,31 @@ def _with_lineage(record: Record, source: str, generation: int) -> Record:
     return record.with_meta(params=params)
 
 
-def _unique_ids(records: list[Record]) -> Iterator[Record]:
+def _rank(seed: int, record: Record) -> int:
+    """The 64-bit hash of (seed, id) that orders rows for subsampling."""
+    return int(stable_hash(seed, record.meta.id), 16)
+
+
+def _cutoff(ranks: array[int], k: int) -> tuple[int, int] | None:
+    """The k-th smallest (rank, position): rows at or below it are kept; None keeps all."""
+    if k >= len(ranks):
+        return None
+    if k <= 0:
+        return (-1, -1)
+    values = np.frombuffer(ranks, dtype=np.uint64)
+    i = int(np.argsort(values, kind="stable")[k - 1])
+    return (int(values[i]), i)
+
+
+def check_share(share: float | None, n_real: int, n_synth: int) -> None:
+    """A share strictly between 0 and 1 needs rows of both kinds."""
+    if share is not None and ((share > 0 and not n_synth) or (share < 1 and not n_real)):
+        raise ConfigError(
+            f"synthetic_share {share} needs both real and synthetic rows; add the missing kind"
+        )
+
+
+def _unique_ids(records: Iterable[Record]) -> Iterator[Record]:
     """Rows from different runs may share an id; give later ones a derived id."""
     seen: set[str] = set()
     for r in records:
@@ -206,13 +254,12 @@ def shares(n_real: int, n_synth: int, share: float | None, budget: int | None) -
 
 
 def select(pool: list[Record], share: float | None, budget: int | None, seed: int) -> list[Record]:
-    """Keep the rows that meet the share and budget; raise if the share cannot be met."""
+    """Keep the rows that meet the share and budget; raise if the share cannot be met.
+
+    The in-memory form of what Mix.rows() does in two passes (tests compare the two)."""
     real = [r for r in pool if r.meta.origin == "real"]
     synth = [r for r in pool if r.meta.origin != "real"]
-    if share is not None and ((share > 0 and not synth) or (share < 1 and not real)):
-        raise ConfigError(
-            f"synthetic_share {share} needs both real and synthetic rows; add the missing kind"
-        )
+    check_share(share, len(real), len(synth))
     k_real, k_synth = shares(len(real), len(synth), share, budget)
     return _take(real, k_real, seed) + _take(synth, k_synth, seed)
 
