@@ -189,6 +189,7 @@ def test_a_missing_library_is_one_line_naming_the_install_command(
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow
 def test_dp_bounds_not_found_under_dp_ask_for_bounds(
     tmp_path: Path, main: Callable[..., Ran]
 ) -> None:
