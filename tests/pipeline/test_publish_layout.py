@@ -7,9 +7,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import datasets
 import pyarrow as pa
 import pyarrow.parquet as pq
-import pytest
 
 from synthmill import Pipeline
 from synthmill.export.rundata import RunData
@@ -55,7 +55,6 @@ def _shard(start: int, n: int) -> pa.Table:
 def test_500k_rows_in_1000_row_shards_publish_as_5_files_load_dataset_reads(
     tmp_path: Path,
 ) -> None:
-    datasets = pytest.importorskip("datasets")  # in the test extra
     shards = []
     for i in range(500):
         shards.append(tmp_path / "work" / f"shard-{i:05d}.parquet")
