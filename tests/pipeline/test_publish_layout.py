@@ -10,6 +10,7 @@ from pathlib import Path
 import datasets
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 
 from synthmill import Pipeline
 from synthmill.export.rundata import RunData
@@ -52,6 +53,7 @@ def _shard(start: int, n: int) -> pa.Table:
     return pa.table({"n": pa.array(range(start, start + n)), "text": text, META_COLUMN: meta})
 
 
+@pytest.mark.slow
 def test_500k_rows_in_1000_row_shards_publish_as_5_files_load_dataset_reads(
     tmp_path: Path,
 ) -> None:
@@ -92,6 +94,7 @@ def _run(tmp_path: Path, overrides: dict[str, object]) -> Pipeline:
     return Pipeline.from_config(config)
 
 
+@pytest.mark.slow
 def test_a_run_publishes_few_files_and_a_relayout_resumes_with_the_same_rows(
     tmp_path: Path,
 ) -> None:

@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 from rich.console import Console
 
@@ -56,6 +57,7 @@ def test_totals_are_estimated_from_the_stages_before_and_eta_follows_the_rate() 
     assert lines[-1].endswith("done dedup: 300/600 rows in, 0 kept, 30 rows/s, 0:00:10 elapsed")
 
 
+@pytest.mark.slow
 def test_a_piped_run_shows_rate_and_eta_for_every_stage_the_global_one_too(
     tmp_path: Path,
 ) -> None:
