@@ -42,7 +42,7 @@ TESTS[minhash]="tests/curate/test_minhash.py tests/properties/test_dedup_props.p
 SOURCES[verify]="src/synthmill/verify/equivalence.py src/synthmill/verify/numbers.py src/synthmill/verify/extract.py src/synthmill/verify/units.py src/synthmill/verify/fastsym.py src/synthmill/verify/math_check.py"
 TESTS[verify]="tests/verify/test_equivalence.py tests/properties/test_equivalence_props.py"
 SOURCES[pipeline]="src/synthmill/pipeline/stats.py src/synthmill/pipeline/publish.py src/synthmill/pipeline/runner.py src/synthmill/pipeline/stage.py src/synthmill/pipeline/transient.py src/synthmill/pipeline/columns.py"
-TESTS[pipeline]="tests/pipeline/test_card_shards.py tests/pipeline/test_engine.py tests/pipeline/test_columns.py"
+TESTS[pipeline]="tests/pipeline/test_card_shards.py tests/pipeline/test_engine.py tests/test_mix_inprocess.py"
 
 groups=("$@")
 [[ ${#groups[@]} -gt 0 ]] || groups=(card mix records minhash verify pipeline)
