@@ -28,7 +28,8 @@ REQUIRED: dict[str, dict[str, Any]] = {
     "filter.expression": {"expr": "{{ 'x' in text }}"},
     "tabular.synthesize": {"method": "copula"},
 }
-WRITE_OPTIONS = {"output_columns"}  # column options that name what a stage writes
+# column options that name what a stage writes (an option name, or stage.option)
+WRITE_OPTIONS = {"output_columns", "topics.cluster.columns"}
 COLUMN_OPTION = re.compile(r"(^|_)columns?$")
 
 
@@ -67,7 +68,9 @@ def column_options() -> list[tuple[str, str]]:
         (use, name)
         for use in reading_stages()
         for name in stage_class(use).model_fields
-        if COLUMN_OPTION.search(name) and name not in WRITE_OPTIONS
+        if COLUMN_OPTION.search(name)
+        and name not in WRITE_OPTIONS
+        and f"{use}.{name}" not in WRITE_OPTIONS
     ]
 
 

@@ -63,8 +63,10 @@ def dedup(
     confirm: Literal["estimate", "exact"] = typer.Option(
         "exact", help="minhash: confirm candidates by exact Jaccard or the MinHash estimate."
     ),
-    id_column: str = typer.Option(
-        "id", help="duplicate_of names this column's value when a row has it."
+    id_column: str | None = typer.Option(
+        None,
+        help="duplicate_of names this column's value (default: id, where rows have it); "
+        "a column the rows lack is an error.",
     ),
     memory_mb: float = typer.Option(256, help="exact: hashes kept in memory before spilling."),
     index: Literal["auto", "exact", "hnsw"] = typer.Option(
@@ -75,12 +77,11 @@ def dedup(
 ) -> None:
     """Remove duplicate rows; each removed row names the kept row it duplicated."""
     stage: Stage
+    ids = {"id_column": id_column} if id_column else {}
     if method is Method.exact:
         from synthmill.curate.exact_dedup import ExactDedup
 
-        stage = build(
-            ExactDedup, {"columns": column, "id_column": id_column, "memory_mb": memory_mb}
-        )
+        stage = build(ExactDedup, {"columns": column, "memory_mb": memory_mb} | ids)
     elif method is Method.minhash:
         from synthmill.curate.minhash_dedup import MinHashDedup
 
@@ -93,8 +94,8 @@ def dedup(
                 "num_perm": num_perm,
                 "confirm": confirm,
                 "recall": recall,
-                "id_column": id_column,
             }
+            | ids
             | ({"threshold": threshold} if threshold is not None else {}),
         )
     else:
@@ -102,7 +103,8 @@ def dedup(
 
         stage = build(
             SemanticDedup,
-            {"columns": column, "index": index, "id_column": id_column}
+            {"columns": column, "index": index}
+            | ids
             | ({"threshold": threshold} if threshold is not None else {}),
         )
     show(run([stage], src, out, seed, overwrite))

@@ -23,7 +23,7 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import Field
 
-from synthmill.curate.kept import mark
+from synthmill.curate.kept import id_reads, mark
 from synthmill.pipeline.stage import GlobalStage, StageContext
 from synthmill.records import Record
 
@@ -54,7 +54,7 @@ class ExactDedup(GlobalStage):
     )
 
     def reads(self) -> list[str]:
-        return list(self.columns)
+        return list(self.columns) + id_reads(self.id_column, self.model_fields_set)
 
     def normalize(self, text: str) -> str:
         text = unicodedata.normalize("NFKC", text)

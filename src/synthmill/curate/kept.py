@@ -13,6 +13,12 @@ from synthmill.records import Record
 KeptRef = tuple[Any, str]  # (the name duplicate_of shows, the kept record's id)
 
 
+def id_reads(id_column: str | None, fields_set: set[str]) -> list[str]:
+    """The id column as a declared read when the user named it: a misspelt `id_column`
+    stops the run, while the default (`id`) is used only where rows have it."""
+    return [id_column] if id_column and "id_column" in fields_set else []
+
+
 def kept_ref(record: Record, id_column: str | None) -> KeptRef:
     """The value of the user's id column when the row has one (else the record's id),
     and the record's id."""

@@ -25,7 +25,7 @@ import numpy.typing as npt
 from pydantic import Field
 
 from synthmill.curate import minhash as mh
-from synthmill.curate.kept import mark
+from synthmill.curate.kept import id_reads, mark
 from synthmill.curate.shingling import shingle_hashes
 from synthmill.curate.spill import ColumnFiles, RowFile
 from synthmill.curate.text import ShingleKind, text_of
@@ -99,7 +99,7 @@ class MinHashDedup(GlobalStage):
     )
 
     def reads(self) -> list[str]:
-        return list(self.columns)
+        return list(self.columns) + id_reads(self.id_column, self.model_fields_set)
 
     def lsh(self) -> tuple[int, int]:
         """(bands, rows per band) for this threshold, recall and num_perm."""

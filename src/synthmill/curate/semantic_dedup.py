@@ -18,7 +18,7 @@ import numpy as np
 from pydantic import Field
 
 from synthmill.curate import embed
-from synthmill.curate.kept import mark
+from synthmill.curate.kept import id_reads, mark
 from synthmill.curate.minhash import I64, components, unique_pairs
 from synthmill.curate.text import text_of
 from synthmill.errors import MissingExtraError
@@ -92,7 +92,7 @@ class SemanticDedup(GlobalStage):
     )
 
     def reads(self) -> list[str]:
-        return list(self.columns)
+        return list(self.columns) + id_reads(self.id_column, self.model_fields_set)
 
     def pairs(self, emb: embed.F32) -> I64:
         """Pairs above the threshold, by exact or approximate search as configured."""
