@@ -104,3 +104,11 @@ def test_a_subclass_overriding_complete_is_not_bypassed(tmp_path: Path) -> None:
     ctx = StageContext(seed=0, stage="t", cache_dir=str(tmp_path))
     assert [c.text for c in complete(_Override(), _requests(2), ctx)] == ["overridden"] * 2
     assert ctx.counters["llm.calls"] == 2
+
+
+def test_raw_newlines_inside_strings_are_kept_not_rejected() -> None:
+    # llama.cpp's JSON grammar lets a raw newline or tab into a string; it is the model's text.
+    reply = '{"question": "Why?\nTell me.", "answer": "Because\tit is."}'
+    res = complete_structured(FakeBackend(replies=[reply]), _requests(1), QA, retries=0)
+    assert res[0].ok and res[0].value is not None
+    assert res[0].value.question == "Why?\nTell me." and res[0].value.answer == "Because\tit is."

@@ -128,7 +128,9 @@ def parse(request: Request, completion: Completion, model: type[M], attempt: int
     if completion.error is not None:
         return Structured(request, completion, None, REASON_CALL, completion.error, attempt)
     try:
-        data = json.loads(extract_json(completion.text))
+        # strict=False: a raw newline or tab inside a string (llama.cpp's JSON grammar lets them
+        # through) is the text the model meant, not a broken reply.
+        data = json.loads(extract_json(completion.text), strict=False)
     except json.JSONDecodeError as exc:
         if completion.finish_reason == "length":
             why = f"{exc}: the reply stopped at max_tokens ({request.max_tokens}); raise it"
