@@ -28,7 +28,7 @@ def test_datasets_reads_what_synthmill_wrote(tmp_path: Path, fmt: str) -> None:
             ExactDedup(),
             FunctionStage(function=steps.tag),
         ],
-        output=Output(dir=tmp_path / "run", format=fmt),
+        output=Output(dir=tmp_path / "run", format=fmt, file_rows=10),  # several files
     ).run()
     files = sorted(str(p) for p in (result.root / "data").iterdir())
     assert len(files) > 1

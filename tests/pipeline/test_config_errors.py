@@ -75,7 +75,7 @@ CASES = [
     (
         variant(stages__1__executor="gpu"),
         [],
-        "stages.1.executor: Input should be 'thread' or 'process'",
+        "stages.1.executor: Input should be 'thread', 'process' or 'ray'",
     ),
     (GOOD, ["stages.5.n=3"], "--set stages.5.n=3: stages.5 is not an index of a list of 2"),
     (GOOD, ["nokey"], "--set 'nokey': write it as key.path=value"),

@@ -363,7 +363,10 @@ def test_output_files_respect_the_umask(tmp_path: Path, umask: int, mode: int) -
 def three_shards(tmp: Path) -> Pipeline:
     data = write_rows(tmp / "in.jsonl", 30)
     return Pipeline(
-        name="pub", shard_size=10, stages=[Read(path=str(data))], output=Output(dir=tmp / "out")
+        name="pub",
+        shard_size=10,
+        stages=[Read(path=str(data))],
+        output=Output(dir=tmp / "out", file_rows=10),  # three published files
     )
 
 
@@ -373,21 +376,21 @@ def test_a_publish_killed_half_way_leaves_the_old_complete_data(
     three_shards(tmp_path).run()
     before = {p.name: p.read_bytes() for p in (tmp_path / "out" / "data").iterdir()}
     assert len(before) == 3
-    real = pq.write_table
+    real = pq.ParquetWriter.write_table
     calls = {"n": 0}
 
-    def dies_on_the_second_file(table: Any, where: Any, **kw: Any) -> None:
+    def dies_on_the_second_file(self: Any, table: Any, *args: Any, **kw: Any) -> None:
         calls["n"] += 1
         if calls["n"] == 2:
             raise KeyboardInterrupt  # as good as a kill for what is on disk
-        real(table, where, **kw)
+        real(self, table, *args, **kw)
 
-    monkeypatch.setattr(pq, "write_table", dies_on_the_second_file)
+    monkeypatch.setattr(pq.ParquetWriter, "write_table", dies_on_the_second_file)
     with pytest.raises(KeyboardInterrupt):
         three_shards(tmp_path).run()
     after = {p.name: p.read_bytes() for p in (tmp_path / "out" / "data").iterdir()}
     assert after == before, "data/ holds a partial dataset"
-    monkeypatch.setattr(pq, "write_table", real)
+    monkeypatch.setattr(pq.ParquetWriter, "write_table", real)
     assert three_shards(tmp_path).run().rows == 30
     assert not list((tmp_path / "out").glob(".*.tmp")), "staging folders left behind"
 

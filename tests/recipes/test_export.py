@@ -69,7 +69,7 @@ def test_export_cli_on_docqa_run(tmp_path: Path) -> None:
     export(root, tmp_path / "bare.jsonl", "alpaca", options=Options(with_context=False))
     assert {r["input"] for r in lines(tmp_path / "bare.jsonl")} == {""}
     bad = CliRunner().invoke(app, ["export", str(root), "--format", "csv"])
-    assert isinstance(bad.exception, ConfigError) and "openai" in str(bad.exception)
+    assert bad.exit_code == 2 and "'openai'" in bad.output  # a choice: the formats are listed
 
 
 def test_a_self_instruct_style_run_without_answers_fails_in_one_line(tmp_path: Path) -> None:
