@@ -94,9 +94,10 @@ def test_evol_instruct_then_distill_then_elimination(tmp_path: Path) -> None:
 
 def test_docqa_grounded_pairs(tmp_path: Path) -> None:
     """Four chunks of one short, plain sentence each ("Cows eat green grass."): the 135M
-    model mostly answers by repeating its sentence, which filter.grounded keeps. Seeds 1-8
-    kept 4, 0, 2, 0, 2, 1, 2, 1 of the 4 pairs here; seed 1 is used, so the pairs are kept
-    and their per-row checks run (a longer passage gets invalid JSON or drifting answers)."""
+    model mostly answers by repeating its sentence, which filter.grounded keeps. On the
+    default engine (llama-server) seeds 1-8 kept 0, 2, 2, 2, 1, 0, 1, 1 of the 4 pairs here
+    (in-process: 4, 0, 2, 0, 2, 1, 2, 1); seed 2 is used, so pairs are kept and their per-row
+    checks run (a longer passage gets drifting answers)."""
     src = tmp_path / "docs.jsonl"
     doc = (
         "Bees make honey from nectar. Cows eat green grass. Rain falls from grey clouds. "
@@ -109,7 +110,7 @@ def test_docqa_grounded_pairs(tmp_path: Path) -> None:
         {"use": "docqa", "max_tokens": 80, "max_chars": 120},
         {"use": "filter.grounded", "min_coverage": 0.5},
     ]
-    root = run(tmp_path, stages, seed=1)
+    root = run(tmp_path, stages, seed=2)
     rows, dropped = kept(root), rejects(root)
     assert len(rows) + len(dropped) == 4  # four chunks, one question each
     assert rows, "the model kept no grounded pair: the inputs no longer suit it"
