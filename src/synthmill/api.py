@@ -162,7 +162,7 @@ def _dicts(rows: Any) -> Iterator[dict[str, Any]]:
 
 
 def _to_dataframe(rows: list[dict[str, Any]]) -> Any:
-    import pandas as pd  # type: ignore[import-untyped]
+    import pandas as pd
 
     return pd.DataFrame(rows)
 
