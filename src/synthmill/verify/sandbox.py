@@ -96,10 +96,15 @@ class RunResult:
 
 
 # ---- bubblewrap ------------------------------------------------------------------------
-@functools.lru_cache(maxsize=1)
 def bwrap_works() -> bool:
     """True when bwrap is installed, can create our namespaces, and runs Python inside."""
-    if shutil.which("bwrap") is None:
+    return _bwrap_works_at(shutil.which("bwrap"))
+
+
+@functools.lru_cache(maxsize=4)
+def _bwrap_works_at(path: str | None) -> bool:
+    """The check, once per bwrap found on PATH (a changed PATH is looked at again)."""
+    if path is None:
         return False
     argv, popen = _sandbox_command(Limits())
     popen.update(stdout=subprocess.PIPE, stderr=subprocess.PIPE)
