@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from synthmill import Pipeline
@@ -149,6 +149,8 @@ def test_stats_balance_for_every_stage(n: int, shard_size: int, seed: int) -> No
 
 @settings(max_examples=6, deadline=None)
 @given(n=st.integers(1, 30), shard_size=st.integers(1, 9), seed=st.integers(0, 3))
+@example(n=30, shard_size=4, seed=0)  # one run that surely publishes rows
+@example(n=1, shard_size=1, seed=1)  # one that publishes none (its one-word text is filtered)
 def test_every_row_traces_back_to_a_source_row(n: int, shard_size: int, seed: int) -> None:
     """Follow `parents` from each published row (through checkpointed shards and rejects):
     the chain always ends at rows the source made, and never at an unknown id."""
@@ -159,7 +161,9 @@ def test_every_row_traces_back_to_a_source_row(n: int, shard_size: int, seed: in
         for f in (result.root / "work").rglob("shard-*.parquet"):
             known.update({r.meta.id: r.meta.parents for r in read_records(f)})
         rows = published(result.root)
-        assert rows or n == 0
+        assert len(rows) == result.rows
+        # a tiny run may lose every row to the filters (n=1: a one-word text); this one may not
+        assert rows or (n, shard_size, seed) != (30, 4, 0)
         for row in rows:
             frontier, steps = [row["_meta"]["id"]], 0
             while frontier:
