@@ -230,17 +230,7 @@ class OpenAIBackend(Backend):
     def body(self, request: Request, dialect: Dialect | None) -> dict[str, Any]:
         """The /chat/completions JSON body for one request in the given dialect."""
         messages = [dict(m) for m in request.messages]
-        body: dict[str, Any] = {
-            "model": self.model,
-            "messages": messages,
-            "max_tokens": request.max_tokens,
-            "temperature": request.temperature,
-            "top_p": request.top_p,
-        }
-        if request.seed is not None:
-            body["seed"] = request.seed
-        if request.stop:
-            body["stop"] = list(request.stop)
+        body = self._sampling(request, messages=messages)
         schema = request.json_schema
         if schema is not None and dialect is not None:
             if dialect == "prompt":
@@ -252,9 +242,13 @@ class OpenAIBackend(Backend):
 
     def raw_body(self, request: Request) -> dict[str, Any]:
         """The /completions JSON body of a raw text completion: the prompt as it is."""
+        return self._sampling(request, prompt=request.prompt)
+
+    def _sampling(self, request: Request, **content: Any) -> dict[str, Any]:
+        """The body both endpoints share: model, what to complete, sampling, seed, stop."""
         body: dict[str, Any] = {
             "model": self.model,
-            "prompt": request.prompt,
+            **content,
             "max_tokens": request.max_tokens,
             "temperature": request.temperature,
             "top_p": request.top_p,
