@@ -115,7 +115,10 @@ def test_export_answer_import_then_run_makes_no_calls(tmp_path: Path, cli: Any) 
     assert all(x["body"]["model"] == "mock" and "response_format" not in x["body"] for x in first)
     second = answer_round(cli, tmp_path, cache, cfg, 2, "answer")  # asks about the replies
     assert all(x["body"]["response_format"]["type"] == "json_schema" for x in second)
-    assert "nothing to export" in cli(cache, "batch", "export", str(cfg), "-o", "x.jsonl").stdout
+    assert (
+        "nothing to export"
+        in cli(cache, "batch", "export", str(cfg), "-o", str(tmp_path / "x.jsonl")).stdout
+    )
     done = cli(cache, "run", str(cfg))
     assert done.returncode == 0, done.stderr
     offline = tmp_path / "offline"
