@@ -421,6 +421,7 @@ def main() -> None:
     if args.vectors and "semantic" in parts:
         results["semantic"] = spawn(["--child", "semantic", "--vectors", str(args.vectors)])
         print(json.dumps(results["semantic"]), file=sys.stderr)
+    results["load_average_at_end"] = os.getloadavg()  # other work on the machine slows wall time
     args.out.write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {args.out}", file=sys.stderr)
 
