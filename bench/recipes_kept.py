@@ -29,19 +29,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._machine import machine
 from synthmill import Pipeline
+from synthmill.recipes import LITERATURE_RECIPES
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results"
-RECIPES = (
-    "constitutional",
-    "rephrase",
-    "backtranslate",
-    "preference",
-    "multiturn",
-    "oss_instruct",
-    "textbook",
-    "magpie",
-)
+RECIPES = LITERATURE_RECIPES
 
 
 def cycled(source: Path, rows: int, out: Path) -> Path:

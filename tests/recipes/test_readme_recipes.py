@@ -14,6 +14,7 @@ import yaml
 
 from synthmill import Pipeline
 from synthmill.llm.base import Request
+from synthmill.recipes import LITERATURE_RECIPES
 from synthmill.records import stable_hash
 from tests.conftest import REPO
 from tests.recipes.test_embedded import kept, rejects
@@ -22,16 +23,7 @@ HERE = "tests.recipes.test_readme_recipes"
 # oss_instruct runs verify.code in the sandbox; textbook's block clusters with MiniLM (torch)
 MARKS = {"oss_instruct": [pytest.mark.sandbox], "textbook": [pytest.mark.slow]}
 START, END = "<!-- recipes-literature -->", "<!-- /recipes-literature -->"
-RECIPES = (
-    "constitutional",
-    "rephrase",
-    "backtranslate",
-    "preference",
-    "multiturn",
-    "oss_instruct",
-    "textbook",
-    "magpie",
-)
+RECIPES = LITERATURE_RECIPES
 
 
 def readme_blocks() -> dict[str, str]:

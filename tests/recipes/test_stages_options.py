@@ -7,18 +7,9 @@ from typer.testing import CliRunner
 
 from synthmill.cli import app
 from synthmill.pipeline.registry import stage_class
+from synthmill.recipes import LITERATURE_RECIPES
 
-RECIPES = [
-    "constitutional",
-    "rephrase",
-    "backtranslate",
-    "preference",
-    "multiturn",
-    "oss_instruct",
-    "textbook",
-    "magpie",
-    "topics.cluster",
-]
+RECIPES = [*LITERATURE_RECIPES, "topics.cluster"]
 # (option, type, default) as a reader of the table sees them
 EXPECTED = {
     "magpie": [
