@@ -4,14 +4,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import io
 import json
 import os
 import subprocess
 import sys
-from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -20,40 +17,9 @@ import pytest
 import yaml
 
 from synthmill import Pipeline
-from synthmill.cli import main
 from synthmill.errors import RunFailedError
 from tests.export.runs import read_run
-
-
-@dataclass
-class Done:
-    returncode: int
-    stdout: str
-    stderr: str
-
-
-def cli(*args: str, cwd: Path | None = None, **env: str) -> Done:
-    """`synthmill ARGS` run in this process, as the console script runs it (main(): one-line
-    errors and exit codes), with stdout and stderr captured; a subprocess would cost seconds
-    of imports per call."""
-    out, err = io.StringIO(), io.StringIO()
-    saved_env, saved_argv, saved_cwd = dict(os.environ), sys.argv, os.getcwd()
-    os.environ.update({"COLUMNS": "400", **env})
-    sys.argv = ["synthmill", *args]
-    code = 0
-    try:
-        if cwd is not None:
-            os.chdir(cwd)
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            main()
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    finally:
-        os.chdir(saved_cwd)
-        sys.argv = saved_argv
-        os.environ.clear()
-        os.environ.update(saved_env)
-    return Done(code, out.getvalue(), err.getvalue())
+from tests.helpers import cli
 
 
 def jsonl(path: Path) -> list[dict[str, Any]]:

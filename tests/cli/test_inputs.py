@@ -3,25 +3,15 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
 from synthmill import Pipeline
-from synthmill.cli import main
 from tests.conftest import REPO
+from tests.helpers import run_main
 
 DOCS = [json.loads(line) for line in (REPO / "examples/data/docs.jsonl").open()]
-
-
-def cli(args: list[str], monkeypatch: pytest.MonkeyPatch) -> int:
-    monkeypatch.setattr(sys, "argv", ["synthmill", *args])
-    try:
-        main()
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
 
 
 @pytest.fixture
@@ -38,11 +28,9 @@ def inputs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.mark.parametrize("src", ["runs/docs", "runs/docs/data/*.parquet", "parts", "parts/*"])
-def test_measure_reads_a_run_a_glob_or_a_folder(
-    inputs: Path, src: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_measure_reads_a_run_a_glob_or_a_folder(inputs: Path, src: str) -> None:
     args = ["measure", src, "--embedder", "hashed", "-o", "m.json", "--reference", "parts/*"]
-    assert cli(args, monkeypatch) == 0
+    assert run_main(args) == 0
     assert json.loads((inputs / "m.json").read_text())["rows"] == len(DOCS)
 
 
@@ -54,12 +42,10 @@ def test_measure_reads_a_run_a_glob_or_a_folder(
         ["decontaminate", "--benchmark-file", "parts/b*", "--benchmark-column", "text"],
     ],
 )
-def test_file_commands_read_a_glob_and_a_run(
-    inputs: Path, command: list[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_file_commands_read_a_glob_and_a_run(inputs: Path, command: list[str]) -> None:
     for n, src in enumerate(["parts/*.jsonl", "runs/docs"]):
         out = f"out{n}.jsonl"
-        assert cli([command[0], src, "-o", out, *command[1:]], monkeypatch) == 0
+        assert run_main([command[0], src, "-o", out, *command[1:]]) == 0
         stats = json.loads((inputs / f"out{n}.stats.json").read_text())
         assert stats["rows_in"] == len(DOCS)
     if command[0] == "decontaminate":  # parts/b.jsonl's rows are the benchmark: all found
@@ -68,9 +54,9 @@ def test_file_commands_read_a_glob_and_a_run(
 
 
 def test_a_glob_that_matches_nothing_is_one_line(
-    inputs: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    inputs: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert cli(["measure", "nothing/*.jsonl"], monkeypatch) == 2
+    assert run_main(["measure", "nothing/*.jsonl"]) == 2
     err = capsys.readouterr().err.strip()
     assert (
         err
@@ -87,5 +73,5 @@ def test_tabular_evaluate_reads_a_glob(
     for name, part in (("a", rows[:40]), ("b", rows[40:])):
         (tmp_path / f"{name}.csv").write_text("age,amount,purpose,y\n" + "\n".join(part) + "\n")
     args = ["tabular", "evaluate", "--real", "a.csv", "--synthetic", "*.csv", "--json"]
-    assert cli(args, monkeypatch) == 0
+    assert run_main(args) == 0
     assert json.loads(capsys.readouterr().out)["rows"]["synthetic"] == 80

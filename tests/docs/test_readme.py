@@ -18,15 +18,14 @@ from __future__ import annotations
 import json
 import re
 import shlex
-import sys
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from synthmill.cli import main
 from tests.conftest import REPO
+from tests.helpers import run_main
 
 README = (REPO / "README.md").read_text(encoding="utf-8")
 FAKE = "backend={type: fake, function: 'tests.docs.replies:quiz'}"
@@ -106,15 +105,6 @@ def test_every_readme_command_has_a_test_entry() -> None:
     assert not gone, f"entries whose command is no longer in the README: {gone}"
 
 
-def cli(args: list[str], monkeypatch: pytest.MonkeyPatch) -> int:
-    monkeypatch.setattr(sys, "argv", ["synthmill", *args])
-    try:
-        main()
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
-
-
 def write_inputs(root: Path) -> None:
     """The files and run directories the README's commands take as input."""
     from synthmill import Pipeline
@@ -164,7 +154,7 @@ def test_every_readme_command_runs(
             continue
         words = shlex.split(cmd)
         assert words[0] == "synthmill", cmd
-        code = cli([*words[1:], *SMALL[cmd]], monkeypatch)
+        code = run_main([*words[1:], *SMALL[cmd]])
         out = capsys.readouterr()
         if code != 0:
             failed.append(f"{cmd} -> exit {code}: {out.err.strip()[-300:]}")
@@ -175,7 +165,7 @@ def test_every_readme_command_runs(
 
 
 def test_optional_parts_of_readme_commands_are_real_options(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     checked = 0
     for cmd in commands():
@@ -183,7 +173,7 @@ def test_optional_parts_of_readme_commands_are_real_options(
             continue
         words = shlex.split(cmd)
         group = words[1:3] if words[1] in ("collapse", "tabular") else words[1:2]
-        assert cli([*group, "--help"], monkeypatch) == 0
+        assert run_main([*group, "--help"]) == 0
         shown = capsys.readouterr().out
         missing = [f for f in flags if f not in shown]
         assert not missing, f"{cmd}: {missing} are not options of `synthmill {' '.join(group)}`"
@@ -224,7 +214,7 @@ def test_python_example_gives_the_rows_of_the_yaml(
     (tmp_path / "examples").symlink_to(REPO / "examples")
     exec(compile(python_example(), "README.md", "exec"), {"__name__": "readme"})
     args = ["run", "examples/cloze.yaml", "--set", "output.dir=runs/cloze-yaml"]
-    assert cli(args, monkeypatch) == 0
+    assert run_main(args) == 0
     from_python, from_yaml = (
         rows(tmp_path / "runs/cloze/data"),
         rows(tmp_path / "runs/cloze-yaml/data"),

@@ -4,28 +4,20 @@ from __future__ import annotations
 
 import hashlib
 import os
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from synthmill.cli import main
 from tests.export.runs import lines, read_run
+from tests.helpers import run_main
 
 ROWS = [{"question": f"Q{i}?", "answer": f"A{i}.", "sys": "Terse."} for i in range(3)]
 
 
-def synthmill(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *args: object
-) -> tuple[int, str]:
+def synthmill(capsys: pytest.CaptureFixture[str], *args: object) -> tuple[int, str]:
     """Run the real entry point; return the exit code and stderr."""
-    monkeypatch.setattr(sys, "argv", ["synthmill", *map(str, args)])
-    try:
-        main()
-        code = 0
-    except SystemExit as stop:
-        code = int(stop.code or 0)
+    code = run_main(args)
     return code, capsys.readouterr().err
 
 
@@ -36,45 +28,41 @@ def umask() -> Iterator[None]:
     os.umask(old)
 
 
-def test_columns_by_name_and_the_report(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_columns_by_name_and_the_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     root = read_run(tmp_path, ROWS)
     out = tmp_path / "chat.jsonl"
     args = ["export", root, "-f", "openai", "--prompt", "question", "--response", "answer"]
-    code, err = synthmill(monkeypatch, capsys, *args, "--system", "sys", "-o", out)
+    code, err = synthmill(capsys, *args, "--system", "sys", "-o", out)
     assert code == 0 and f"exported 3 rows as openai to {out}" in err.replace("\n", "")
     assert [m["role"] for m in lines(out)[0]["messages"]] == ["system", "user", "assistant"]
 
 
 def test_a_misspelt_column_exits_2_in_one_line_and_writes_nothing(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     root = read_run(tmp_path, ROWS)
     args = ["export", root, "-f", "sharegpt", "--prompt", "qestion", "--response", "answer"]
-    code, err = synthmill(monkeypatch, capsys, *args)
+    code, err = synthmill(capsys, *args)
     assert code == 2
     assert err.strip().count("\n") == 0 and err.startswith("error: --prompt 'qestion'")
     assert "question, answer, sys" in err
     assert not (root / "export").exists()
-    code, err = synthmill(monkeypatch, capsys, "export", tmp_path / "nowhere")
+    code, err = synthmill(capsys, "export", tmp_path / "nowhere")
     assert code == 2 and "not a synthmill run directory" in err
 
 
 def test_skipped_rows_are_stated_on_stderr(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     root = read_run(tmp_path, [*ROWS, {"question": "Q?", "answer": "", "sys": ""}])
-    code, err = synthmill(monkeypatch, capsys, "export", root, "-f", "alpaca")
+    code, err = synthmill(capsys, "export", root, "-f", "alpaca")
     assert code == 2 and "row 3 (id " in err and "'answer' is empty" in err
-    code, err = synthmill(monkeypatch, capsys, "export", root, "-f", "alpaca", "--skip-invalid")
+    code, err = synthmill(capsys, "export", root, "-f", "alpaca", "--skip-invalid")
     assert code == 0 and "skipped 1 rows: 'answer' is empty (1)" in err and "first: row 3" in err
     assert len(lines(root / "export" / "alpaca.jsonl")) == 3
 
 
-def test_the_input_is_never_overwritten(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_the_input_is_never_overwritten(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     root = read_run(tmp_path, ROWS)
     (data,) = (root / "data").glob("*.parquet")
     before = hashlib.sha256(data.read_bytes()).hexdigest()
@@ -89,13 +77,13 @@ def test_the_input_is_never_overwritten(
         tmp_path / "link.jsonl",
     ]
     for target in targets:
-        code, err = synthmill(monkeypatch, capsys, "export", root, "-o", target)
+        code, err = synthmill(capsys, "export", root, "-o", target)
         assert code == 2 and "inside the run directory" in err, target
     assert hashlib.sha256(data.read_bytes()).hexdigest() == before
     assert sorted(p.name for p in (root / "data").iterdir()) == [data.name]
     assert (root / "README.md").read_text() == card
     (tmp_path / "dir.jsonl").mkdir()
-    code, err = synthmill(monkeypatch, capsys, "export", root, "-o", tmp_path / "dir.jsonl")
+    code, err = synthmill(capsys, "export", root, "-o", tmp_path / "dir.jsonl")
     assert code == 2 and "is a directory" in err
 
 

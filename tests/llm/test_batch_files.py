@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,17 +17,10 @@ import pyarrow.parquet as pq
 import pytest
 from bench.mock_server import MockServer, serve_in_thread
 
-from synthmill.cli import main
+from tests.helpers import Done, run_main
 from tests.llm.servers import free_port
 
 HERE = Path(__file__).resolve().parent
-
-
-@dataclass
-class Done:
-    returncode: int
-    stdout: str
-    stderr: str
 
 
 @pytest.fixture
@@ -37,13 +29,8 @@ def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> 
 
     def invoke(cache: Path, *args: str) -> Done:
         monkeypatch.setenv("SYNTHMILL_CACHE_DIR", str(cache))
-        monkeypatch.setattr(sys, "argv", ["synthmill", *args])
         capsys.readouterr()
-        try:
-            main()
-            code = 0
-        except SystemExit as exc:
-            code = int(exc.code or 0)
+        code = run_main(args)
         out = capsys.readouterr()
         return Done(code, out.out, out.err)
 

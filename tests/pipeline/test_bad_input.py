@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from synthmill.cli import main
+from tests.helpers import run_main
 
 Setup = Callable[[Path, pytest.MonkeyPatch], list[str]]
 ROWS = [{"text": f"row number {i} has several words"} for i in range(6)]
@@ -226,13 +226,13 @@ def user_function(body: str) -> Setup:
 
 def another_config(tmp: Path, mp: pytest.MonkeyPatch) -> list[str]:
     args = simple({"use": "filter.length", "min_words": 1})(tmp, mp)
-    assert run_cli(args, mp) == 0
+    assert run_main(args) == 0
     return [*args, "--set", "stages.1.min_words=3"]
 
 
 def input_changed(tmp: Path, mp: pytest.MonkeyPatch) -> list[str]:
     args = simple({"use": "filter.length", "min_words": 1})(tmp, mp)
-    assert run_cli(args, mp) == 0
+    assert run_main(args) == 0
     jsonl(tmp / "in.jsonl", [*ROWS, {"text": "one more row appended later"}])
     return args
 
@@ -242,7 +242,7 @@ def damaged(name: str, content: str) -> Setup:
 
     def setup(tmp: Path, mp: pytest.MonkeyPatch) -> list[str]:
         args = simple({"use": "filter.length", "min_words": 1})(tmp, mp)
-        assert run_cli(args, mp) == 0
+        assert run_main(args) == 0
         (tmp / "out" / name).write_text(content)
         return args
 
@@ -261,14 +261,14 @@ def output_inside_input(tmp: Path, mp: pytest.MonkeyPatch) -> list[str]:
     docs.mkdir()
     jsonl(docs / "a.jsonl")
     args = pipeline(tmp, [read(str(docs / "**"))], output={"dir": str(docs / "out")})
-    assert run_cli(args, mp) == 0
+    assert run_main(args) == 0
     return args
 
 
 def mix_changed(tmp: Path, mp: pytest.MonkeyPatch) -> list[str]:
     real = jsonl(tmp / "real.jsonl")
     args = ["mix", "--real", str(real), "--out", str(tmp / "out")]
-    assert run_cli(args, mp) == 0
+    assert run_main(args) == 0
     jsonl(real, ROWS[:2])
     return args
 
@@ -466,15 +466,6 @@ CASES = [
 ]
 
 
-def run_cli(args: list[str], monkeypatch: pytest.MonkeyPatch) -> int:
-    monkeypatch.setattr(sys, "argv", ["synthmill", *args])
-    try:
-        main()
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
-
-
 def snapshot(root: Path) -> dict[str, tuple[int, int]]:
     """Every file and folder under root with its size and mtime (bytecode caches aside)."""
     return {
@@ -503,7 +494,7 @@ def test_bad_input_is_one_line(
     args = case.setup(tmp_path, monkeypatch)
     before = snapshot(tmp_path)
     capsys.readouterr()
-    code = run_cli(args, monkeypatch)
+    code = run_main(args)
     err = capsys.readouterr().err
     assert code == case.code, err
     assert "Traceback" not in err

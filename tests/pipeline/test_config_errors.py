@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from synthmill.cli import main
+from tests.helpers import run_main
 
 GOOD: dict[str, Any] = {
     "name": "t",
@@ -105,27 +105,17 @@ def materialize(config: Any, tmp: Path) -> Path:
     return path
 
 
-def run_cli(args: list[str], monkeypatch: pytest.MonkeyPatch) -> int:
-    monkeypatch.setattr(sys, "argv", ["synthmill", *args])
-    try:
-        main()
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
-
-
 @pytest.mark.parametrize(("config", "sets", "expected"), CASES)
 def test_bad_config_gives_one_line(
     config: Any,
     sets: list[str],
     expected: str,
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     path = materialize(config, tmp_path)
     args = ["run", str(path)] + [a for s in sets for a in ("--set", s)]
-    assert run_cli(args, monkeypatch) == 2
+    assert run_main(args) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1, err
     assert err.startswith("error: ") and expected in err, err
@@ -143,12 +133,11 @@ def test_bad_yaml(
     text: str,
     expected: str,
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     path = tmp_path / "bad.yaml"
     path.write_text(text)
-    assert run_cli(["run", str(path)], monkeypatch) == 2
+    assert run_main(["run", str(path)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and expected in err, err
 
@@ -167,16 +156,13 @@ def test_missing_config_file_from_a_real_process(tmp_path: Path) -> None:
 
 
 def test_run_dir_of_another_config_is_refused_and_kept(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = materialize(GOOD, tmp_path)
-    assert run_cli(["run", str(path)], monkeypatch) == 0
+    assert run_main(["run", str(path)]) == 0
     before = sorted(p.read_bytes() for p in (tmp_path / "out" / "data").iterdir())
-    assert run_cli(["run", str(path), "--set", "stages.1.min_chars=5"], monkeypatch) == 2
+    assert run_main(["run", str(path), "--set", "stages.1.min_chars=5"]) == 2
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert "stages.1.min_chars differs" in err and "--overwrite" in err
     assert sorted(p.read_bytes() for p in (tmp_path / "out" / "data").iterdir()) == before
-    assert (
-        run_cli(["run", str(path), "--set", "stages.1.min_chars=5", "--overwrite"], monkeypatch)
-        == 0
-    )
+    assert run_main(["run", str(path), "--set", "stages.1.min_chars=5", "--overwrite"]) == 0

@@ -4,15 +4,14 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
 from synthmill import Pipeline, Record, StageContext
-from synthmill.cli import main
 from synthmill.inspect import summarize
 from synthmill.pipeline.rundir import RunDir
+from tests.helpers import run_main
 
 
 def explode(batch: list[Record], ctx: StageContext) -> list[Record]:
@@ -34,23 +33,18 @@ def pipeline(tmp_path: Path, *steps: object) -> Pipeline:
     )
 
 
-def inspect_cli(root: Path, monkeypatch: pytest.MonkeyPatch, *args: str) -> int:
-    monkeypatch.setattr(sys, "argv", ["synthmill", "inspect", str(root), *args])
-    try:
-        main()
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
+def inspect_cli(root: Path, *args: str) -> int:
+    return run_main(["inspect", root, *args])
 
 
 def test_a_run_that_raised_is_failed_with_its_error(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     with pytest.raises(Exception, match="KeyError"):
         pipeline(tmp_path, {"use": "map", "function": f"{__name__}:explode"}).run()
     s = summarize(tmp_path / "run")
     assert s.status == "failed" and s.error is not None and "KeyError" in s.error
-    assert inspect_cli(tmp_path / "run", monkeypatch) == 0
+    assert inspect_cli(tmp_path / "run") == 0
     out = " ".join(capsys.readouterr().out.split())
     assert "status: failed" in out and "run the same command again to resume" in out
 
@@ -63,7 +57,7 @@ def test_ctrl_c_leaves_an_interrupted_run(tmp_path: Path) -> None:
 
 
 def test_running_only_while_the_lock_is_held(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     pipeline(tmp_path, {"use": "filter.length", "min_words": 1}).run()
     root = tmp_path / "run"
@@ -72,7 +66,7 @@ def test_running_only_while_the_lock_is_held(
     (root / "run.json").write_text(json.dumps({**run, "status": "running"}))  # as kill -9 leaves
     killed = summarize(root)
     assert killed.status == "interrupted" and "killed" in (killed.error or "")
-    assert inspect_cli(root, monkeypatch, "--json") == 0
+    assert inspect_cli(root, "--json") == 0
     assert json.loads(capsys.readouterr().out)["status"] == "interrupted"
     rd = RunDir(root)
     rd._lock()  # a live run holds the lock

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from synthmill.cli import main
+from tests.helpers import run_main
 
 FAKE = {"type": "fake", "function": "tests.recipes.replies:reply", "model": "fake-teacher"}
 
@@ -30,14 +29,8 @@ def config(tmp_path: Path, out: str, **extra: Any) -> Path:
 
 def run(path: Path, *flags: str) -> dict[str, int]:
     """`synthmill run PATH FLAGS` in this process, as the console script runs it."""
-    saved = sys.argv
-    sys.argv = ["synthmill", "run", str(path), *flags]
-    try:
-        main()
-    except SystemExit as exc:
-        assert exc.code in (0, None), f"synthmill run exited {exc.code}"
-    finally:
-        sys.argv = saved
+    code = run_main(["run", path, *flags])
+    assert code == 0, f"synthmill run exited {code}"
     stats = json.loads((path.parent / path.stem / "stats.json").read_text())
     counters: dict[str, int] = stats["stages"]["self_instruct"]["counters"]
     return counters
