@@ -1,4 +1,5 @@
-"""Helpers shared by tests: the command line run in this process.
+"""Helpers shared by tests: the command line run in this process, and a small curation
+pipeline (read -> filter.length -> dedup.exact).
 
 A subprocess costs seconds of imports per call; `main()` is what the console script runs
 (one-line errors, exit codes), so calling it here tests the same thing.
@@ -8,11 +9,13 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from synthmill.cli import main
 
@@ -54,3 +57,26 @@ def cli(*args: str, cwd: Path | None = None, **env: str) -> Done:
         os.environ.clear()
         os.environ.update(saved_env)
     return Done(code, out.getvalue(), err.getvalue())
+
+
+def curation_config(
+    folder: Path, name: str, rows: int, shard_size: int, output: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """read -> filter.length (min_words 2) -> dedup.exact over folder/rows.jsonl, into
+    folder/out. Row i is (i % 7) filler words then a number below rows * 0.35, so some rows
+    are too short and some are copies. The file is written once (a rerun is a resume)."""
+    src = folder / "rows.jsonl"
+    if not src.exists():
+        distinct = int(rows * 0.35)
+        texts = (" ".join(["word"] * (i % 7) + [str(i % distinct)]) for i in range(rows))
+        src.write_text("".join(json.dumps({"text": t}) + "\n" for t in texts))
+    return {
+        "name": name,
+        "shard_size": shard_size,
+        "stages": [
+            {"use": "read", "path": str(src)},
+            {"use": "filter.length", "min_words": 2},
+            {"use": "dedup.exact"},
+        ],
+        "output": {"dir": str(folder / "out"), **(output or {})},
+    }

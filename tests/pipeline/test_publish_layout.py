@@ -19,6 +19,7 @@ from synthmill.io.records_io import META_TYPE
 from synthmill.pipeline.pipeline import Output
 from synthmill.pipeline.publish import ROW_GROUP_BYTES, _write_data, plan_layout
 from synthmill.records import META_COLUMN
+from tests.helpers import curation_config
 
 
 def test_plan_layout_keeps_both_limits_and_cuts_evenly() -> None:
@@ -77,21 +78,7 @@ def test_500k_rows_in_1000_row_shards_publish_as_5_files_load_dataset_reads(
 
 
 def _run(tmp_path: Path, overrides: dict[str, object]) -> Pipeline:
-    src = tmp_path / "rows.jsonl"
-    if not src.exists():
-        rows = [{"text": " ".join(["word"] * (i % 7) + [str(i % 2100)])} for i in range(6000)]
-        src.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    config = {
-        "name": "layout",
-        "shard_size": 100,
-        "stages": [
-            {"use": "read", "path": str(src)},
-            {"use": "filter.length", "min_words": 2},
-            {"use": "dedup.exact"},
-        ],
-        "output": {"dir": str(tmp_path / "out"), **overrides},
-    }
-    return Pipeline.from_config(config)
+    return Pipeline.from_config(curation_config(tmp_path, "layout", 6000, 100, overrides))
 
 
 @pytest.mark.slow

@@ -16,6 +16,7 @@ import yaml
 from rich.console import Console
 
 from synthmill.cli.progress import RichProgress
+from tests.helpers import curation_config
 
 
 class Clock:
@@ -61,19 +62,8 @@ def test_totals_are_estimated_from_the_stages_before_and_eta_follows_the_rate() 
 def test_a_piped_run_shows_rate_and_eta_for_every_stage_the_global_one_too(
     tmp_path: Path,
 ) -> None:
-    src = tmp_path / "rows.jsonl"
-    rows = [{"text": " ".join(["w"] * (i % 5) + [str(i % 3000)])} for i in range(8000)]
-    src.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    config = {
-        "name": "eta",
-        "shard_size": 50,
-        "stages": [
-            {"use": "read", "path": str(src)},
-            {"use": "filter.length", "min_words": 2},
-            {"use": "dedup.exact"},
-        ],
-        "output": {"dir": str(tmp_path / "out")},
-    }
+    config = curation_config(tmp_path, "eta", 8000, 50)
+    rows = [json.loads(line) for line in (tmp_path / "rows.jsonl").read_text().splitlines()]
     (tmp_path / "p.yaml").write_text(yaml.safe_dump(config))
     repo = Path(__file__).resolve().parents[2]
     env = os.environ | {"SYNTHMILL_PROGRESS_SECONDS": "0.05", "PYTHONPATH": str(repo / "src")}
