@@ -155,3 +155,27 @@ def test_a_numeric_target_is_conditioned_on_through_quantile_bins() -> None:
     sx, sy = numbers(syn.column("x")), numbers(syn.column("y"))
     # y = x^2 is not monotone: one copula cannot keep it, bins of y can
     assert np.corrcoef(np.abs(sx), sy)[0, 1] > 0.8
+
+
+def test_each_class_is_split_by_the_category_that_tells_most_about_it() -> None:
+    rng = np.random.default_rng(9)
+    n = 3000
+    level = rng.choice(["a", "b", "d"], n)
+    yes = rng.random(n) < np.select([level == "a", level == "b"], [0.8, 0.5], 0.2)
+    noise = rng.choice(["p", "q"], n)  # independent of the target: never the splitter
+    spread = np.where(level == "a", 0.3, 3.0)  # a's spread differs from b's: not a mean shift
+    x = np.where(yes, 1.0, -1.0) + spread * rng.normal(size=n)
+    label = np.where(yes, "yes", "no")
+    table = pa.table({"level": level.tolist(), "noise": noise.tolist(), "x": x, "y": label})
+    model = GaussianCopula(seed=2, condition="y").fit(table)
+    assert model.split_by == "level" and "split by level" in model.describe()["y"]
+    assert len(model.cores) == 6  # 2 classes x 3 levels
+    syn = model.sample_shard(6000, 0, 6000)
+    got_level = np.array(syn.column("level").to_pylist())
+    got_yes = np.array(syn.column("y").to_pylist()) == "yes"
+    sx = numbers(syn.column("x"))
+    for lvl, want in (("a", 0.8), ("b", 0.5), ("d", 0.2)):
+        assert abs(got_yes[got_level == lvl].mean() - want) < 0.05, lvl
+    # one copula per class gives every level about the same spread of x; the split keeps it
+    assert sx[got_yes & (got_level == "a")].std() < 0.6
+    assert sx[got_yes & (got_level == "b")].std() > 2.0

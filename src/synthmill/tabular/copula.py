@@ -32,6 +32,7 @@ CORRELATION_ROWS = 200_000  # rows used to estimate the correlation matrix at mo
 EPS = 1e-9
 MIN_GROUP = 20  # rows a class needs for a copula of its own
 BIN_ROWS, MAX_BINS = 50, 8  # a numeric target is cut into quantile bins of these sizes
+MIN_SPLIT, MAX_SPLIT_LEVELS = 40, 20  # a class is split by a category's levels this large
 
 
 def correlation(z: Array) -> Array:
@@ -107,7 +108,10 @@ class GaussianCopula:
     With `condition` (a target), each class with at least MIN_GROUP rows gets its own
     copula and the rarer classes share one (a numeric target is cut into quantile bins),
     so every column's distribution given the target is kept, which a single copula's
-    linear dependence cannot do.
+    linear dependence cannot do. Each class is then split once more by the levels (with
+    MIN_SPLIT rows) of the category that tells most about the target (mutual information
+    on the training rows): a mixture of copulas that keeps the strongest interaction with
+    the target, which a copula per class smooths away.
     IDs, free text and empty columns are made once per shard, outside the copulas.
     """
 
@@ -120,6 +124,7 @@ class GaussianCopula:
         self.generated: list[ColumnModel] = []
         self.cores: list[CopulaCore] = []
         self.weights: Array = np.zeros(0)
+        self.split_by: str | None = None
 
     def fit(self, table: pa.Table, specs: list[ColumnSpec] | None = None) -> GaussianCopula:
         self.specs = specs or profile(table)
@@ -141,19 +146,35 @@ class GaussianCopula:
         if spec is None or not spec.modelled:
             return everything
         if spec.kind in ("categorical", "discrete"):
-            col = table.column(spec.name).cast(pa.string())
-            codes = pc.index_in(col, value_set=pc.unique(col), skip_nulls=False).to_numpy()
-            codes = np.asarray(codes, dtype=int)
+            codes = _codes(table.column(spec.name))
         else:  # a numeric target: its quantile bins, at least BIN_ROWS rows each
             x = numbers(table.column(spec.name))
             bins = int(np.clip(np.sum(~np.isnan(x)) // BIN_ROWS, 1, MAX_BINS))
             edges = np.unique(np.nanquantile(x, np.linspace(0, 1, bins + 1)[1:-1]))
             codes = np.where(np.isnan(x), len(edges) + 1, np.searchsorted(edges, x))
-        counts = np.bincount(codes)
-        big = [np.flatnonzero(codes == c) for c in np.flatnonzero(counts >= MIN_GROUP)]
-        rest = np.flatnonzero(counts[codes] < MIN_GROUP)
-        groups = big + ([rest] if len(rest) else [])
-        return groups if len(groups) > 1 else everything
+        groups = _split(np.arange(len(codes)), codes, MIN_GROUP, join=False)
+        if len(groups) < 2:
+            return everything
+        self.split_by, by = self._splitter(table, codes)
+        if by is None:
+            return groups
+        return [part for g in groups for part in _split(g, by[g], MIN_SPLIT)]
+
+    def _splitter(self, table: pa.Table, target: Array) -> tuple[str | None, Array | None]:
+        """The category (at most MAX_SPLIT_LEVELS levels) most informative of the target."""
+        best: tuple[float, str | None, Array | None] = (0.0, None, None)
+        for spec in self.specs:
+            if spec.name == self.condition or not spec.modelled:
+                continue
+            if spec.kind not in ("categorical", "discrete"):
+                continue
+            codes = _codes(table.column(spec.name))
+            if codes.max(initial=0) >= MAX_SPLIT_LEVELS:
+                continue
+            info = mutual_information(codes, target)
+            if info > best[0]:
+                best = (info, spec.name, codes)
+        return best[1], best[2]
 
     def sample_shard(self, rows: int, shard: int, shard_size: int) -> pa.Table:
         """Shard `shard` of a sample: its rows depend only on the seed and the shard number."""
@@ -180,5 +201,40 @@ class GaussianCopula:
         found = {m.spec.name: f"{m.spec.kind}: {m.describe()}" for m in models}
         if len(self.cores) > 1:
             kind = found[str(self.condition)].split(":")[0]
-            found[str(self.condition)] = f"{kind}: one copula per class or bin ({len(self.cores)})"
+            split = f", split by {self.split_by}" if self.split_by else ""
+            found[str(self.condition)] = (
+                f"{kind}: one copula per class or bin{split} ({len(self.cores)})"
+            )
         return {s.name: found[s.name] for s in self.specs}
+
+
+def _codes(col: pa.ChunkedArray) -> Array:
+    """0..k-1 codes of a column's values (null is a value)."""
+    text = col.cast(pa.string())
+    codes = pc.index_in(text, value_set=pc.unique(text), skip_nulls=False).to_numpy()
+    return np.asarray(codes, dtype=int)
+
+
+def _split(rows: Array, codes: Array, least: int, join: bool = True) -> list[Array]:
+    """`rows` by code: codes with at least `least` rows each, the others pooled (with
+    `join`, a pool smaller than MIN_GROUP is joined to the largest part)."""
+    counts = np.bincount(codes)
+    big = [rows[codes == c] for c in np.flatnonzero(counts >= least)]
+    rest = rows[counts[codes] < least]
+    if not len(rest):
+        return big
+    if not join or len(rest) >= MIN_GROUP or not big:
+        return [*big, rest]
+    largest = int(np.argmax([len(b) for b in big]))
+    big[largest] = np.sort(np.concatenate([big[largest], rest]))
+    return big
+
+
+def mutual_information(a: Array, b: Array) -> float:
+    """Mutual information (nats) of two code arrays."""
+    table = np.zeros((a.max() + 1, b.max() + 1))
+    np.add.at(table, (a, b), 1.0)
+    p = table / table.sum()
+    outer = p.sum(axis=1, keepdims=True) * p.sum(axis=0, keepdims=True)
+    seen = p > 0
+    return float(np.sum(p[seen] * np.log(p[seen] / outer[seen])))
