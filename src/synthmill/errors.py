@@ -42,6 +42,14 @@ class RunFailedError(SynthmillError, RuntimeError):
     exit_code: ClassVar[int] = 1
 
 
+class BackendError(SynthmillError, RuntimeError):
+    """A backend that cannot answer at all: unreachable, or its key or model refused.
+
+    Exit code 2, like a config error, when preflight finds it (nothing written); the runner
+    turns one that the first calls find into a RunFailedError (exit 1, the run dir kept).
+    (Not an OSError: that would read as a disk or folder problem.)"""
+
+
 class MissingExtraError(SynthmillError, ImportError):
     """An optional dependency is missing; the message carries the pip line."""
 

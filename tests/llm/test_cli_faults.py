@@ -53,8 +53,9 @@ def test_dead_backend_is_exit_2_in_one_line_within_seconds(tmp_path: Path) -> No
     assert done.returncode == 2, done.stderr
     errors = [ln for ln in done.stderr.splitlines() if ln.startswith("error:")]
     assert errors == [done.stderr.strip().splitlines()[-1]]  # one error line, the last
-    assert errors[0].startswith("error: backend http://127.0.0.1:9/v1 cannot be used")
+    assert errors[0].startswith("error: backend openai (stages.1.backend) unreachable at")
     assert "Connection refused" in errors[0] and "Traceback" not in done.stderr
+    assert not (tmp_path / "run").exists()  # nothing written
 
 
 def test_too_many_transient_failures_exit_3_then_a_rerun_retries_them(tmp_path: Path) -> None:

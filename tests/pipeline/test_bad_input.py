@@ -462,7 +462,7 @@ CASES = [
     Case("mix-input-changed", mix_changed, "real.jsonl changed (content differs)"),
     Case("mix-damaged-input", mix_damaged, "not a readable Parquet file"),
     Case("output-inside-input", output_inside_input, "so the run would read its own output"),
-    Case("dead-backend", dead_backend, "127.0.0.1:9", writes_nothing=False),
+    Case("dead-backend", dead_backend, "unreachable at http://127.0.0.1:9/v1"),
 ]
 
 

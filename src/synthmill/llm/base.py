@@ -16,15 +16,10 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
-from synthmill.errors import SynthmillError
+from synthmill.errors import BackendError
 from synthmill.records import stable_hash
 
-
-class BackendError(SynthmillError, RuntimeError):
-    """A backend that cannot answer at all: unreachable, or its key or model refused.
-
-    Exit code 2, like a config error: fix the URL, key or model and run again. (Not an
-    OSError: that would read as a disk or folder problem.)"""
+__all__ = ["Backend", "BackendError", "Completion", "OnDone", "Request"]
 
 
 @dataclass(frozen=True)

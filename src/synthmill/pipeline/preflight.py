@@ -3,12 +3,15 @@
 `check_requirements` runs when a pipeline is built (a missing optional extra fails before
 any stage has worked); `preflight` runs when it is started: the output folder, the
 response cache, each stage's own checks (input files readable, one type per column),
-API keys named by backends, and the fingerprints of every input file for run.json.
+API keys named by backends, that each backend server (`base_url`) accepts a connection,
+and the fingerprints of every input file for run.json.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import socket
 import sqlite3
 from collections.abc import Iterator, Sequence
 from importlib.util import find_spec
@@ -17,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from synthmill.errors import ConfigError, MissingExtraError
+from synthmill.errors import BackendError, ConfigError, MissingExtraError, RunDirError
 from synthmill.pipeline.rundir import RunDir, default_cache_dir, file_fingerprint
 from synthmill.pipeline.stage import Stage
 
@@ -25,6 +28,7 @@ if TYPE_CHECKING:
     from synthmill.pipeline.pipeline import Pipeline
 
 CACHE_FILE = "llm-responses.sqlite"  # the response cache's database (synthmill.llm.cache)
+CONNECT_SECONDS = 3.0  # how long a backend server may take to accept a connection
 
 
 def nested_models(stage: Stage) -> Iterator[tuple[str, BaseModel]]:
@@ -52,7 +56,7 @@ def _importable(module: str) -> bool:
         return False
 
 
-def preflight(pipeline: Pipeline, rundir: RunDir) -> dict[str, Any]:
+def preflight(pipeline: Pipeline, rundir: RunDir, overwrite: bool = False) -> dict[str, Any]:
     """Check everything a run needs before it creates a file; return the input fingerprints."""
     rundir.check_target()
     check_inputs_outside(pipeline.stages, rundir.root)
@@ -62,6 +66,7 @@ def preflight(pipeline: Pipeline, rundir: RunDir) -> dict[str, Any]:
             check_model(model, f"stages.{i}.{name}")
     if pipeline.cache and any(_is_backend(m) for s in pipeline.stages for _, m in nested_models(s)):
         check_cache_dir(default_cache_dir())
+    check_servers(pipeline, rundir, overwrite)
     return input_fingerprints(pipeline.stages)
 
 
@@ -82,6 +87,64 @@ def check_model(model: BaseModel, where: str) -> None:
     check = getattr(model, "preflight", None)
     if callable(check):
         check()
+
+
+def check_servers(pipeline: Pipeline, rundir: RunDir, overwrite: bool) -> None:
+    """Each backend with a `base_url` must accept a TCP connection, or the run stops here
+    (BackendError, exit 2) instead of after its run directory was made. Not checked when
+    the run may need no call: a finished run published again, or a response cache holding
+    replies imported from an offline batch file (`synthmill batch import`)."""
+    servers = {
+        getattr(m, "base_url", None): (f"stages.{i}.{name}", m)
+        for i, s in enumerate(pipeline.stages)
+        for name, m in nested_models(s)
+        if _is_backend(m) and isinstance(getattr(m, "base_url", None), str)
+    }
+    for url, (where, backend) in servers.items():
+        why = unreachable(str(url))
+        if why is None or _may_need_no_call(pipeline, rundir, overwrite):
+            continue
+        from synthmill.llm.redact import redact
+
+        kind = getattr(type(backend), "kind", "?")
+        raise BackendError(
+            f"backend {kind} ({where}) unreachable at {redact(str(url))}: {why}; "
+            "start the server or fix base_url"
+        )
+
+
+def unreachable(url: str, seconds: float = CONNECT_SECONDS) -> str | None:
+    """Why nothing accepts a connection at the URL's host and port (None when something does)."""
+    import httpx
+
+    parsed = httpx.URL(url)
+    port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    try:
+        socket.create_connection((parsed.host, port), timeout=seconds).close()
+    except TimeoutError:
+        return f"cannot connect (no answer in {seconds:g} s)"
+    except OSError as exc:  # refused, unknown host (socket.gaierror), no route
+        return f"cannot connect ({exc.strerror or exc})"
+    return None
+
+
+def _may_need_no_call(pipeline: Pipeline, rundir: RunDir, overwrite: bool) -> bool:
+    """A finished run (published again, not --overwrite), or offline batch replies cached."""
+    try:
+        run = rundir.read_json(rundir.run_json) if not overwrite else None
+    except RunDirError:
+        run = None  # prepare() says what is wrong with it
+    if isinstance(run, dict) and run.get("status") == "finished":
+        return True
+    db = default_cache_dir() / CACHE_FILE
+    if not pipeline.cache or not db.is_file():
+        return False
+    try:
+        with contextlib.closing(sqlite3.connect(db, timeout=60)) as conn:
+            sql = "SELECT 1 FROM replies WHERE payer LIKE 'batch:%' LIMIT 1"
+            return conn.execute(sql).fetchone() is not None
+    except sqlite3.Error:
+        return False
 
 
 def check_cache_dir(path: Path) -> None:

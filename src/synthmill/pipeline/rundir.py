@@ -29,7 +29,7 @@ from typing import IO, Any
 
 import yaml
 
-from synthmill.errors import RunDirError
+from synthmill.errors import BackendError, RunDirError, RunFailedError
 from synthmill.io.atomic import write_text_atomic
 from synthmill.records import stable_hash
 
@@ -369,6 +369,16 @@ class RunDir:
         run["status"] = "finished"
         run["attempts"][-1]["finished"] = _now()
         self.write_json(self.run_json, run)
+
+    def stopped_by_backend(self, exc: BackendError) -> RunFailedError:
+        """A backend that the run's first calls found unusable (refused key, unknown model,
+        a server gone since preflight): status failed, and an error (exit 1) saying that this
+        folder is kept for a resume, since it was written before the calls were made."""
+        self.mark_failed(str(exc))
+        return RunFailedError(
+            f"{exc}; the run stopped part-way and {self.root} is kept (status failed): "
+            "run the same command again to resume"
+        )
 
     def mark_failed(self, error: str, interrupted: bool = False) -> None:
         """Record a run that stopped on an error (status `failed`) or was stopped by Ctrl-C

@@ -19,7 +19,13 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from synthmill.errors import RunFailedError, describe_exception, describe_os_error, guard_stage
+from synthmill.errors import (
+    BackendError,
+    RunFailedError,
+    describe_exception,
+    describe_os_error,
+    guard_stage,
+)
 from synthmill.io.records_io import read_records, rejects_writer, write_records, write_rejects
 from synthmill.pipeline.columns import check_batch, check_pipeline, check_stages, shard_columns
 from synthmill.pipeline.executors import LocalExecutor, open_executor
@@ -86,7 +92,8 @@ class Runner:
 
     def run(self) -> RunResult:
         p = self.pipeline
-        inputs = preflight(p, self.rundir)  # bad input, keys, output folder: nothing written
+        # bad input, keys, output folder, a backend server that is down: nothing written
+        inputs = preflight(p, self.rundir, self.overwrite)
         check_pipeline(p.stages, p.seed)  # a misspelt column fails before anything is written
         # a Ray cluster is joined before the run dir is touched: a dead address writes nothing
         with open_executor(p.stages, p.executor, p.ray_address) as executor:
@@ -96,6 +103,8 @@ class Runner:
             except OSError as exc:  # disk full, folder made read-only: one line, status failed
                 self.rundir.mark_failed(describe_os_error(exc))
                 raise RunFailedError(describe_os_error(exc)) from exc
+            except BackendError as exc:  # found by the first calls: exit 1, the run dir kept
+                raise self.rundir.stopped_by_backend(exc) from exc
             except BaseException as exc:  # Ctrl-C and SIGTERM are no Exception: interrupted
                 self.rundir.mark_failed(describe_exception(exc), not isinstance(exc, Exception))
                 raise
