@@ -8,11 +8,16 @@ so times include checkpointing, Parquet writes and the card. The per-batch overh
 the slope of wall time against the number of batches at a fixed row count.
 
 `curation` runs read -> filter.length -> dedup.exact -> publish on a generated JSONL of
-CURATION_ROWS rows (3-60 random words, a fifth of them repeats), each run in its own
-process for its peak RSS, with this tree's synthmill and with the synthmill of a git
-revision (BEFORE, default the commit before issue 17's publish/progress/memory change,
-unpacked with `git archive`): wall, rows/s, peak RSS, files in data/. It also reads a
+CURATION_ROWS rows (3-60 random words, a fifth of them repeats) with synthmill (columnar
+path), with synthmill's row path (SYNTHMILL_ROW_PATH=1) and with a 10-line `datasets`
+script doing the same (load_dataset json, batched filter, a Python set, to_parquet), each
+in its own process for its peak RSS: wall, rows/s, peak RSS, the ratios. It also reads a
 1M-row Parquet file through synthmill's reader with pyarrow's pre_buffer on and off.
+
+    .venv/bin/python bench/engine.py scale      # SCALE_ROWS (1M) rows of ~1 KB, + MinHash
+
+`scale` runs read -> filter.length -> dedup.exact -> dedup.minhash -> publish on
+BENCH_SCALE_ROWS generated rows of about 1 KB (in BENCH_TMP, deleted afterwards).
 """
 
 from __future__ import annotations
@@ -81,12 +86,12 @@ def baseline() -> float:
 
 CURATION_ROWS = int(os.environ.get("BENCH_CURATION_ROWS", 500_000))
 PARQUET_ROWS = int(os.environ.get("BENCH_PARQUET_ROWS", 1_000_000))
-BEFORE = os.environ.get("BENCH_BEFORE", "66da820")  # the commit before issue 17's change
+SCALE_ROWS = int(os.environ.get("BENCH_SCALE_ROWS", 1_000_000))
 WORDS = [f"w{i}" for i in range(5000)]
 
 
-def write_corpus(path: Path, rows: int, seed: int = 0) -> None:
-    """rows JSON lines of 3-60 random words; a fifth repeat an earlier line (for dedup)."""
+def write_corpus(path: Path, rows: int, seed: int = 0, words: tuple[int, int] = (3, 60)) -> None:
+    """rows JSON lines of random words; a fifth repeat an earlier line (for dedup)."""
     rng = random.Random(seed)
     texts: list[str] = []
     with open(path, "w", encoding="utf-8") as fh:
@@ -94,30 +99,55 @@ def write_corpus(path: Path, rows: int, seed: int = 0) -> None:
             if texts and rng.random() < 0.2:
                 text = texts[rng.randrange(len(texts))]
             else:
-                text = " ".join(rng.choices(WORDS, k=rng.randint(3, 60)))
+                text = " ".join(rng.choices(WORDS, k=rng.randint(*words)))
                 if len(texts) < 50_000:
                     texts.append(text)
             fh.write(json.dumps({"id": i, "text": text}) + "\n")
 
 
-def child_run(src: str, out: str) -> dict[str, object]:
+def child_run(src: str, out: str, minhash: str = "") -> dict[str, object]:
     """One curation run in this process (which the parent started for its peak RSS)."""
+    stages: list[dict[str, object]] = [
+        {"use": "read", "path": src},
+        {"use": "filter.length", "min_words": 10},
+        {"use": "dedup.exact"},
+    ]
+    if minhash:
+        stages.append({"use": "dedup.minhash", "threshold": 0.8})
     config = {
         "name": "curation",
         "seed": 0,
-        "shard_size": 1000,
         "cache": False,
-        "stages": [
-            {"use": "read", "path": src},
-            {"use": "filter.length", "min_words": 10},
-            {"use": "dedup.exact"},
-        ],
+        "stages": stages,
         "output": {"dir": out},
     }
     start = time.perf_counter()
     result = Pipeline.from_config(config).run()
     wall = time.perf_counter() - start
     return {"wall_s": round(wall, 2), "rows_out": result.rows, **_files(Path(out) / "data")}
+
+
+def child_datasets(src: str, out: str, cache: str) -> dict[str, object]:
+    """The peer: the same curation as a 10-line `datasets` script (what a user writes)."""
+    from datasets import load_dataset
+
+    start = time.perf_counter()
+    ds = load_dataset("json", data_files=src, split="train", cache_dir=cache)
+    ds = ds.filter(lambda b: [len(t.split()) >= 10 for t in b["text"]], batched=True)
+    seen: set[str] = set()
+
+    def first(batch: dict[str, list[str]]) -> list[bool]:
+        keys = [" ".join(t.lower().split()) for t in batch["text"]]
+        keep = []
+        for key in keys:
+            keep.append(key not in seen)
+            seen.add(key)
+        return keep
+
+    ds = ds.filter(first, batched=True)
+    ds.to_parquet(out)
+    wall = time.perf_counter() - start
+    return {"wall_s": round(wall, 2), "rows_out": len(ds)}
 
 
 def child_read(path: str, how: str) -> dict[str, object]:
@@ -144,60 +174,94 @@ def _files(data: Path) -> dict[str, object]:
     }
 
 
-def _child(args: list[str], pythonpath: str) -> dict[str, object]:
-    env = os.environ | {"PYTHONPATH": pythonpath}
+def _child(args: list[str], env: dict[str, str] | None = None) -> dict[str, object]:
     cmd = [sys.executable, __file__, "child", *args]
-    done = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True)
+    done = subprocess.run(
+        cmd, capture_output=True, text=True, env=os.environ | (env or {}), check=False
+    )
+    if done.returncode:
+        raise SystemExit(f"child {args[0]} failed: {done.stderr.strip().splitlines()[-1:]}")
     return json.loads(done.stdout.splitlines()[-1])  # type: ignore[no-any-return]
 
 
+def _rate(runs: dict[str, dict[str, object]], rows: int) -> None:
+    for r in runs.values():
+        r["rows_per_second"] = round(rows / float(r["wall_s"]))  # type: ignore[arg-type]
+        r["rows_per_cpu_second"] = round(rows / float(r["cpu_s"]))  # type: ignore[arg-type]
+
+
+def _ratio(a: dict[str, object], b: dict[str, object], key: str) -> float:
+    return round(float(a[key]) / float(b[key]), 3)  # type: ignore[arg-type]
+
+
 def curation() -> dict[str, object]:
-    repo = Path(__file__).resolve().parents[1]
+    """synthmill (columnar path), synthmill's row path and the datasets script, one after
+    the other on the same file, each in its own process."""
     with tempfile.TemporaryDirectory() as tmp:
-        before = Path(tmp) / "before"
-        before.mkdir()
-        archive = subprocess.run(
-            ["git", "-C", str(repo), "archive", BEFORE, "src"], capture_output=True, check=True
-        )
-        subprocess.run(["tar", "-x", "-C", str(before)], input=archive.stdout, check=True)
         corpus = Path(tmp) / "corpus.jsonl"
         write_corpus(corpus, CURATION_ROWS)
-        trees = {"before": str(before / "src"), "after": str(repo / "src")}
         runs = {
-            name: _child(["run", str(corpus), str(Path(tmp) / f"run-{name}")], path)
-            for name, path in trees.items()
+            "synthmill": _child(["run", str(corpus), f"{tmp}/run-columnar"]),
+            "synthmill_row_path": _child(
+                ["run", str(corpus), f"{tmp}/run-rows"], {"SYNTHMILL_ROW_PATH": "1"}
+            ),
+            "datasets": _child(["datasets", str(corpus), f"{tmp}/ds.parquet", f"{tmp}/hf"]),
         }
-        for r in runs.values():
-            r["rows_per_second"] = round(CURATION_ROWS / float(r["wall_s"]))  # type: ignore[arg-type]
+        _rate(runs, CURATION_ROWS)
         parquet = Path(tmp) / "rows.parquet"
-        _child(["parquet", str(parquet)], trees["after"])
+        _child(["parquet", str(parquet)])
         reads = {
-            how: _child(["read", str(parquet), how], trees["after"])
+            how: _child(["read", str(parquet), how])
             for how in ("default", "no_pre_buffer", "synthmill")
         }
-    a, b = runs["after"], runs["before"]
+    s, d, r = runs["synthmill"], runs["datasets"], runs["synthmill_row_path"]
     ra, rb = reads["synthmill"], reads["default"]
     return {
-        "what": f"read {CURATION_ROWS:,} JSONL rows -> filter.length min_words 10 -> "
-        "dedup.exact -> publish; shard_size 1000; each run in its own process",
-        "before_revision": BEFORE,
-        "note": "before and after run one after the other on this machine: with other work "
-        "on it the wall ratio is noisy; rows_out, files and peak RSS are not",
+        "what": f"read {CURATION_ROWS:,} JSONL rows (3-60 random words, a fifth repeats) -> "
+        "filter.length min_words 10 -> dedup.exact -> publish (run dir, checkpoints, card; "
+        "default shard_size 1000), against a datasets script (load_dataset json, batched "
+        "filter, a Python set, to_parquet) on the same file; each run in its own process",
+        "goal": "synthmill >= 1.5x the datasets script's rows/s at <= 0.5x its peak RSS",
+        "note": "runs one after the other on a shared 2-core machine: wall times move with "
+        "the load; rows_out and peak RSS do not",
         "runs": runs,
-        "after_vs_before": {
-            "wall": round(float(a["wall_s"]) / float(b["wall_s"]), 3),  # type: ignore[arg-type]
-            "peak_rss": round(float(a["peak_rss_mb"]) / float(b["peak_rss_mb"]), 3),  # type: ignore[arg-type]
-            "files": f"{a['files']} vs {b['files']}",
+        "synthmill_vs_datasets": {
+            "rows_per_second": _ratio(s, d, "rows_per_second"),
+            "rows_per_cpu_second": _ratio(s, d, "rows_per_cpu_second"),
+            "peak_rss": _ratio(s, d, "peak_rss_mb"),
+            "rows_out_equal": s["rows_out"] == d["rows_out"],
+        },
+        "columnar_vs_row_path": {
+            "rows_per_second": _ratio(s, r, "rows_per_second"),
+            "rows_per_cpu_second": _ratio(s, r, "rows_per_cpu_second"),
+            "peak_rss": _ratio(s, r, "peak_rss_mb"),
         },
         "parquet_read": {
             "what": f"synthmill's Parquet reader streaming {PARQUET_ROWS:,} rows "
             "(corpus-like rows, one row group) into dicts: pyarrow's defaults, pre_buffer off, "
             "and synthmill's reader (pre_buffer off, 1 MiB read buffer)",
             **reads,
-            "peak_rss_synthmill_vs_default": round(
-                float(ra["peak_rss_mb"]) / float(rb["peak_rss_mb"]), 3
-            ),  # type: ignore[arg-type]
+            "peak_rss_synthmill_vs_default": _ratio(ra, rb, "peak_rss_mb"),
         },
+        "machine": machine(),
+    }
+
+
+def scale() -> dict[str, object]:
+    """SCALE_ROWS rows of about 1 KB (150-170 words) through read -> filter.length ->
+    dedup.exact -> dedup.minhash -> publish; the corpus is deleted afterwards."""
+    with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_TMP")) as tmp:
+        corpus = Path(tmp) / "corpus.jsonl"
+        write_corpus(corpus, SCALE_ROWS, seed=3, words=(150, 170))
+        size = corpus.stat().st_size
+        run = _child(["run", str(corpus), f"{tmp}/run", "minhash"])
+    _rate({"run": run}, SCALE_ROWS)
+    return {
+        "what": f"read {SCALE_ROWS:,} JSONL rows of about {size / SCALE_ROWS:.0f} bytes "
+        f"({size / 2**30:.2f} GiB) -> filter.length min_words 10 -> dedup.exact -> "
+        "dedup.minhash threshold 0.8 -> publish, one process",
+        "goal": "peak RSS under 2 GB",
+        **run,
         "machine": machine(),
     }
 
@@ -217,12 +281,16 @@ def child_parquet(path: str) -> dict[str, object]:
 def child(args: list[str]) -> None:
     kind, *rest = args
     if kind == "run":
-        out = child_run(rest[0], rest[1])
+        out = child_run(*rest)
+    elif kind == "datasets":
+        out = child_datasets(*rest)
     elif kind == "read":
         out = child_read(rest[0], rest[1])
     else:
         out = child_parquet(rest[0])
-    out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    out["peak_rss_mb"] = round(usage.ru_maxrss / 1024, 1)
+    out["cpu_s"] = round(usage.ru_utime + usage.ru_stime, 2)
     print(json.dumps(out))
 
 
@@ -231,11 +299,13 @@ def main() -> None:
         child(sys.argv[2:])
         return
     out = Path(__file__).parent / "results" / "engine.json"
-    if sys.argv[1:2] == ["curation"]:
+    parts = {"curation": curation, "scale": scale}
+    if sys.argv[1:2] and sys.argv[1] in parts:
+        name = sys.argv[1]
         result = json.loads(out.read_text()) if out.exists() else {"benchmark": "engine"}
-        result["curation"] = curation()
+        result[name] = parts[name]()
         out.write_text(json.dumps(result, indent=2) + "\n")
-        print(json.dumps(result["curation"], indent=2))
+        print(json.dumps(result[name], indent=2))
         return
     sizes = [10, 100, 1000, 10_000]
     by_size = {b: best(timed_run, b) for b in sizes}
@@ -255,8 +325,9 @@ def main() -> None:
         "processes_2_batch_1000_rows_per_second": round(ROWS / best(timed_run, 1000, "process", 2)),
         "machine": machine(),
     }
-    if out.exists() and "curation" in json.loads(out.read_text()):
-        result["curation"] = json.loads(out.read_text())["curation"]  # run apart, kept
+    for name in ("curation", "scale"):  # run apart, kept
+        if out.exists() and name in json.loads(out.read_text()):
+            result[name] = json.loads(out.read_text())[name]
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import re
 import string
 import tempfile
 import unicodedata
@@ -21,9 +20,11 @@ from typing import ClassVar
 
 import numpy as np
 import numpy.typing as npt
+import pyarrow as pa
 from pydantic import Field
 
-from synthmill.curate.kept import id_reads, mark
+from synthmill.curate.kept import id_reads, mark, mark_tables
+from synthmill.pipeline.columnar import TableResult, select, text_values
 from synthmill.pipeline.stage import GlobalStage, StageContext
 from synthmill.records import Record
 
@@ -57,13 +58,15 @@ class ExactDedup(GlobalStage):
         return list(self.columns) + id_reads(self.id_column, self.model_fields_set)
 
     def normalize(self, text: str) -> str:
-        text = unicodedata.normalize("NFKC", text)
+        if not text.isascii():  # NFKC leaves ASCII as it is
+            text = unicodedata.normalize("NFKC", text)
         if self.lowercase:
             text = text.lower()
         if self.strip_punctuation:
             text = text.translate(_PUNCT)
         if self.collapse_whitespace:
-            text = re.sub(r"\s+", " ", text).strip()
+            # what re.sub(r"\s+", " ", text).strip() gives: both use str.isspace()'s whitespace
+            text = " ".join(text.split())
         return text
 
     def key(self, record: Record) -> int:
@@ -71,6 +74,29 @@ class ExactDedup(GlobalStage):
         parts = [self.normalize(str(record.data.get(c) or "")) for c in self.columns]
         digest = hashlib.blake2b("\x1f".join(parts).encode(), digest_size=8).digest()
         return int.from_bytes(digest, "little")
+
+    def table_keys(self, table: pa.Table) -> U64:
+        """key() of every row of a table, a column at a time."""
+        columns = [map(self.normalize, text_values(table, c)) for c in self.columns]
+        joined = columns[0] if len(columns) == 1 else map("\x1f".join, zip(*columns, strict=True))
+        blake = hashlib.blake2b
+        digests = b"".join(blake(t.encode(), digest_size=8).digest() for t in joined)
+        return np.frombuffer(digests, dtype="<u8").astype(np.uint64)
+
+    def process_tables(
+        self, tables: Iterable[pa.Table], ctx: StageContext
+    ) -> Iterator[TableResult]:
+        """process_all() on the segment's shards as tables; no Record is made."""
+        with tempfile.TemporaryDirectory(prefix="exact-", dir=self.workdir) as tmp:
+            hashes = HashTable(Path(tmp), int(self.memory_mb * 2**20 / 16))
+            for table in select(tables, self.columns):  # the text only, not the rows
+                hashes.add(self.table_keys(table))
+            if hashes.spilled:
+                ctx.count("spilled_partitions", hashes.partitions)
+            removed, kept = hashes.duplicates()
+        yield from mark_tables(
+            tables, removed, kept, reason="exact duplicate", id_column=self.id_column
+        )
 
     def process_all(self, records: Iterable[Record], ctx: StageContext) -> Iterator[Record]:
         if iter(records) is records:

@@ -7,7 +7,9 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import pyarrow as pa
 
+from synthmill.pipeline.columnar import TableResult, meta_ids
 from synthmill.records import Record
 
 KeptRef = tuple[Any, str]  # (the name duplicate_of shows, the kept record's id)
@@ -63,3 +65,57 @@ def mark(
             p += 1
         else:
             yield record
+
+
+def mark_tables(
+    tables: Iterable[pa.Table],
+    removed: npt.NDArray[np.int64],
+    kept: npt.NDArray[np.int64],
+    *,
+    reason: str,
+    id_column: str | None,
+    similarity: npt.NDArray[np.float64] | None = None,
+) -> Iterator[TableResult]:
+    """mark() on tables: each table's rows split into kept and removed ones, the removed
+    ones with the payload mark() gives them."""
+    reps = np.unique(kept)
+    refs: dict[int, KeptRef] = {}
+    offset = 0
+    for table in tables:
+        n = table.num_rows
+        lo, hi = np.searchsorted(reps, [offset, offset + n])
+        refs.update(_table_refs(table, reps[lo:hi] - offset, offset, id_column))
+        lo, hi = np.searchsorted(removed, [offset, offset + n])
+        gone = removed[lo:hi] - offset
+        keep = np.ones(n, dtype=bool)
+        keep[gone] = False
+        raws = []
+        for p, rep in zip(range(lo, hi), kept[lo:hi].tolist(), strict=True):
+            extra: dict[str, Any] = {"kept_index": rep}
+            if similarity is not None:
+                extra["similarity"] = round(float(similarity[p]), 4)
+            raws.append(payload(refs[rep], **extra))
+        yield TableResult(
+            table.filter(pa.array(keep)),
+            table.take(pa.array(gone, pa.int64())),
+            [reason] * len(raws),
+            raws,
+        )
+        offset += n
+
+
+def _table_refs(
+    table: pa.Table, rows: npt.NDArray[np.int64], offset: int, id_column: str | None
+) -> dict[int, KeptRef]:
+    """kept_ref() of the given rows of a table, keyed by row index in the whole input."""
+    if len(rows) == 0:
+        return {}
+    picked = table.take(pa.array(rows, pa.int64()))
+    ids = meta_ids(picked)
+    names: list[Any] = list(ids)
+    if id_column and id_column in table.column_names:
+        values = picked.column(id_column).to_pylist()
+        names = [v if v is not None and v != "" else i for v, i in zip(values, ids, strict=True)]
+    return {
+        int(r) + offset: (name, rid) for r, name, rid in zip(rows.tolist(), names, ids, strict=True)
+    }

@@ -66,7 +66,7 @@ def _write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
             fh.write("\n")
 
 
-def write_rejects(path: str | Path, records: Iterable[Record]) -> None:
+def write_rejects(path: str | Path, records: Iterable[Record | dict[str, Any]]) -> None:
     """Write rejected records as JSONL: stage, reason, raw payload, then the row and its meta."""
     with rejects_writer(path) as write:
         for r in records:
@@ -74,16 +74,18 @@ def write_rejects(path: str | Path, records: Iterable[Record]) -> None:
 
 
 @contextlib.contextmanager
-def rejects_writer(path: str | Path) -> Iterator[Callable[[Record], None]]:
+def rejects_writer(path: str | Path) -> Iterator[Callable[[Record | dict[str, Any]], None]]:
     """A function that appends one rejected record to `path` (atomic once the block ends),
-    so a stage's rejects are written as they come rather than held in memory."""
+    so a stage's rejects are written as they come rather than held in memory. A dict is
+    a line already in that form (the columnar path builds them without records)."""
     with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as fh:
 
-        def write(r: Record) -> None:
-            rej = r.meta.rejection
-            head = {"stage": rej.stage, "reason": rej.reason, "raw": rej.raw} if rej else {}
-            row = {**head, "row": r.data, META_COLUMN: r.meta.to_row(json_fields=False)}
-            fh.write(json.dumps(row, ensure_ascii=False, default=str))
+        def write(r: Record | dict[str, Any]) -> None:
+            if isinstance(r, Record):
+                rej = r.meta.rejection
+                head = {"stage": rej.stage, "reason": rej.reason, "raw": rej.raw} if rej else {}
+                r = {**head, "row": r.data, META_COLUMN: r.meta.to_row(json_fields=False)}
+            fh.write(json.dumps(r, ensure_ascii=False, default=str))
             fh.write("\n")
 
         yield write

@@ -10,6 +10,7 @@ give the same rows because every stage draws randomness from (seed, stage, recor
 from __future__ import annotations
 
 import itertools
+import json
 import logging
 import shutil
 import time
@@ -25,9 +26,24 @@ from synthmill.errors import (
     describe_exception,
     describe_os_error,
     guard_stage,
+    stage_errors,
 )
-from synthmill.io.records_io import read_records, rejects_writer, write_records, write_rejects
-from synthmill.pipeline.columns import check_batch, check_pipeline, check_stages, shard_columns
+from synthmill.io.records_io import (
+    read_records,
+    records_to_table,
+    rejects_writer,
+    write_records,
+    write_rejects,
+)
+from synthmill.pipeline import columnar
+from synthmill.pipeline.columns import (
+    check_batch,
+    check_pipeline,
+    check_stages,
+    require,
+    shard_columns,
+)
+from synthmill.pipeline.commit import Commit
 from synthmill.pipeline.executors import LocalExecutor, open_executor
 from synthmill.pipeline.pipeline import Pipeline
 from synthmill.pipeline.preflight import preflight
@@ -40,6 +56,8 @@ from synthmill.pipeline.transient import check_failed_share, reopen, run_id
 from synthmill.records import Record
 
 if TYPE_CHECKING:
+    import pyarrow as pa
+
     from synthmill.pipeline.ray_executor import RayExecutor
 
 log = logging.getLogger(__name__)
@@ -152,6 +170,102 @@ class Runner:
         for path in sorted(self.rundir.segment_dir(k - 1).glob("shard-*.parquet")):
             yield partial(read_records, path)
 
+    def _table_inputs(self, k: int, stages: list[Stage]) -> Iterator[Callable[[], pa.Table]]:
+        """Loaders of each input shard as a table (the columnar path)."""
+        if k == 0:
+            source = stages[0]
+            assert isinstance(source, Source)
+            with stage_errors(source.label, 0):
+                for table in columnar.rebatch(
+                    source.tables(self._ctx(source)), self.pipeline.shard_size
+                ):
+                    yield partial(_same, table)
+            return
+        for path in sorted(self.rundir.segment_dir(k - 1).glob("shard-*.parquet")):
+            yield partial(columnar.shard_table, path)
+
+    def _run_shards_columnar(self, k: int, stages: list[Stage], executor: LocalExecutor) -> None:
+        """The segment's unfinished shards as tables, committed about a second at a time:
+        shard files and rejects first, then their markers (pipeline/commit.py)."""
+        data, markers = Commit(), Commit()
+        try:
+            for i, load in self._todo(k, stages, tables=True):
+                self._run_shard_columnar(k, i, load(), stages, executor, (data, markers))
+                if data.due() or markers.due():
+                    data.flush()
+                    markers.flush()
+        except OSError:
+            data.discard()
+            markers.discard()
+            raise
+        finally:
+            data.flush()  # finished shards are kept, also when a later one failed
+            markers.flush()
+
+    def _run_shard_columnar(
+        self,
+        k: int,
+        i: int,
+        table: pa.Table,
+        stages: list[Stage],
+        executor: LocalExecutor,
+        commit: tuple[Commit, Commit],
+    ) -> None:
+        """One shard through a segment as a table; records only for row-wise stages."""
+        data: pa.Table | list[Record] = table
+        stats: dict[str, StageStats] = {}
+        for stage in stages:
+            if isinstance(data, list) and columnar.columnar_step(stage):
+                data = records_to_table(data) if data else table.slice(0, 0)
+            if isinstance(stage, Source) and columnar.columnar_source(stage):
+                stats[stage.label] = self._pass_through(stage, data)
+            elif not isinstance(data, list) and columnar.columnar_step(stage):
+                data, stats[stage.label] = self._run_stage_table(k, i, stage, data, commit[0])
+            else:
+                records = columnar.table_to_records(data) if not isinstance(data, list) else data
+                data, stats[stage.label] = self._run_stage(k, i, stage, records, executor)
+        if isinstance(data, list):
+            data = records_to_table(data) if data else table.slice(0, 0)
+        columnar.write_shard(data, commit[0].path(self.rundir.shard_path(k, i)))
+        done = {"shard": i, "rows": data.num_rows, "stages": _dump(stats)}
+        marker = json.dumps(done, indent=2, default=str) + "\n"
+        commit[1].write_text(self.rundir.shard_marker(k, i), marker)
+
+    def _pass_through(self, stage: Stage, data: pa.Table | list[Record]) -> StageStats:
+        """A source whose process() keeps every row as it is: counted, not called."""
+        n = len(data) if isinstance(data, list) else data.num_rows
+        self.progress.advance(stage.label, n, n)
+        return StageStats(rows_in=n, rows_out=n, batches=-(-n // stage.batch_size))
+
+    def _run_stage_table(
+        self, k: int, shard: int, stage: Stage, table: pa.Table, commit: Commit
+    ) -> tuple[pa.Table, StageStats]:
+        if table.num_rows and (reads := stage.reads()):
+            require(
+                f"stage {stage.label!r}",
+                reads,
+                columnar.column_names(table),
+                "the rows reaching it",
+            )
+        ctx = self._ctx(stage, shard)
+        start = time.perf_counter()
+        with stage_errors(stage.label, shard):
+            result = stage.process_table(table, ctx)
+        n = table.num_rows
+        stats = StageStats(rows_in=n, batches=-(-n // stage.batch_size))
+        columnar.count_result(stats, result)
+        stats.counters.update(ctx.counters)
+        stats.seconds = stats.wall = time.perf_counter() - start
+        self.progress.advance(stage.label, n, result.kept.num_rows)
+        path = self.rundir.rejects_path(stage.label, k, shard)
+        if result.rejected.num_rows:
+            with open(commit.path(path), "w", encoding="utf-8") as fh:
+                for line in columnar.reject_lines(stage.label, result):
+                    fh.write(json.dumps(line, ensure_ascii=False, default=str) + "\n")
+        else:
+            commit.unlink(path)
+        return result.kept, stats
+
     def _run_local(
         self, k: int, stages: list[Stage], executor: LocalExecutor | RayExecutor
     ) -> None:
@@ -163,6 +277,8 @@ class Runner:
             self._check_segment(k)
         if getattr(executor, "runs_shards", False):
             self._run_shards_remote(k, stages, executor)  # type: ignore[arg-type]
+        elif isinstance(executor, LocalExecutor) and _columnar_segment(k, stages):
+            self._run_shards_columnar(k, stages, executor)
         else:
             for i, load in self._todo(k, stages):
                 records = load()
@@ -176,10 +292,11 @@ class Runner:
         rd.write_json(rd.segment_marker(k), {"rows": rows, "stages": _dump(merged)})
 
     def _todo(
-        self, k: int, stages: list[Stage]
-    ) -> Iterator[tuple[int, Callable[[], list[Record]]]]:
+        self, k: int, stages: list[Stage], tables: bool = False
+    ) -> Iterator[tuple[int, Callable[[], Any]]]:
         """(index, loader) of each shard not finished yet; finished ones only show progress."""
-        for i, load in enumerate(self._inputs(k, stages)):
+        inputs = self._table_inputs(k, stages) if tables else self._inputs(k, stages)
+        for i, load in enumerate(inputs):
             marker = self.rundir.shard_marker(k, i)
             if marker.exists():
                 self._replay_marker(marker)
@@ -228,7 +345,9 @@ class Runner:
         self._write_rejects(stage.label, k, shard, rejected)
         return kept, stats
 
-    def _write_rejects(self, label: str, k: int, shard: int, rejected: list[Record]) -> None:
+    def _write_rejects(
+        self, label: str, k: int, shard: int, rejected: list[Record] | list[dict[str, Any]]
+    ) -> None:
         path = self.rundir.rejects_path(label, k, shard)
         if rejected:
             write_rejects(path, rejected)
@@ -252,20 +371,30 @@ class Runner:
         self._check_segment(k)
         shutil.rmtree(rd.segment_dir(k), ignore_errors=True)
         label = stage.label
-        inputs = ShardedRecords(
-            sorted(rd.segment_dir(k - 1).glob("shard-*.parquet")),
-            lambda n: self.progress.advance(label, n, 0),  # rows in, as shards are read
-        )
+        paths = sorted(rd.segment_dir(k - 1).glob("shard-*.parquet"))
+        on_read = lambda n: self.progress.advance(label, n, 0)  # noqa: E731 - rows in, as read
+        use_tables = columnar.columnar_global(stage)
+        inputs = ShardedTables(paths, on_read) if use_tables else ShardedRecords(paths, on_read)
         ctx = self._ctx(stage)
         start = time.perf_counter()
         stats = StageStats(batches=1)
         rejects = rd.rejects_path(label, k, 0)
         with rejects_writer(rejects) as reject:  # streamed, not held
-            kept = _split(guard_stage(stage.process_all(inputs, ctx), label, 0), reject, stats)
-            for i, chunk in enumerate(chunks(kept, self.pipeline.shard_size)):
-                write_records(rd.shard_path(k, i), chunk)
-                stats.rows_out += len(chunk)
-                self.progress.advance(label, 0, len(chunk))
+            if isinstance(inputs, ShardedTables):
+                results = guard_stage(stage.process_tables(inputs, ctx), label, 0)
+                tables = _split_tables(results, label, reject, stats)
+                commit = Commit()  # the segment marker is the commit point: one flush
+                for i, table in enumerate(columnar.rebatch(tables, self.pipeline.shard_size)):
+                    columnar.write_shard(table, commit.path(rd.shard_path(k, i)))
+                    stats.rows_out += table.num_rows
+                    self.progress.advance(label, 0, table.num_rows)
+                commit.flush()
+            else:
+                kept = _split(guard_stage(stage.process_all(inputs, ctx), label, 0), reject, stats)
+                for i, chunk in enumerate(chunks(kept, self.pipeline.shard_size)):
+                    write_records(rd.shard_path(k, i), chunk)
+                    stats.rows_out += len(chunk)
+                    self.progress.advance(label, 0, len(chunk))
         if not stats.rejected:
             rejects.unlink(missing_ok=True)
         stats.rows_in = inputs.count
@@ -298,6 +427,85 @@ class ShardedRecords:
             for record in records:
                 self.count += 1
                 yield record
+
+
+class ShardedTables(ShardedRecords):
+    """The shards of a segment as tables, re-iterable, read one shard at a time;
+    `select(columns)` reads only those columns (a pass that needs only the text)."""
+
+    def __init__(
+        self,
+        paths: list[Path],
+        on_read: Callable[[int], None] | None = None,
+        columns: list[str] | None = None,
+    ) -> None:
+        super().__init__(paths, on_read)
+        self.columns = columns
+
+    def select(self, columns: list[str]) -> ShardedTables:
+        return _Selected(self, columns)
+
+    def __iter__(self) -> Iterator[pa.Table]:
+        self.count = 0
+        for path in self.paths:
+            table = columnar.shard_table(path, self.columns)
+            self.count += table.num_rows
+            new = self.count - self.reported
+            if new > 0 and self.on_read is not None:
+                self.on_read(new)
+                self.reported += new
+            yield table
+
+
+class _Selected(ShardedTables):
+    """Some columns of the shards; rows read count for the tables it came from."""
+
+    def __init__(self, whole: ShardedTables, columns: list[str]) -> None:
+        super().__init__(whole.paths, None, columns)
+        self.whole = whole
+
+    def __iter__(self) -> Iterator[pa.Table]:
+        count = 0
+        for table in super().__iter__():
+            count += table.num_rows
+            new = count - self.whole.reported
+            if new > 0 and self.whole.on_read is not None:
+                self.whole.on_read(new)
+                self.whole.reported += new
+            yield table
+        self.whole.count = max(self.whole.count, count)
+
+
+def _same(table: pa.Table) -> pa.Table:
+    return table
+
+
+def _columnar_segment(k: int, stages: list[Stage]) -> bool:
+    """Whether a local segment starts on tables: its first stage that does work takes
+    them (a source reads tables only when the stage after it can take them)."""
+    first = stages[0]
+    if k > 0:
+        return columnar.columnar_step(first)
+    assert isinstance(first, Source)
+    if not columnar.columnar_source(first):
+        return False
+    return len(stages) == 1 or columnar.columnar_step(stages[1])
+
+
+def _split_tables(
+    results: Iterable[columnar.TableResult],
+    label: str,
+    reject: Callable[[Record | dict[str, Any]], None],
+    stats: StageStats,
+) -> Iterator[pa.Table]:
+    """The kept tables; rejected rows go to `reject` and are counted in `stats`."""
+    for result in results:
+        kept = result.kept.num_rows
+        columnar.count_result(stats, result)
+        stats.rows_out -= kept  # rows out are counted as the shards are written
+        for line in columnar.reject_lines(label, result):
+            reject(line)
+        yield result.kept
 
 
 def _split(

@@ -6,6 +6,8 @@ Three shapes cover every step of the flow:
 - `GlobalStage.process_all(records, ctx)` needs every row at once (dedup, novelty).
 A `Check` only decides (`check(record) -> Verdict`); the base class records the verdict
 and rejects the row, and the runner does the counting.
+Each shape has an optional columnar form over Arrow tables (`process_table`, `tables`,
+`process_tables`, `check_table`; see pipeline/columnar.py) that the runner prefers.
 """
 
 from __future__ import annotations
@@ -15,14 +17,26 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from synthmill.pipeline.portable import portable_path, use_name
 from synthmill.records import Record, Verdict, stable_hash
 
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from synthmill.pipeline.columnar import TableResult, TableVerdicts
+
 ANY_COLUMN = "*"  # in Stage.writes(): the stage may add any column (unknown before it runs)
+
+
+def _placeholder(func: Any) -> Any:
+    """Mark a base class's optional columnar method: stages that do not override it are
+    row-wise (see pipeline/columnar.py)."""
+    func.placeholder = True
+    return func
 
 
 @dataclass
@@ -72,6 +86,13 @@ class Stage(BaseModel):
     def process(self, batch: list[Record], ctx: StageContext) -> list[Record]:
         """Map one batch to its output; mark failures with `record.reject(...)`."""
         return batch
+
+    # Optional columnar form (pipeline/columnar.py): a whole shard as one Arrow table in the
+    # shard layout (data columns, then the `_meta` struct). Stages without it get records.
+    @_placeholder
+    def process_table(self, table: pa.Table, ctx: StageContext) -> TableResult:
+        """Map one shard's table to kept and rejected rows (a columnar stage overrides it)."""
+        raise NotImplementedError
 
     def reads(self) -> list[str]:
         """Columns this stage reads from each row; the runner checks them before any work.
@@ -130,6 +151,12 @@ class Source(Stage):
     def rows(self, ctx: StageContext) -> Iterator[Record]:
         raise NotImplementedError
 
+    @_placeholder
+    def tables(self, ctx: StageContext) -> Iterator[pa.Table]:
+        """The rows of rows(), as tables in the shard layout (a columnar source overrides
+        it); any table size, the runner cuts them into shards."""
+        raise NotImplementedError
+
     def count(self) -> int | None:
         """How many rows rows() yields, when that is cheap to know (for progress bars)."""
         return None
@@ -143,6 +170,14 @@ class GlobalStage(Stage):
     def process_all(self, records: Iterable[Record], ctx: StageContext) -> Iterator[Record]:
         raise NotImplementedError
 
+    @_placeholder
+    def process_tables(
+        self, tables: Iterable[pa.Table], ctx: StageContext
+    ) -> Iterator[TableResult]:
+        """process_all() on tables (re-iterable, one shard each): a result per table, in
+        order, whose kept rows are the rows process_all() would keep."""
+        raise NotImplementedError
+
 
 class Check(Stage):
     """A filter or verifier: subclasses implement check(); the base keeps the books."""
@@ -151,6 +186,16 @@ class Check(Stage):
 
     def check(self, record: Record) -> Verdict:
         raise NotImplementedError
+
+    @_placeholder
+    def check_table(self, table: pa.Table) -> TableVerdicts:
+        """Verdicts for every row of a table, as check() would give them (optional)."""
+        raise NotImplementedError
+
+    def process_table(self, table: pa.Table, ctx: StageContext) -> TableResult:
+        from synthmill.pipeline.columnar import split_verdicts
+
+        return split_verdicts(table, self.label, self.check_table(table))
 
     def check_batch(self, records: list[Record]) -> list[Verdict]:
         """Verdicts for a batch; override to batch work (a worker pool, one model call)."""

@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import glob
+import hashlib
+import itertools
+import json
 import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import ClassVar, Literal
 
+import pyarrow as pa
 from pydantic import Field, PrivateAttr, field_validator
 
 from synthmill.errors import DataError
+from synthmill.io.arrow_rows import arrow_batches, arrow_scan
+from synthmill.io.records_io import records_to_table
 from synthmill.io.rows import ColumnKinds, read_rows, scan_rows, sniff_format
+from synthmill.pipeline.columnar import meta_table
 from synthmill.pipeline.stage import Source, StageContext
 from synthmill.records import META_COLUMN, Origin, Record
 
@@ -57,6 +64,9 @@ class Read(Source):
     limit: int | None = Field(default=None, ge=1, description="Read at most this many rows.")
     _files: list[Path] | None = PrivateAttr(default=None)  # fixed by preflight()
     _rows: int | None = PrivateAttr(default=None)  # counted by preflight(), for progress
+    # files preflight() read whole with pyarrow into the types the row path gives: tables()
+    # reads them columnar; the others go row by row (text, CSV, nested or odd JSON)
+    _arrow: set[str] = PrivateAttr(default_factory=set)
 
     @field_validator("path")
     @classmethod
@@ -86,6 +96,11 @@ class Read(Source):
             if left == 0:
                 break
             fmt = self.format or sniff_format(path)
+            found = arrow_scan(path, fmt, kinds, left)
+            if found is not None:
+                self._arrow.add(str(path))
+                n += found
+                continue
             n += scan_rows(path, fmt, kinds, text_column=self.text_column, per=self.per, limit=left)
         self._rows = n
         if n == 0:
@@ -106,7 +121,52 @@ class Read(Source):
                 n += 1
                 yield self._record(row, path.name, index)
 
+    def tables(self, ctx: StageContext) -> Iterator[pa.Table]:
+        """rows() as tables: files pyarrow reads as the row path would, columnar; others
+        row by row, a chunk at a time. Same rows, ids and provenance as rows()."""
+        n = 0
+        for path in self.input_files():
+            for data, start in self._file_tables(path):
+                if self.limit is not None:
+                    data = data.slice(0, max(0, self.limit - n))
+                if data.num_rows == 0:
+                    return
+                n += data.num_rows
+                if start is None:  # read row by row: provenance is in the table already
+                    yield data
+                    continue
+                ids = row_ids(self.label, path.name, start, data.num_rows)
+                yield meta_table(ids, self.label, self.origin, data)
+
+    def _file_tables(self, path: Path) -> Iterator[tuple[pa.Table, int | None]]:
+        """(table of data columns, index of its first row in the file), or (table with its
+        `_meta` column, None) for a file read row by row."""
+        if str(path) in self._arrow:
+            start = 0
+            for batch in arrow_batches(path, self.format or sniff_format(path)):
+                yield pa.Table.from_batches([batch]), start
+                start += batch.num_rows
+            return
+        fmt = self.format or sniff_format(path)
+        rows = read_rows(path, fmt, text_column=self.text_column, per=self.per)
+        records = (self._record(row, path.name, i) for i, row in enumerate(rows))
+        while chunk := list(itertools.islice(records, ROW_CHUNK)):
+            yield records_to_table(chunk), None
+
     def _record(self, row: dict[str, object], file: str, index: int) -> Record:
         if isinstance(row.get(META_COLUMN), dict):
             return Record.from_row(row)
         return Record.new(row, key=(file, index), stage=self.label, origin=self.origin)
+
+
+ROW_CHUNK = 8192  # rows per table when a file is read row by row
+
+
+def row_ids(stage: str, file: str, start: int, n: int) -> list[str]:
+    """`Record.new(..., key=(file, index), stage=stage).meta.id` for n rows from `start`:
+    the same JSON text that stable_hash hashes, built once per file, not per row."""
+    head = f"[{json.dumps(stage, ensure_ascii=False)}, [{json.dumps(file, ensure_ascii=False)}, "
+    return [
+        hashlib.blake2b(f"{head}{i}], []]".encode(), digest_size=8).hexdigest()
+        for i in range(start, start + n)
+    ]
