@@ -99,3 +99,15 @@ def test_dcr_share_is_size_adjusted() -> None:
     d_hold = np.full(100, 0.5)
     assert dcr_share(d_train, d_hold, 400, 100)["dcr_share"] == pytest.approx(0.5)
     assert dcr_share(np.zeros(100), np.ones(100), 400, 100)["dcr_share"] > 0.99
+
+
+def test_membership_auc_states_its_chance_spread() -> None:
+    from synthmill.tabular.privacy import null_auc_sd
+
+    assert null_auc_sd(30) == pytest.approx(0.0754, abs=1e-3)  # iris' holdout
+    rng = np.random.default_rng(0)  # a score unrelated to membership, many times
+    from sklearn.metrics import roc_auc_score
+
+    labels = np.r_[np.ones(30), np.zeros(30)]
+    aucs = [roc_auc_score(labels, rng.random(60)) for _ in range(2000)]
+    assert np.std(aucs) == pytest.approx(null_auc_sd(30), rel=0.1)

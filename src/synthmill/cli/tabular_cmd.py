@@ -63,8 +63,8 @@ def synthesize(
     bounds: str | None = typer.Option(
         None,
         help="dp: public bounds of numeric columns, 'age=18:100,amount=0:20000' (no epsilon "
-        "spent); columns not named get DP bounds from a tenth of epsilon; 'data' reads them "
-        "from the rows, which the guarantee then does not cover.",
+        "spent); columns not named go on a public power-of-two grid (no bounds needed); "
+        "'data' reads them from the rows, which the guarantee then does not cover.",
     ),
     epochs: float | None = typer.Option(
         None, help="argn: most training epochs (default 100, with early stopping)."

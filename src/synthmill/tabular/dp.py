@@ -5,10 +5,18 @@ and Laplace samplers, Private-PGM's estimation); nothing here adds noise. This m
 only says what is discrete and how, and turns the result back into typed columns:
 - categorical and few-valued numeric columns are label-encoded; their *levels* are read
   from the real rows and treated as public, as smartnoise does (the card says so);
-- numeric and datetime columns are cut into equal-width bins between bounds. Bounds given
-  by the user (`bounds: {col: [lo, hi]}`) cost nothing; bounds not given are found by
-  smartnoise's own DP preprocessor with a share of epsilon (`bounds_share`, spread
-  over those columns) and the rest goes to the synthesizer, so the total stays epsilon;
+- numeric and datetime columns are cut into bins. Bounds given by the user
+  (`bounds: {col: [lo, hi]}`) cost nothing: 20 equal-width bins between them. Columns
+  without given bounds (the default) go on a public, data-independent grid of signed
+  powers of two (`grid_bins` per octave, from 2^-10 to 2^62, and a bin around zero),
+  whose resolution is a public function of the row count, column count, epsilon and
+  delta; MST's own noisy one-way marginals find where the values lie (it merges bins
+  below its noise into one), so no epsilon is spent on bounds. Draws outside the run of
+  bins around the model's mode that each hold at least 1% of its draws are moved to the
+  nearest bin of that run: post-processing of the model, no privacy cost. smartnoise's DP
+  bound finder (`approx_bounds`) is not used: it needs a bin with about 10/epsilon
+  rows, which a few hundred rows cannot give once epsilon is split over the columns
+  (it failed on every bench table at epsilon 1);
   `bounds: data` reads min and max from the real rows, which epsilon does NOT cover, and
   the card and `guarantee` say so. A synthetic value is drawn uniformly inside its
   sampled bin (post-processing, no privacy cost);
@@ -33,6 +41,7 @@ import numpy as np
 import pyarrow as pa
 
 from synthmill.errors import DataError
+from synthmill.tabular.dpgrid import KEEP_SHARE, Grid, grid_mst, per_octave
 from synthmill.tabular.extras import version
 from synthmill.tabular.features import numbers
 from synthmill.tabular.table import ColumnSpec, profile
@@ -40,7 +49,7 @@ from synthmill.tabular.table import ColumnSpec, profile
 log = logging.getLogger(__name__)
 Array = np.ndarray[Any, Any]
 BINS = 20  # equal-width bins per numeric column
-BOUNDS_SHARE = 0.1  # share of epsilon for DP bounds of columns without given bounds
+SAMPLE_FOR_KEPT = 4000  # rows drawn (free) to see where the fitted model puts mass
 MECHANISMS = ("mst", "aim")
 NUMERIC = ("numeric", "datetime")
 
@@ -117,7 +126,6 @@ class DPSynthesizer:
         mechanism: str = "mst",
         bounds: dict[str, tuple[float, float]] | str | None = None,
         bins: int = BINS,
-        bounds_share: float = BOUNDS_SHARE,
     ) -> None:
         check_options(epsilon, delta, mechanism, bounds)
         self.seed = seed
@@ -126,7 +134,10 @@ class DPSynthesizer:
         self.mechanism = mechanism
         self.bounds = bounds
         self.bins = bins
-        self.bounds_share = bounds_share
+        self.grid: Grid | None = None
+        self.on_grid: list[str] = []  # numeric columns without bounds: on the public grid
+        self.keep: dict[str, Any] = {}  # grid column -> bins the fitted model gives mass
+        self.grid_outputs: dict[str, int] = {}  # MST's name of a grid column -> bins per octave
         self.specs: list[ColumnSpec] = []
         self.modelled: list[ColumnSpec] = []
         self.edges: dict[str, tuple[float, float, str]] = {}
@@ -141,12 +152,15 @@ class DPSynthesizer:
         for spec in self.modelled:
             col = table.column(spec.name)
             if spec.kind in NUMERIC:
-                data[spec.name] = numbers(col)
+                x = numbers(col)
+                data[spec.name] = (
+                    self.grid.index(x) if spec.name in self.on_grid and self.grid else x
+                )
             else:
                 data[spec.name] = pd.Series(col.to_pylist(), dtype=object)
         return pd.DataFrame(data)
 
-    def _transformers(self, table: pa.Table) -> tuple[list[Any], list[str]]:
+    def _transformers(self, table: pa.Table, delta: float) -> list[Any]:
         from snsynth.transform import BinTransformer, LabelTransformer
 
         given = self.bounds if isinstance(self.bounds, dict) else {}
@@ -158,10 +172,22 @@ class DPSynthesizer:
         if wrong:
             raise DataError(f"--bounds are for numeric columns; not for: {', '.join(wrong)}")
         out: list[Any] = []
-        private: list[str] = []
+        self.on_grid = [
+            s.name
+            for s in self.modelled
+            if s.kind in NUMERIC and s.name not in given and self.bounds != "data"
+        ]
+        width = sum(1 + (table.column(s.name).null_count > 0) for s in self.modelled)
+        steps = per_octave(table.num_rows, width, self.epsilon, delta)
+        self.grid = Grid(steps) if self.on_grid else None
+        self.grid_outputs = {}
+        at = 0  # MST names its columns col0, col1, ... by transformer output
         for spec in self.modelled:
             col = table.column(spec.name)
             nullable = col.null_count > 0
+            if spec.name in self.on_grid:
+                self.grid_outputs[f"col{at}"] = steps
+            at += 1 + nullable
             if spec.kind not in NUMERIC:
                 out.append(LabelTransformer(nullable=nullable))
                 continue
@@ -175,11 +201,18 @@ class DPSynthesizer:
                 lo, hi = float(np.nanmin(x)), float(np.nanmax(x))
                 hi = hi if hi > lo else lo + 1.0
                 self.sources[spec.name] = "read from the data (not covered by epsilon)"
-            else:
-                self.sources[spec.name] = "found under DP by smartnoise's preprocessor"
-                private.append(spec.name)
+            elif self.grid is not None:
+                size = self.grid.size
+                self.sources[spec.name] = (
+                    f"none: a public power-of-two grid ({self.grid.per_octave} bins per "
+                    "octave); where the values lie is what the DP model learned"
+                )
+                out.append(
+                    BinTransformer(bins=size, lower=0.0, upper=float(size), nullable=nullable)
+                )
+                continue
             out.append(BinTransformer(bins=self.bins, lower=lo, upper=hi, nullable=nullable))
-        return out, private
+        return out
 
     def fit(self, table: pa.Table, specs: list[ColumnSpec] | None = None) -> DPSynthesizer:
         from snsynth import Synthesizer
@@ -191,27 +224,23 @@ class DPSynthesizer:
             raise DataError("--method dp needs at least one numeric, date or category column")
         n = table.num_rows
         delta = self.delta if self.delta is not None else default_delta(n)
-        transformers, private = self._transformers(table)
-        pre_eps = self.bounds_share * self.epsilon if private else 0.0
+        transformers = self._transformers(table, delta)
         use_jax_cache()
         kwargs: dict[str, Any] = {"epsilon": self.epsilon, "delta": delta}
         started = time.perf_counter()
-        model = Synthesizer.create(self.mechanism, **kwargs)
+        if self.mechanism == "mst" and self.grid is not None:
+            model = grid_mst(self.epsilon, delta, self.grid_outputs)
+        else:
+            model = Synthesizer.create(self.mechanism, **kwargs)
         printed = io.StringIO()
         try:
             with contextlib.redirect_stdout(printed):
                 model.fit(
                     self._frame(table),
                     transformer=TableTransformer(transformers),
-                    preprocessor_eps=pre_eps,
+                    preprocessor_eps=0.0,
                 )
         except ValueError as exc:
-            if "bounds" in str(exc).lower() and private:
-                raise DataError(
-                    f"DP bounds could not be found for {', '.join(private)} with epsilon "
-                    f"{pre_eps:.3g} spread over {len(private)} columns; give them: "
-                    "--bounds col=lo:hi,... (or raise --epsilon)"
-                ) from None
             raise DataError(f"smartnoise-synth could not fit: {str(exc).splitlines()[0]}") from None
         log.debug("smartnoise said: %s", printed.getvalue().strip())
         self.model = model
@@ -219,15 +248,45 @@ class DPSynthesizer:
             if spec.kind in NUMERIC:
                 source = self.sources[spec.name]
                 self.edges[spec.name] = (float(tr.fit_lower), float(tr.fit_upper), source)
-        spent_pre = pre_eps if private else 0.0
-        self.guarantee = {
+        self._find_kept()
+        self.guarantee = self._guarantee(delta, time.perf_counter() - started)
+        return self
+
+    def _find_kept(self) -> None:
+        """Grid bins the fitted model gives mass, from rows drawn from it (post-processing:
+        no privacy cost); their span is the column's range, stated in the card."""
+        if self.grid is None:
+            return
+        state = np.random.get_state()
+        np.random.seed(int(np.random.SeedSequence([self.seed, 4]).generate_state(1)[0]))
+        try:
+            frame = self.model.sample(SAMPLE_FOR_KEPT)
+        finally:
+            np.random.set_state(state)
+        for name in self.on_grid:
+            index = self._grid_index(frame[name].tolist())
+            counts = np.bincount(index[index >= 0], minlength=self.grid.size)
+            self.keep[name] = Grid.kept(counts)
+            held = np.flatnonzero(self.keep[name])
+            lo, hi = self.grid.edges(held[[0, -1]])
+            self.edges[name] = (float(lo[0]), float(hi[1]), self.sources[name])
+
+    def _grid_index(self, values: list[Any]) -> Array:
+        """smartnoise's bin midpoints back to grid indices (-1 for missing)."""
+        assert self.grid is not None
+        mid = np.array([np.nan if _missing(v) else float(v) for v in values])
+        index = np.clip(np.floor(np.nan_to_num(mid, nan=-1.0)), -1, self.grid.size - 1)
+        return np.where(np.isnan(mid), -1, index).astype(int)
+
+    def _guarantee(self, delta: float, seconds: float) -> dict[str, Any]:
+        found: dict[str, Any] = {
             "definition": "(epsilon, delta)-differential privacy of the training rows",
             "epsilon": self.epsilon,
             "delta": delta,
             "mechanism": self.mechanism.upper(),
             "library": f"smartnoise-synth {version('smartnoise-synth')}",
-            "epsilon_for_bounds": round(spent_pre, 6),
-            "epsilon_for_synthesizer": round(self.epsilon - spent_pre, 6),
+            "epsilon_for_bounds": 0.0,
+            "epsilon_for_synthesizer": self.epsilon,
             "bounds": {k: [v[0], v[1], v[2]] for k, v in self.edges.items()},
             "covered": self.bounds != "data",
             "public": [
@@ -235,11 +294,17 @@ class DPSynthesizer:
                 "column names and types",
                 "category levels (read from the data)",
             ],
-            "fit_seconds": round(time.perf_counter() - started, 3),
+            "fit_seconds": round(seconds, 3),
         }
         if self.bounds == "data":
-            self.guarantee["public"].append("numeric min and max (read from the data)")
-        return self
+            found["public"].append("numeric min and max (read from the data), NOT covered")
+        if self.grid is not None:
+            found["grid"] = {
+                "columns": self.on_grid,
+                "bins_per_octave": self.grid.per_octave,
+                "kept_share": KEEP_SHARE,
+            }
+        return found
 
     def sample_shard(self, rows: int, shard: int) -> pa.Table:
         """Rows drawn from the fitted model; NumPy's global generator (which Private-PGM
@@ -262,12 +327,21 @@ class DPSynthesizer:
         if spec.kind not in NUMERIC:
             clean = [None if _missing(v) else v for v in values]
             return pa.array(clean, type=spec.type)
+        if spec.name in self.keep and self.grid is not None:
+            index = self._grid_index(values)
+            present = index >= 0
+            moved = Grid.nearest(np.where(present, index, 0), self.keep[spec.name])
+            x = self.grid.draw(moved, rng)
+            return self._typed(spec, np.where(present, x, np.nan), ~present)
         lo, hi, _ = self.edges[spec.name]
         mid = np.array([np.nan if _missing(v) else float(v) for v in values])
         width = (hi - lo) / self.bins
         index = np.clip(np.floor((mid - lo) / width), 0, self.bins - 1)
         x = np.clip(lo + (index + rng.random(rows)) * width, lo, hi)
-        missing = np.isnan(mid)
+        return self._typed(spec, x, np.isnan(mid))
+
+    @staticmethod
+    def _typed(spec: ColumnSpec, x: Array, missing: Array) -> Any:
         mask = missing if missing.any() else None
         typ = spec.type
         if pa.types.is_floating(typ):
@@ -284,7 +358,14 @@ class DPSynthesizer:
     def describe(self) -> dict[str, str]:
         found = {}
         for spec in self.specs:
-            if spec.name in self.edges:
+            if spec.name in self.keep:
+                lo, hi, _ = self.edges[spec.name]
+                how = (
+                    f"public power-of-two grid, {self.grid.per_octave if self.grid else 0} "
+                    f"bins per octave; the DP model puts its mass in [{lo:.4g}, {hi:.4g}] "
+                    "(no epsilon spent on bounds)"
+                )
+            elif spec.name in self.edges:
                 lo, hi, source = self.edges[spec.name]
                 how = f"{self.bins} equal-width bins over [{lo:g}, {hi:g}], bounds {source}"
             elif spec.modelled:

@@ -171,6 +171,9 @@ def card_summary(ev: dict[str, Any], models: dict[str, str] | None = None) -> di
         "tstr": f"{main} on the real holdout, model trained on synthetic rows",
         "trtr": f"{main} on the real holdout, model trained on real rows",
     }
+    sd = ev["privacy"].get("mia_auc_null_sd")
+    if sd is not None:
+        ideal["mia_auc"] += f" (a chance attacker: +/- {sd:.2f} at this holdout size)"
     rows: dict[str, Any] = {
         name: {"score": _fmt(v), "detail": ideal.get(name, "")}
         for name, v in headline(ev).items()

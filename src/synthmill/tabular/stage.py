@@ -82,8 +82,8 @@ class Synthesize(GlobalStage):
     bounds: dict[str, tuple[float, float]] | Literal["data"] | None = Field(
         default=None,
         description="dp: [lo, hi] of numeric columns (public knowledge, no epsilon spent); "
-        "others get DP bounds from a tenth of epsilon; 'data' reads them from the rows, "
-        "outside the guarantee.",
+        "others go on a public power-of-two grid (no bounds needed); 'data' reads them "
+        "from the rows, outside the guarantee.",
     )
     epochs: float | None = Field(
         default=None, gt=0, description="argn: most training epochs (default 100, early stop)."

@@ -1,0 +1,161 @@
+"""A public, data-independent grid for numeric columns under DP: signed powers of two.
+
+A value's bin depends only on the value (its sign and its octave, cut into `per_octave`
+equal-ratio parts), never on the other rows, so binning costs no privacy and needs no
+bounds. The synthesizer's noisy marginals then say which bins hold the data. The
+resolution is a public function of the row count, the column count and the budget: as
+many bins per octave as keep a typical bin's count above MST's noise.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+from scipy import special
+
+Array = np.ndarray[Any, Any]
+OCT_LO, OCT_HI = -10, 62  # octaves covered: |x| from 2^-10 to 2^62; smaller is "zero"
+MAX_PER_OCTAVE = 8
+SPAN_OCTAVES = 3  # a typical column's values span about this many octaves
+KEEP_SHARE = (
+    0.01  # grid bins with fewer of the model's draws than this, away from the data, are moved
+)
+FALSE_BINS = 0.01  # expected empty grid bins a column keeps by noise alone (MST's 3 sigma: 0.2)
+
+
+def per_octave(rows: int, width: int, epsilon: float, delta: float) -> int:
+    """Bins per octave such that a typical bin's count is three times MST's noise on a
+    one-way marginal (sigma = sqrt(3 / (2 rho)) * sqrt(columns)); 1 to 8."""
+    from snsynth.utils import cdp_rho
+
+    rho = float(cdp_rho(epsilon, delta))
+    sigma = math.sqrt(3.0 / (2.0 * rho)) * math.sqrt(max(width, 1))
+    return int(np.clip(rows // (SPAN_OCTAVES * 3.0 * sigma), 1, MAX_PER_OCTAVE))
+
+
+class Grid:
+    """Bin index <-> value on the signed power-of-two grid; the index grows with the value."""
+
+    def __init__(self, per_octave: int) -> None:
+        self.per_octave = per_octave
+        self.half = (OCT_HI - OCT_LO) * per_octave  # bins on each side of zero
+        self.size = 2 * self.half + 1
+
+    def index(self, x: Array) -> Array:
+        """The bin of each value (NaN stays NaN), as floats for smartnoise's binner."""
+        a = np.abs(x)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            octave = np.clip(np.log2(a), OCT_LO, OCT_HI - 1e-9)
+        j = np.floor((octave - OCT_LO) * self.per_octave)
+        out = np.where(x > 0, self.half + 1 + j, self.half - 1 - j)
+        out = np.where(a < 2.0**OCT_LO, self.half, out)
+        return np.where(np.isnan(x), np.nan, out)
+
+    def edges(self, index: Array) -> tuple[Array, Array]:
+        """Lower and upper value of each bin."""
+        index = np.asarray(index, dtype=float)
+        j = np.abs(index - self.half) - 1
+        low = 2.0 ** (OCT_LO + j / self.per_octave)
+        high = 2.0 ** (OCT_LO + (j + 1) / self.per_octave)
+        small = 2.0**OCT_LO
+        lo = np.where(index > self.half, low, -high)
+        hi = np.where(index > self.half, high, -low)
+        zero = index == self.half
+        return np.where(zero, -small, lo), np.where(zero, small, hi)
+
+    def draw(self, index: Array, rng: np.random.Generator) -> Array:
+        """A value drawn uniformly inside each bin."""
+        lo, hi = self.edges(index)
+        out: Array = lo + rng.random(len(lo)) * (hi - lo)
+        return out
+
+    @staticmethod
+    def kept(counts: Array) -> Array:
+        """Bins to keep: the run of bins around the most frequent one that each hold at
+        least KEEP_SHARE of the draws (a one-bin gap bridged). Bins outside it are where
+        noise put mass far from the data (AIM keeps every grid bin; MST's merged bin is
+        drawn uniformly), and their draws are moved to the nearest kept bin."""
+        floor = KEEP_SHARE * max(float(counts.sum()), 1.0)
+        held = counts >= floor
+        lo = hi = int(np.argmax(counts))
+        while lo > 0 and (held[lo - 1] or (lo > 1 and held[lo - 2])):
+            lo -= 1
+        while hi < len(counts) - 1 and (held[hi + 1] or (hi < len(counts) - 2 and held[hi + 2])):
+            hi += 1
+        keep = np.zeros(len(counts), dtype=bool)
+        keep[lo : hi + 1] = True
+        return keep
+
+    @staticmethod
+    def nearest(index: Array, keep: Array) -> Array:
+        """Each index moved to the nearest kept bin (itself when kept)."""
+        where = np.flatnonzero(keep)
+        pos = np.clip(np.searchsorted(where, index), 1, len(where) - 1) if len(where) > 1 else 0
+        if len(where) == 1:
+            return np.full(len(index), where[0])
+        left, right = where[pos - 1], where[pos]
+        out: Array = np.where(np.abs(index - left) <= np.abs(right - index), left, right)
+        return np.where(keep[index.astype(int)], index, out)
+
+
+def grid_mst(epsilon: float, delta: float, grid_columns: dict[str, int]) -> Any:
+    """smartnoise's MST, its domain compression adapted to grid columns.
+
+    MST measures every one-way marginal (noise sigma), keeps the values whose noisy count
+    is at least 3 sigma and merges the rest into one bin; when fewer than two pass, it
+    keeps the whole domain, which on a grid of 145 bins spreads the mass over every scale.
+    For grid columns (name -> bins per octave) the threshold is raised so that about
+    FALSE_BINS empty bins pass by noise alone, the largest noisy count is always kept, and
+    a draw of the merged bin lands on a merged bin within two octaves of the kept ones,
+    not anywhere between 2^-10 and 2^62. Both are post-processing of the same noisy
+    measurements; the re-expression of the merged bin is smartnoise's own.
+    """
+    from mbi import Dataset, Domain, LinearMeasurement  # type: ignore[import-untyped]
+    from snsynth.mst.mst import MSTSynthesizer
+
+    class GridMST(MSTSynthesizer):  # type: ignore[misc]
+        def compress_domain(self, data: Any, measurements: list[Any]) -> Any:
+            supports: dict[str, Array] = {}
+            kept = []
+            for m in measurements:
+                col, y, sigma = m.clique[0], np.asarray(m.noisy_measurement), m.stddev
+                sup = y >= 3 * sigma
+                if col in grid_columns:  # few false bins among ~145 empty ones
+                    sup = y >= float(special.ndtri(1 - FALSE_BINS / y.size)) * sigma
+                    sup[int(np.argmax(y))] = True
+                elif sup.sum() < 2 and y.size >= 2:
+                    sup[:] = True
+                supports[col] = sup
+                if sup.all():
+                    kept.append(m)
+                    continue
+                y2 = np.append(y[sup], y[~sup].sum())
+                y2[-1] *= 1.0 / np.sqrt(y.size - sup.sum() + 1.0)
+                kept.append(LinearMeasurement(y2, m.clique, sigma))
+            undo = lambda d: self.reverse_data(d, supports)  # noqa: E731
+            return self.transform_data(data, supports), kept, undo
+
+        def reverse_data(self, data: Any, supports: dict[str, Array]) -> Any:
+            df = data.df.copy()
+            for col in data.domain:
+                support = supports[col]
+                idx, extra = np.flatnonzero(support), np.flatnonzero(~support)
+                if col in grid_columns and extra.size:
+                    reach = 2 * grid_columns[col]
+                    near = extra[(extra >= idx.min() - reach) & (extra <= idx.max() + reach)]
+                    extra = near if near.size else extra
+                codes = df[col].to_numpy().astype(np.int64)  # a grid outgrows uint8
+                mask = codes == support.sum()
+                out = np.empty(len(codes), dtype=np.int64)
+                if extra.size:
+                    out[mask] = np.random.choice(extra, int(mask.sum()))
+                else:
+                    out[mask] = idx[-1]  # not reached: a merged bin always has members
+                out[~mask] = idx[codes[~mask]]
+                df[col] = out
+            sizes = {col: int(supports[col].size) for col in data.domain}
+            return Dataset(df, Domain.fromdict(sizes))
+
+    return GridMST(epsilon=epsilon, delta=delta)

@@ -1,0 +1,135 @@
+"""`--method dp` with its defaults: numeric columns on a public power-of-two grid (no
+bounds, no epsilon spent on them), with MST and with AIM, on a small real table (iris,
+bundled with scikit-learn, so these never skip); and the grid's arithmetic."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+import pytest
+
+from synthmill.tabular.dpgrid import Grid, per_octave
+from tests.tabular.test_cli import Ran
+
+COLUMNS = ["petal_length", "sepal_width"]
+
+
+def small_iris(tmp_path: Path) -> Path:
+    """Two measurements and the species of the 150 iris flowers, as a CSV."""
+    from sklearn.datasets import load_iris
+
+    bunch = load_iris()
+    rows = ["petal_length,sepal_width,species"]
+    for (_, width, length, _), kind in zip(bunch.data, bunch.target, strict=True):
+        rows.append(f"{length},{width},{bunch.target_names[kind]}")
+    path = tmp_path / "iris.csv"
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+def synthesize(
+    tmp_path: Path, main: Callable[..., Ran], *extra: str
+) -> tuple[Ran, dict[str, Any], str]:
+    src = small_iris(tmp_path)
+    ran = main(
+        "tabular", "synthesize", str(src), "-o", "out", "--method", "dp", "--target", "species",
+        "--rows", "200", "--seed", "3", *extra,
+    )  # fmt: skip
+    assert ran.returncode == 0, ran.stderr
+    report = json.loads((tmp_path / "out" / "evaluation.json").read_text(encoding="utf-8"))
+    card = (tmp_path / "out" / "README.md").read_text(encoding="utf-8")
+    return ran, report, card
+
+
+def check_grid_columns(tmp_path: Path, report: dict[str, Any], placed: bool = True) -> None:
+    guarantee = report["privacy_guarantee"]
+    assert guarantee["epsilon"] == 1.0 and guarantee["epsilon_for_bounds"] == 0.0
+    assert guarantee["epsilon_for_synthesizer"] == 1.0 and guarantee["covered"] is True
+    assert guarantee["grid"]["columns"] == COLUMNS
+    data = pq.read_table(next((tmp_path / "out" / "data").glob("*.parquet")))
+    assert data.num_rows == 200
+    real = pacsv.read_csv(tmp_path / "iris.csv")
+    for name in COLUMNS:
+        lo, hi, how = guarantee["bounds"][name]
+        assert "public power-of-two grid" in how
+        x = np.asarray(data.column(name).to_numpy(), dtype=float)
+        assert np.all((x >= lo) & (x <= hi)), (name, lo, hi)
+        if not placed:  # AIM spreads its noise over every grid bin: it may miss the data
+            continue
+        # the range the DP model found is where the data is, not 2^-10 .. 2^62
+        assert lo >= 0.1 and hi <= 64 and lo <= float(np.median(real.column(name))) <= hi
+    assert set(data.column("species").to_pylist()) <= set(real.column("species").to_pylist())
+
+
+@pytest.mark.slow
+def test_default_dp_runs_on_a_small_real_table_without_bounds(
+    tmp_path: Path, main: Callable[..., Ran]
+) -> None:
+    ran, report, card = synthesize(tmp_path, main)
+    assert "differential privacy: epsilon 1, delta" in ran.stdout and "(MST," in ran.stdout
+    check_grid_columns(tmp_path, report)
+    assert report["privacy_guarantee"]["mechanism"] == "MST"
+    assert "public power-of-two grid" in card and "no epsilon spent on bounds" in card
+    assert "| dp_epsilon | 1 |" in card
+    spread = report["evaluation"]["privacy"]["mia_auc_null_sd"]  # 30 holdout rows
+    assert spread == pytest.approx(0.075, abs=0.001) and "a chance attacker: +/- 0.08" in card
+
+
+@pytest.mark.slow
+def test_aim_runs_and_states_epsilon(tmp_path: Path, main: Callable[..., Ran]) -> None:
+    ran, report, card = synthesize(tmp_path, main, "--dp-mechanism", "aim")
+    assert "differential privacy: epsilon 1, delta" in ran.stdout and "(AIM," in ran.stdout
+    check_grid_columns(tmp_path, report, placed=False)
+    assert report["privacy_guarantee"]["mechanism"] == "AIM"
+    data = pq.read_table(next((tmp_path / "out" / "data").glob("*.parquet")))
+    params = data.column("_meta").to_pylist()[0]["params"]
+    params = json.loads(params) if isinstance(params, str) else params
+    assert params["mechanism"] == "AIM" and params["epsilon"] == 1.0
+    assert "| dp_epsilon | 1 |" in card
+
+
+def test_bounds_data_is_stated_as_outside_the_guarantee() -> None:
+    from synthmill.tabular.dp import DPSynthesizer
+
+    found = DPSynthesizer(bounds="data")._guarantee(1e-4, 0.1)
+    assert found["covered"] is False and "grid" not in found
+    assert "numeric min and max (read from the data), NOT covered" in found["public"]
+
+
+def test_grid_bins_depend_only_on_the_value_and_hold_their_draws() -> None:
+    grid = Grid(2)
+    x = np.array([-1e20, -300.0, -1.5, -1e-9, 0.0, 1e-9, 0.75, 1.0, 1.4, 1.5, 3e5, 1e25, np.nan])
+    index = grid.index(x)
+    assert np.isnan(index[-1])
+    finite = index[:-1]
+    assert np.all(np.diff(finite) >= 0)  # the index grows with the value
+    assert finite[3] == finite[4] == finite[5] == grid.half  # around zero: one bin
+    assert finite[7] != finite[9] and finite[7] == finite[8]  # 2 bins an octave: 1..1.41, 1.41..2
+    assert finite[0] == 0 and finite[-1] == grid.size - 1  # beyond the grid: its ends
+    lo, hi = grid.edges(finite[1:-1])
+    assert np.all((x[1:-2] >= lo) & (x[1:-2] < hi))
+    draws = grid.draw(np.repeat(finite[1:-1], 50), np.random.default_rng(0))
+    lo, hi = grid.edges(np.repeat(finite[1:-1], 50))
+    assert np.all((draws >= lo) & (draws <= hi))
+
+
+def test_bins_far_from_the_mode_are_moved_to_the_nearest_kept_one() -> None:
+    counts = np.zeros(20, dtype=int)
+    counts[[8, 9, 11]] = [300, 500, 150]  # 10 is empty: a one-bin gap is bridged
+    counts[[2, 17]] = [30, 20]  # noise far away, above 1% but not next to the data
+    keep = Grid.kept(counts)
+    assert list(np.flatnonzero(keep)) == [8, 9, 10, 11]
+    moved = Grid.nearest(np.array([0, 2, 9, 10, 12, 17, 19]), keep)
+    assert list(moved) == [8, 8, 9, 10, 11, 11, 11]
+
+
+def test_resolution_grows_with_rows_and_budget_never_with_the_data() -> None:
+    assert per_octave(150, 5, 1.0, 1e-4) == 1
+    assert per_octave(100_000, 20, 1.0, 1e-7) == 8
+    assert per_octave(1000, 20, 1.0, 1e-5) < per_octave(1000, 20, 8.0, 1e-5)
