@@ -41,6 +41,9 @@ REQUESTS = "llm.requests"
 STATUS_429 = "llm.status_429"
 RETRIES = "llm.retries"
 WIRE_MS = "llm.wire_ms"
+# Calls answered per engine (`llm.engine.server`, `llm.engine.python`), for backends that
+# resolve one at run time (llamacpp's `engine: auto`): the card says which one ran.
+ENGINE_PREFIX = "llm.engine."
 
 
 def complete(
@@ -98,6 +101,8 @@ def account(ctx: StageContext, completions: Sequence[Completion]) -> None:
         ctx.count(COMPLETION_TOKENS, c.completion_tokens)
         if "requests" in c.extra:  # the backend reported its HTTP traffic
             account_wire(ctx, c.extra)
+        if "engine" in c.extra:  # the engine that answered (llamacpp: server or python)
+            ctx.count(f"{ENGINE_PREFIX}{c.extra['engine']}")
 
 
 def account_wire(ctx: StageContext, wire: dict[str, Any]) -> None:
@@ -120,9 +125,12 @@ def account_hits(ctx: StageContext, hits: Sequence[Hit], payer: str | None) -> N
 
 def provenance(request: Request, completion: Completion) -> dict[str, Any]:
     """Meta fields for Record.child(...): model, prompt_hash, params and seed of one call."""
+    params = request.params()
+    if "engine" in completion.extra:  # the engine that really answered, never `auto`
+        params["engine"] = completion.extra["engine"]
     return {
         "model": completion.model,
         "prompt_hash": request.prompt_hash(),
-        "params": request.params(),
+        "params": params,
         "seed": request.seed,
     }

