@@ -22,6 +22,7 @@ import pytest
 from synthmill import Pipeline
 from synthmill.curate.exact_dedup import ExactDedup
 from synthmill.curate.length import LengthFilter
+from synthmill.curate.minhash_dedup import MinHashDedup
 from synthmill.pipeline import columnar
 from synthmill.pipeline.stage import Check
 from tests.conftest import REPO
@@ -110,6 +111,7 @@ def assert_same(a: Path, b: Path) -> None:
 CURATE = [
     {"use": "filter.length", "min_words": 2, "max_chars": 60},
     {"use": "dedup.exact", "id_column": "id"},
+    {"use": "dedup.minhash", "threshold": 0.5, "shingle_size": 2},
 ]
 
 
@@ -125,10 +127,11 @@ def test_the_columnar_path_gives_the_rows_provenance_rejects_and_card_of_the_row
 
     monkeypatch.setattr(LengthFilter, "check", no_rows)
     monkeypatch.setattr(ExactDedup, "key", no_rows)
+    monkeypatch.setattr(MinHashDedup, "_texts", no_rows)
     fast = run(tmp_path, "columns", stages, rows=False)
     assert_same(fast, slow)
     stats = stage_stats(fast)
-    assert stats["filter.length"]["rejected"] and stats["dedup.exact"]["rejected"]
+    assert all(stats[s]["rejected"] for s in ("filter.length", "dedup.exact", "dedup.minhash"))
     first = published(fast)[0]["_meta"]
     assert json.loads(first["verdicts"])["filter.length"]["ok"] is True
     assert json.loads(first["scores"])["filter.length"] == len(published(fast)[0]["text"])

@@ -22,13 +22,15 @@ from typing import ClassVar, Literal, TypeVar
 
 import numpy as np
 import numpy.typing as npt
+import pyarrow as pa
 from pydantic import Field
 
 from synthmill.curate import minhash as mh
-from synthmill.curate.kept import id_reads, mark
+from synthmill.curate.kept import id_reads, mark, mark_tables
 from synthmill.curate.shingling import shingle_hashes
 from synthmill.curate.spill import ColumnFiles, RowFile
 from synthmill.curate.text import ShingleKind, text_of
+from synthmill.pipeline.columnar import TableResult, select, text_values
 from synthmill.pipeline.stage import GlobalStage, StageContext
 from synthmill.records import Record
 
@@ -121,12 +123,44 @@ class MinHashDedup(GlobalStage):
             similarity=found.similarity,
         )
 
+    def process_tables(
+        self, tables: Iterable[pa.Table], ctx: StageContext
+    ) -> Iterator[TableResult]:
+        """process_all() on the segment's shards as tables: pass 1 reads only the text."""
+        with tempfile.TemporaryDirectory(prefix="minhash-", dir=self.workdir) as tmp:
+            found = self._found(self._table_texts(tables), Path(tmp), ctx)
+        yield from mark_tables(
+            tables,
+            found.removed,
+            found.kept,
+            reason="near duplicate",
+            id_column=self.id_column,
+            similarity=found.similarity,
+        )
+
+    def _table_texts(self, tables: Iterable[pa.Table]) -> Iterator[list[str]]:
+        """The texts _texts() gives, in chunks of chunk_rows, from the text columns only."""
+        batch: list[str] = []
+        for table in select(tables, self.columns):
+            if len(self.columns) == 1:
+                batch += text_values(table, self.columns[0])
+            else:
+                batch += [text_of(row, self.columns) for row in table.to_pylist()]
+            while len(batch) >= self.chunk_rows:
+                yield batch[: self.chunk_rows]
+                batch = batch[self.chunk_rows :]
+        if batch:
+            yield batch
+
     def duplicates(self, records: Iterable[Record], tmp: Path, ctx: StageContext) -> Found:
         """Which rows are near-duplicates of which kept rows (indices in input order)."""
+        return self._found(self._texts(records), tmp, ctx)
+
+    def _found(self, texts: Iterable[list[str]], tmp: Path, ctx: StageContext) -> Found:
         bands, _ = self.lsh()
         keys = ColumnFiles(tmp, "band", bands, np.uint64)
         store = RowFile(tmp / "stored.u32", np.uint32)
-        valid = self._hash_all(records, keys, store)
+        valid = self._hash_all(texts, keys, store)
         keys.close()
         store.close()
         found = (mh.bucket_pairs(keys.column(k), valid) for k in range(bands))
@@ -146,10 +180,10 @@ class MinHashDedup(GlobalStage):
         return mh.estimated_jaccard(store, pairs)
 
     def _hash_all(
-        self, records: Iterable[Record], keys: ColumnFiles, store: RowFile
+        self, texts: Iterable[list[str]], keys: ColumnFiles, store: RowFile
     ) -> npt.NDArray[np.bool_]:
         valid: list[npt.NDArray[np.bool_]] = []
-        for chunk in ordered_map(self._hash_chunk, self._texts(records), self.workers):
+        for chunk in ordered_map(self._hash_chunk, texts, self.workers):
             keys.append(chunk.keys)
             store.append(chunk.stored, chunk.sizes)
             valid.append(chunk.sizes > 0)
