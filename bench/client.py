@@ -22,6 +22,7 @@ import argparse
 import asyncio
 import json
 import os
+import resource
 import socket
 import subprocess
 import sys
@@ -148,7 +149,14 @@ def pipeline_yaml(folder: Path, url: str, rows: int) -> Path:
     return path
 
 
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def synthmill_run(url: str, rows: int, options: list[str]) -> dict[str, Any]:
+    """One `synthmill run`; its CPU seconds and the mock server's in the same span."""
+    cpu = (children_cpu(), stats(url)["cpu_seconds"])
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         config = pipeline_yaml(folder, url, rows)
@@ -162,6 +170,8 @@ def synthmill_run(url: str, rows: int, options: list[str]) -> dict[str, Any]:
         stage = json.loads((folder / "run" / "stats.json").read_text())["stages"]["generate"]
     c = stage["counters"]
     wall = stage["wall_seconds"]
+    client_cpu = children_cpu() - cpu[0]
+    server_cpu = stats(url)["cpu_seconds"] - cpu[1]
     return {
         "options": options,
         "exit": 0,
@@ -174,6 +184,13 @@ def synthmill_run(url: str, rows: int, options: list[str]) -> dict[str, Any]:
         "status_429": c.get("llm.status_429", 0),
         "retries": c.get("llm.retries", 0),
         "effective_concurrency": round(c["llm.wire_ms"] / 1000 / wall, 1),
+        # CPU of the whole `synthmill run` (start-up, Parquet, card included) and of the
+        # mock server meanwhile, per request: which side would run out of a core first
+        "client_cpu_seconds": round(client_cpu, 2),
+        "server_cpu_seconds": round(server_cpu, 2),
+        "client_cpu_ms_per_request": round(1000 * client_cpu / c["llm.requests"], 3),
+        "server_cpu_ms_per_request": round(1000 * server_cpu / c["llm.requests"], 3),
+        "load_average_after": os.getloadavg(),
     }
 
 
@@ -306,6 +323,7 @@ def main() -> None:
         ratio = default["rows_per_s_end_to_end"] / result["a_curator"]["rows_per_s_end_to_end"]
         result["a_ratio_synthmill_to_curator_rows_per_s"] = round(ratio, 2)
     result["b_server_8_concurrent"] = part_b(args.rows_429)
+    result["load_average_at_end"] = os.getloadavg()
     RESULT.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps({k: v for k, v in result.items() if k != "machine"}, indent=2))
 

@@ -5,7 +5,8 @@ number of requests in flight, or at most `max_concurrent` of them: beyond that i
 429 at once (with `Retry-After` when `retry_after` is set), as a rate-limited API does.
 Replies are deterministic (a function of the request): a JSON object valid against the
 request's schema when it asks for one, else a short text. GET /stats returns what it saw:
-requests by status, the peak of concurrent requests, and (time, status) of each answer.
+requests by status, the peak of concurrent requests, (time, status) of each answer, and
+the CPU seconds its process has used (to tell whether the server or the client is short).
 
     python -m bench.mock_server --port 8123 --latency 0.2 [--max-concurrent 8]
 
@@ -132,6 +133,7 @@ class MockServer:
     def summary(self) -> dict[str, Any]:
         start = self.log[0][0] if self.log else 0.0
         return {
+            "cpu_seconds": round(time.process_time(), 3),  # the server's own CPU so far
             "statuses": {str(k): v for k, v in self.statuses.items()},
             "peak_in_flight": self.peak,
             "log": [(round(t - start, 4), s) for t, s in self.log],
