@@ -1,7 +1,8 @@
 """Sanity checks of a published dataset, for the card's "Known limitations" section.
 
 A card should not present data as fine when it is not. It says so when most rows the
-source made were rejected, and when kept rows fail simple checks that need no model:
+source made were rejected (or all of them: a run publishes an empty dataset only with
+`allow_empty: true`), and when kept rows fail simple checks that need no model:
 two text columns holding the same text (an instruction equal to its input), text that
 stops mid-sentence (as a reply cut off at max_tokens does), and rows not in English in
 an English run. The row checks look at the first SAMPLE published rows.
@@ -68,6 +69,12 @@ def most_rejected(pipeline: Pipeline, stats: dict[str, Any]) -> str | None:
     made = stats.get("stages", {}).get(pipeline.stages[0].label, {}).get("rows_out")
     if not made or len(pipeline.stages) < 2 or stats["rows"] / made >= MOST_REJECTED:
         return None
+    if stats["rows"] == 0:
+        return (
+            f"Every row was rejected: none of the {made} rows the source made was kept, so "
+            "this dataset is empty (published only because the config sets `allow_empty: "
+            "true`). See what the filters removed, below."
+        )
     return (
         f"Most rows were rejected: {stats['rows']} of the {made} rows the source made were "
         f"kept ({stats['rows'] / made:.0%}). The filters caught what they check for; rows "

@@ -63,6 +63,7 @@ def test_classifier_learns_from_the_embedded_judge(tmp_path: Path) -> None:
             },
         ],
         "output": {"dir": str(tmp_path / "out")},
+        "allow_empty": True,  # every row kept or rejected with why is what is checked
     }
     result = Pipeline.from_config(config).run()
     stage = result.stats["stages"]["filter.classifier"]

@@ -463,6 +463,13 @@ CASES = [
     Case("mix-damaged-input", mix_damaged, "not a readable Parquet file"),
     Case("output-inside-input", output_inside_input, "so the run would read its own output"),
     Case("dead-backend", dead_backend, "unreachable at http://127.0.0.1:9/v1"),
+    Case(
+        "every-row-rejected",
+        simple({"use": "filter.length", "min_words": 99}),
+        "every row was rejected by 'filter.length'",
+        code=1,
+        writes_nothing=False,
+    ),
 ]
 
 

@@ -13,6 +13,7 @@ import yaml
 from synthmill import Output, Pipeline, Record
 from synthmill.curate.exact_dedup import ExactDedup
 from synthmill.curate.length import LengthFilter
+from synthmill.errors import RunFailedError
 from synthmill.pipeline.function import FunctionStage
 from synthmill.pipeline.runner import plan
 from synthmill.sources.range import Range
@@ -139,14 +140,17 @@ def test_duplicate_stage_names_get_suffixes(tmp_path: Path) -> None:
     assert [s.label for s in p.stages] == ["range", "filter.length", "filter.length-2"]
 
 
-def test_everything_rejected_still_publishes_a_card(tmp_path: Path) -> None:
-    result = Pipeline(
-        stages=[Range(n=5), FunctionStage(function=steps.make_text), LengthFilter(min_words=99)],
-        output=Output(dir=tmp_path / "run"),
-    ).run()
+def test_everything_rejected_publishes_a_card_only_with_allow_empty(tmp_path: Path) -> None:
+    stages = [Range(n=5), FunctionStage(function=steps.make_text), LengthFilter(min_words=99)]
+    pipe = Pipeline(stages=stages, output=Output(dir=tmp_path / "run"))
+    with pytest.raises(RunFailedError, match=r"^every row was rejected by 'filter.length'"):
+        pipe.run()
+    assert not (tmp_path / "run" / "README.md").exists()
+    result = pipe.model_copy(update={"allow_empty": True}).run()  # the same run, resumed
     assert result.rows == 0
     card = (result.root / "README.md").read_text()
     assert "filter.length** removed 5 rows: fewer than 99 words" in card
+    assert "Every row was rejected: none of the 5 rows the source made was kept" in card
 
 
 def test_card_front_matter_and_story(tmp_path: Path) -> None:

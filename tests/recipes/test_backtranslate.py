@@ -17,6 +17,7 @@ from synthmill.pipeline.stage import StageContext
 from synthmill.recipes.backtranslate import REASON_LOW, Backtranslate
 from synthmill.records import Record
 from tests.conftest import REPO
+from tests.helpers import MAY_BE_EMPTY
 from tests.recipes.test_embedded import kept, rejects
 
 HERE = "tests.recipes.test_backtranslate"
@@ -132,7 +133,12 @@ def test_kept_pairs_export_as_alpaca(tmp_path: Path) -> None:
 def test_embedded_model_run_from_the_example(tmp_path: Path) -> None:
     src = tmp_path / "in.jsonl"
     src.write_text(json.dumps({"text": "Water boils at 100 degrees Celsius at sea level."}))
-    overrides = [f"stages.0.path={src}", f"output.dir={tmp_path / 'run'}", "stages.1.min_score=1"]
+    overrides = [
+        MAY_BE_EMPTY,
+        f"stages.0.path={src}",
+        f"output.dir={tmp_path / 'run'}",
+        "stages.1.min_score=1",
+    ]
     root = Pipeline.from_yaml(REPO / "examples/backtranslate.yaml", overrides).run().root
     made, dropped = kept(root), rejects(root)
     assert len(made) + len(dropped) == 1

@@ -18,6 +18,7 @@ from synthmill.pipeline.stage import StageContext
 from synthmill.recipes.constitutional import PRINCIPLES, REASON_UNCHANGED, Constitutional
 from synthmill.records import Record, stable_hash
 from tests.conftest import REPO
+from tests.helpers import MAY_BE_EMPTY
 from tests.recipes.test_embedded import kept, rejects
 
 HERE = "tests.recipes.test_constitutional"
@@ -167,7 +168,12 @@ def test_run_exports_as_dpo_with_revision_chosen(tmp_path: Path) -> None:
 def test_embedded_model_run_from_the_example(tmp_path: Path) -> None:
     src = tmp_path / "in.jsonl"
     src.write_text(json.dumps({"instruction": "How do I boil an egg?", "response": "Heat it."}))
-    overrides = [f"stages.0.path={src}", f"output.dir={tmp_path / 'run'}", "stages.1.max_tokens=60"]
+    overrides = [
+        MAY_BE_EMPTY,
+        f"stages.0.path={src}",
+        f"output.dir={tmp_path / 'run'}",
+        "stages.1.max_tokens=60",
+    ]
     pipe = Pipeline.from_yaml(REPO / "examples/constitutional.yaml", overrides)
     root = pipe.run().root
     made, dropped = kept(root), rejects(root)

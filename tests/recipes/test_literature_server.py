@@ -12,6 +12,7 @@ import pytest
 
 from synthmill import Pipeline
 from tests.conftest import REPO
+from tests.helpers import MAY_BE_EMPTY
 from tests.llm.servers import MODEL_ALIAS, llama_server  # noqa: F401 (fixture)
 from tests.recipes.test_embedded import kept, rejects
 
@@ -69,7 +70,7 @@ def test_example_runs_through_the_openai_backend(
 ) -> None:
     row, options, columns = CASES[recipe]
     backend = f"backend={{type: openai, base_url: '{llama_server}', model: {MODEL_ALIAS}}}"
-    overrides = [backend, f"output.dir={tmp_path / 'run'}"]
+    overrides = [MAY_BE_EMPTY, backend, f"output.dir={tmp_path / 'run'}"]
     if row is not None:  # else the example's own source (sample)
         src = tmp_path / "in.jsonl"
         src.write_text(json.dumps(row) + "\n")

@@ -16,6 +16,7 @@ from synthmill.llm.llamacpp import LlamaCppBackend
 from synthmill.llm.openai import OpenAIBackend
 from synthmill.recipes.magpie import Magpie
 from tests.conftest import REPO
+from tests.helpers import MAY_BE_EMPTY
 from tests.llm.servers import MODEL_ALIAS, llama_server  # noqa: F401 (fixture)
 from tests.recipes.test_embedded import MODEL, kept, rejects
 
@@ -30,7 +31,12 @@ def test_opening_comes_from_the_models_chat_template() -> None:
 
 
 def test_example_runs_then_reruns_from_the_cache(tmp_path: Path) -> None:
-    overrides = [f"output.dir={tmp_path / 'a'}", "stages.0.n=3", "stages.0.max_tokens=60"]
+    overrides = [
+        MAY_BE_EMPTY,
+        f"output.dir={tmp_path / 'a'}",
+        "stages.0.n=3",
+        "stages.0.max_tokens=60",
+    ]
     first = Pipeline.from_yaml(REPO / "examples/magpie.yaml", overrides).run()
     made, dropped = kept(first.root), rejects(first.root)
     assert len(made) + len(dropped) == 3

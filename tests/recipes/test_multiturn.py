@@ -17,6 +17,7 @@ from synthmill.pipeline.stage import StageContext
 from synthmill.recipes.multiturn import Multiturn
 from synthmill.records import Record
 from tests.conftest import REPO
+from tests.helpers import MAY_BE_EMPTY
 from tests.recipes.test_embedded import kept, rejects
 
 HERE = "tests.recipes.test_multiturn"
@@ -134,6 +135,7 @@ def test_embedded_model_run_from_the_example(tmp_path: Path) -> None:
     src = tmp_path / "in.jsonl"
     src.write_text(json.dumps({"instruction": "What do cats eat?"}))
     overrides = [
+        MAY_BE_EMPTY,
         f"stages.0.path={src}",
         f"output.dir={tmp_path / 'run'}",
         "stages.1.turns=2",

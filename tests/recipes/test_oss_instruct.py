@@ -15,6 +15,7 @@ from synthmill.pipeline.stage import StageContext
 from synthmill.recipes.oss_instruct import REASON_SHAPE, OSSInstruct
 from synthmill.records import Record
 from tests.conftest import REPO
+from tests.helpers import MAY_BE_EMPTY
 from tests.recipes.test_embedded import kept, rejects
 
 HERE = "tests.recipes.test_oss_instruct"
@@ -106,7 +107,12 @@ def test_embedded_model_run_from_the_example(tmp_path: Path) -> None:
     src = tmp_path / "snippets"
     src.mkdir()
     (src / "a.py").write_text("def double(x):\n    return 2 * x\n")
-    overrides = [f"stages.0.path={src}", f"output.dir={tmp_path / 'run'}", "stages.1.n=1"]
+    overrides = [
+        MAY_BE_EMPTY,
+        f"stages.0.path={src}",
+        f"output.dir={tmp_path / 'run'}",
+        "stages.1.n=1",
+    ]
     overrides.append("stages.1.max_tokens=300")
     root = Pipeline.from_yaml(REPO / "examples/oss_instruct.yaml", overrides).run().root
     made, dropped = kept(root), rejects(root)

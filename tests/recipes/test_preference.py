@@ -17,6 +17,7 @@ from synthmill.pipeline.stage import StageContext
 from synthmill.recipes.preference import REASON_EQUAL, REASON_FEW, REASON_TIE, Preference
 from synthmill.records import Record
 from tests.conftest import REPO
+from tests.helpers import MAY_BE_EMPTY
 from tests.recipes.test_embedded import kept, rejects
 
 HERE = "tests.recipes.test_preference"
@@ -159,6 +160,7 @@ def test_embedded_model_run_from_the_example(tmp_path: Path) -> None:
     src = tmp_path / "in.jsonl"
     src.write_text(json.dumps({"instruction": "Name a colour of the sky."}))
     overrides = [
+        MAY_BE_EMPTY,
         f"stages.0.path={src}",
         f"output.dir={tmp_path / 'run'}",
         "stages.1.temperatures=[0.2, 1.3]",

@@ -80,6 +80,7 @@ def test_readme_recipe_builds_and_runs_with_tiny_n(
     config = readme_yamls()[recipe]
     config["backend"] = {"type": "fake", "function": f"{HERE}:answer", "model": "fake-m"}
     config["output"] = {"dir": str(tmp_path / "run")}
+    config["allow_empty"] = True  # a tiny n may lose every row to the recipe's own checks
     for stage in config["stages"]:
         stage.pop("backend", None)
         if "n" in stage:

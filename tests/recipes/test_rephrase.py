@@ -15,6 +15,7 @@ from synthmill.pipeline.stage import StageContext
 from synthmill.recipes.rephrase import STYLES, Rephrase, content_words
 from synthmill.records import Record
 from tests.conftest import REPO
+from tests.helpers import MAY_BE_EMPTY
 from tests.recipes.test_embedded import kept, rejects
 
 HERE = "tests.recipes.test_rephrase"
@@ -144,6 +145,7 @@ def test_embedded_model_run_from_the_example(tmp_path: Path) -> None:
     src = tmp_path / "in.jsonl"
     src.write_text(json.dumps({"text": DOC}) + "\n")
     overrides = [
+        MAY_BE_EMPTY,
         f"stages.0.path={src}",
         f"output.dir={tmp_path / 'run'}",
         "stages.1.styles=[easy, qa]",

@@ -17,6 +17,7 @@ from synthmill.pipeline.stage import StageContext
 from synthmill.recipes.textbook import REASON_SHORT, Textbook
 from synthmill.records import Record
 from tests.conftest import REPO
+from tests.helpers import MAY_BE_EMPTY
 from tests.recipes.test_embedded import kept, rejects
 
 HERE = "tests.recipes.test_textbook"
@@ -88,7 +89,12 @@ def test_the_example_mix_comes_from_sample(tmp_path: Path) -> None:
 @pytest.mark.slow
 @pytest.mark.model
 def test_embedded_model_run_from_the_example(tmp_path: Path) -> None:
-    overrides = [f"output.dir={tmp_path / 'run'}", "stages.0.n=1", "stages.1.max_tokens=120"]
+    overrides = [
+        MAY_BE_EMPTY,
+        f"output.dir={tmp_path / 'run'}",
+        "stages.0.n=1",
+        "stages.1.max_tokens=120",
+    ]
     root = Pipeline.from_yaml(REPO / "examples/textbook.yaml", overrides).run().root
     made, dropped = kept(root), rejects(root)
     assert len(made) + len(dropped) == 1

@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from synthmill import Pipeline
+from synthmill.errors import RunFailedError
 from synthmill.problems.humaneval import load_humaneval
 from synthmill.verify.code_check import run_solution
 from synthmill.verify.sandbox import Limits
@@ -74,15 +75,16 @@ def test_reference_solutions_pass_in_a_pipeline(tmp_path: Path) -> None:
 
 
 def test_hostile_solutions_are_rejected_with_reasons(tmp_path: Path) -> None:
-    result = Pipeline.from_config(_code_pipeline(tmp_path, "hostile")).run()
-    assert _rows(result.root) == []
-    rejects = _rejects(result.root)
+    every = r"^every row was rejected by 'verify.code' \(12 rejected: "
+    with pytest.raises(RunFailedError, match=every):  # nothing survives: nothing published
+        Pipeline.from_config(_code_pipeline(tmp_path, "hostile")).run()
+    root = tmp_path / "hostile"
+    assert not (root / "data").exists()
+    rejects = _rejects(root)
     assert len(rejects) == 12
     reasons = {r["reason"] for r in rejects}
     assert reasons <= {"failed", "timeout", "memory", "output_limit", "process_limit", "killed"}
     assert len(reasons) >= 3
-    stats = json.loads((result.root / "stats.json").read_text())
-    assert stats["stages"]["verify.code"]["rejected_total"] == 12
     assert all(r["raw"]["sandboxed"] for r in rejects)
 
 

@@ -48,10 +48,12 @@ def run(
 ) -> None:
     """Run a pipeline. Run it again after a crash or kill to resume where it stopped.
 
-    Exit codes: 0 done; 2 bad config, input or backend (unreachable, key refused);
-    1 stopped part-way; 3 more than max_failed_share of a stage's rows failed for
-    transient reasons (timeouts, server errors): the rest is written, and running the
-    same command again retries them.
+    Exit codes: 0 done; 2 bad config or input, or a backend server that is unreachable
+    (nothing written); 1 stopped part-way (a backend that refused the first calls too;
+    the run dir is kept and the same command resumes), or the stages rejected every row
+    (nothing published; allow_empty: true publishes an empty dataset); 3 more than
+    max_failed_share of a stage's rows failed for transient reasons (timeouts, server
+    errors): the rest is written, and running the same command again retries them.
     """
     flags = [f"executor={json.dumps(executor)}"] if executor is not None else []
     if ray_address is not None:

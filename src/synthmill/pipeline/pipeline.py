@@ -68,6 +68,11 @@ class Pipeline(BaseModel):
         description="Largest share of a stage's rows that may fail for transient reasons "
         "(timeouts, server errors) before the run ends with exit code 3; rerun to retry them.",
     )
+    allow_empty: bool = Field(
+        default=False,
+        description="Publish an empty dataset (exit 0) when the stages reject every row; "
+        "otherwise such a run publishes nothing and ends with exit code 1.",
+    )
     executor: Literal["local", "ray"] = Field(
         default="local",
         description="Where the shards run: in this process (each stage's own executor), or "
@@ -156,7 +161,7 @@ class Pipeline(BaseModel):
     def to_config(self) -> dict[str, Any]:
         """The plain-dict form; from_config(to_config()) rebuilds an equal pipeline."""
         head = self.model_dump(mode="json", exclude={"stages", "output", "backend"})
-        defaults = {"executor": "local", "ray_address": None}  # shown only when set
+        defaults = {"executor": "local", "ray_address": None, "allow_empty": False}  # if set
         head = {k: v for k, v in head.items() if k not in defaults or v != defaults[k]}
         config: dict[str, Any] = {**head}
         if self.backend is not None:

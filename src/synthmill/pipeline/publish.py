@@ -23,7 +23,7 @@ from synthmill.card import render_card
 from synthmill.card_checks import sample_rows
 from synthmill.errors import RunFailedError
 from synthmill.io.atomic import atomic_path, write_text_atomic
-from synthmill.pipeline.stats import merge
+from synthmill.pipeline.stats import StageStats, merge
 from synthmill.records import META_COLUMN
 
 # Temp folders beside data/ (names a killed run's cleanup removes: hidden, ending in .tmp).
@@ -50,12 +50,14 @@ def publish(rd: RunDir, pipeline: Pipeline, segments: list[list[Stage]]) -> dict
     last = len(segments) - 1
     shards = sorted(rd.segment_dir(last).glob("shard-*.parquet"))
     shards = [p for p in shards if pq.ParquetFile(p).metadata.num_rows > 0]
+    parts = [rd.read_json(rd.segment_marker(k))["stages"] for k in range(len(segments))]
+    stages = merge(parts, [s.label for s in pipeline.stages])
+    if not shards:
+        check_not_empty(pipeline, stages, rd.root)
     staging = rd.root / STAGING
     shutil.rmtree(staging, ignore_errors=True)
     written = _write_data(staging, shards, pipeline.output)
     swap_in(staging, rd.data_dir)
-    parts = [rd.read_json(rd.segment_marker(k))["stages"] for k in range(len(segments))]
-    stages = merge(parts, [s.label for s in pipeline.stages])
     stats = {
         "name": pipeline.name,
         "rows": written.rows,
@@ -86,6 +88,31 @@ def check_inputs_unchanged(rd: RunDir, pipeline: Pipeline) -> None:
             f"{change} while the run was going, so its rows may mix old and new input; "
             "nothing was published: restore it and run again, or run with --overwrite"
         )
+
+
+def check_not_empty(pipeline: Pipeline, stages: dict[str, StageStats], root: Path) -> None:
+    """Refuse to publish an empty dataset made by stages that rejected (or dropped) every
+    row, unless the config says `allow_empty: true`. An empty input is no such case (no
+    row was lost), nor is a stage over max_failed_share: exit code 3 says that one."""
+    if pipeline.allow_empty:
+        return
+    lost = next((label for label, s in stages.items() if s.rows_in and not s.rows_out), None)
+    share = pipeline.max_failed_share
+    if lost is None or any(s.transient > share * s.rows_in for s in stages.values()):
+        return
+    stage = stages[lost]
+    if not stage.rejected:
+        what = f"dropped by {lost!r} ({stage.rows_in} rows in, none out, none rejected)"
+        see = ""
+    else:
+        top = ", ".join(f"{why} ({n})" for why, n in stage.rejected.most_common(3))
+        more = ", ..." if len(stage.rejected) > 3 else ""
+        what = f"rejected by {lost!r} ({sum(stage.rejected.values())} rejected: {top}{more})"
+        see = f"; see {root / 'rejects'}"
+    raise RunFailedError(
+        f"every row was {what}; nothing published{see}; set allow_empty: true "
+        "(--set allow_empty=true) to publish an empty dataset"
+    )
 
 
 @dataclass

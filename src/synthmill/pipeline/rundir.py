@@ -81,8 +81,10 @@ HASH_LIMIT = 1 << 30  # inputs under 1 GiB are fingerprinted by content, larger 
 
 def row_deciding(config: dict[str, Any]) -> dict[str, Any]:
     """The parts of a config that decide the output rows (no paths, no speed knobs)."""
-    # max_failed_share only decides the exit code, so a rerun may raise it and resume
-    content = {k: v for k, v in config.items() if k not in ("output", "cache", "max_failed_share")}
+    # max_failed_share and allow_empty only decide the exit code (and whether an empty
+    # dataset is published), so a rerun may change them and resume
+    outcome = ("output", "cache", "max_failed_share", "allow_empty")
+    content = {k: v for k, v in config.items() if k not in outcome}
     output = config.get("output") or {}
     content["output"] = {"format": output.get("format") if isinstance(output, dict) else None}
     return _without_speed(content, in_backend=False)  # type: ignore[no-any-return]
