@@ -12,7 +12,7 @@ LLAMA_VERSION=0.3.36
 LLAMA_CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DLLAVA_BUILD=OFF"
 
 extras="local,curate,verify"
-if [[ "${1:-}" == "--test" ]]; then extras="local,curate,verify,test,embed,lab,ray,tabular-dp,tabular-deep"; fi
+if [[ "${1:-}" == "--test" ]]; then extras="local,curate,verify,test,embed,lab,ray,tabular-dp,tabular-deep,train"; fi
 
 # Untrusted generated code runs inside bubblewrap; without it synthmill refuses to run it.
 if ! command -v bwrap >/dev/null 2>&1; then

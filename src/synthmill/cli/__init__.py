@@ -72,6 +72,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "synthmill.cli.report_cmd",
         "Write an offline HTML report of a run: funnel, columns, cost, rows and more.",
     ),
+    "evaluate": (
+        "synthmill.cli.evaluate_cmd",
+        "Fine-tune the embedded model on the data (LoRA) and measure held-out real loss.",
+    ),
     "batch": (
         "synthmill.cli.batch_cmd",
         "Offline batch files: export a run's pending model calls as OpenAI Batch API JSONL "
