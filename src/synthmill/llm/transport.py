@@ -22,6 +22,7 @@ import json
 import os
 import threading
 from collections.abc import AsyncIterator, Coroutine, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -101,6 +102,9 @@ class Hub:
         self.thread = threading.Thread(target=self._serve, name="synthmill-http", daemon=True)
         self.thread.start()
         self.session: aiohttp.ClientSession = self.run(_open())
+        # replies are handed to this thread to be cached (SQLite commits off the loop);
+        # one thread: the cache's writes take turns under its lock anyway
+        self.writer = ThreadPoolExecutor(1, thread_name_prefix="synthmill-cache-writer")
         self.limiters: dict[str, Limiter] = {}
         self._lock = threading.Lock()
 
@@ -143,6 +147,7 @@ class Hub:
         finally:
             self.loop.call_soon_threadsafe(self.loop.stop)
             self.thread.join(timeout=5)
+            self.writer.shutdown(wait=True)
 
 
 async def _open() -> aiohttp.ClientSession:
