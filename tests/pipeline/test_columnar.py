@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -29,9 +30,10 @@ from tests.conftest import REPO
 from tests.pipeline.columnar_stages import OddLength, Upper
 
 WORDS = ["alpha", "Beta", "gamma", "délta", "ε", "zeta", "Ünïcode", "x"]
+ASCII_WORDS = ["alpha", "Beta", "gamma", "delta", "x\x0by", "zeta", "a\x1cb", "x"]
 
 
-def corpus(path: Path, n: int = 400, seed: int = 5) -> Path:
+def corpus(path: Path, n: int = 400, seed: int = 5, words: list[str] = WORDS) -> Path:
     """JSONL with ids, repeats differing in case and spaces, short rows, unicode, a flag."""
     rng = random.Random(seed)
     texts: list[str] = []
@@ -41,7 +43,7 @@ def corpus(path: Path, n: int = 400, seed: int = 5) -> Path:
                 text = rng.choice(texts)
                 text = text.upper() if rng.random() < 0.5 else "  " + text.replace(" ", "\t ")
             else:
-                text = " ".join(rng.choices(WORDS, k=rng.randint(1, 9)))
+                text = " ".join(rng.choices(words, k=rng.randint(1, 9)))
                 texts.append(text)
             row: dict[str, Any] = {"id": f"r{i}", "text": text, "flag": i % 3 == 0}
             if i % 7 == 0:
@@ -115,10 +117,13 @@ CURATE = [
 ]
 
 
+@pytest.mark.parametrize("words", [WORDS, ASCII_WORDS], ids=["unicode", "ascii"])
 def test_the_columnar_path_gives_the_rows_provenance_rejects_and_card_of_the_row_path(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, words: list[str]
 ) -> None:
-    src = corpus(tmp_path / "in.jsonl")
+    """Unicode text goes through Python's str methods; ASCII text through Arrow kernels
+    (with the odd whitespace str.split() knows: \\x0b, \\x1c)."""
+    src = corpus(tmp_path / "in.jsonl", words=words)
     stages = [{"use": "read", "path": str(src)}, *CURATE]
     slow = run(tmp_path, "rows", stages, rows=True)
 
@@ -162,10 +167,17 @@ def test_row_wise_stages_between_columnar_ones_and_a_parquet_input(tmp_path: Pat
 
 
 def _as_parquet(src: Path) -> Any:
-    import pyarrow as pa
-
     rows = [json.loads(line) for line in src.read_text(encoding="utf-8").splitlines()]
     return pa.Table.from_pylist(rows)
+
+
+def test_arrow_word_counts_and_spaces_equal_python_on_ascii() -> None:
+    rng = random.Random(0)
+    chars = " \t\n\r\x0b\x0c\x1c\x1d\x1e\x1fab."
+    texts = ["".join(rng.choices(chars, k=rng.randint(0, 15))) for _ in range(5000)]
+    column = pa.array(texts)
+    assert columnar.word_counts(column).tolist() == [len(t.split()) for t in texts]
+    assert columnar.collapse_spaces(column).to_pylist() == [" ".join(t.split()) for t in texts]
 
 
 def test_a_check_without_a_columnar_form_stays_row_wise() -> None:

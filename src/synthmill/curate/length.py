@@ -9,7 +9,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import Field
 
-from synthmill.pipeline.columnar import TableVerdicts, text_values
+from synthmill.pipeline.columnar import TableVerdicts, ascii_column, text_values, word_counts
 from synthmill.pipeline.stage import Check
 from synthmill.records import Record, Verdict
 
@@ -39,14 +39,16 @@ class LengthFilter(Check):
         return Verdict(True, score=chars)
 
     def check_table(self, table: pa.Table) -> TableVerdicts:
-        """check() on a whole column: lengths by Arrow, words counted as str.split() does."""
-        texts = text_values(table, self.column)
-        if texts and self.column in table.column_names and _is_text(table, self.column):
-            column = pc.fill_null(table.column(self.column), "")
-            chars = np.asarray(pc.utf8_length(column).to_numpy(), dtype=np.int64)
+        """check() on a whole column: lengths and words by Arrow where the text is ASCII,
+        else words counted by str.split() as check() counts them."""
+        ascii_text = ascii_column(table, self.column)
+        if ascii_text is not None:
+            chars = np.asarray(pc.utf8_length(ascii_text).to_numpy(), dtype=np.int64)
+            words = word_counts(ascii_text)
         else:
+            texts = text_values(table, self.column)
             chars = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
-        words = np.fromiter((len(t.split()) for t in texts), dtype=np.int64, count=len(texts))
+            words = np.fromiter((len(t.split()) for t in texts), np.int64, count=len(texts))
         rules = [
             (chars < self.min_chars, f"fewer than {self.min_chars} characters"),
             (words < self.min_words, f"fewer than {self.min_words} words"),
@@ -55,13 +57,8 @@ class LengthFilter(Check):
             rules.insert(1, (chars > self.max_chars, f"more than {self.max_chars} characters"))
         if self.max_words is not None:
             rules.append((words > self.max_words, f"more than {self.max_words} words"))
-        reason = np.full(len(texts), -1, dtype=np.int64)
+        reason = np.full(len(chars), -1, dtype=np.int64)
         for k in reversed(range(len(rules))):  # the first failed rule names the reason
             reason[rules[k][0]] = k
         names = [name for _, name in rules] + [""]
         return TableVerdicts(reason < 0, [names[r] for r in reason.tolist()], chars)
-
-
-def _is_text(table: pa.Table, column: str) -> bool:
-    kind = table.column(column).type
-    return bool(pa.types.is_string(kind) or pa.types.is_large_string(kind))

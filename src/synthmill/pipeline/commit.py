@@ -31,13 +31,14 @@ class Commit:
         self.pending: list[tuple[Path, Path]] = []  # (temp file, target)
         self.removed: list[Path] = []
         self.started = time.monotonic()
+        self.mode = 0o666 & ~current_umask()
 
     def path(self, target: Path) -> Path:
         """A temp path to write `target`'s new content into (renamed in at flush())."""
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
         try:
-            os.fchmod(fd, 0o666 & ~current_umask())
+            os.fchmod(fd, self.mode)
         finally:
             os.close(fd)
         if not self.pending:
