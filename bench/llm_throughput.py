@@ -1,6 +1,7 @@
 """LLM throughput: synthmill versus llama-cpp-python called directly, and the openai backend.
 
     .venv/bin/python bench/llm_throughput.py        # writes bench/results/llm_throughput.json
+    .venv/bin/python bench/llm_throughput.py --parts batched,quickstart   # keeps the others
 
 The same prompts, seeds and JSON schema go (1) straight to llama_cpp.Llama, (2) through
 a synthmill pipeline on the embedded `llamacpp` backend (run directory, checkpoints,
@@ -16,6 +17,7 @@ engines, alternating, counting kept rows per minute.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import statistics
@@ -42,7 +44,7 @@ PROMPTS = 6
 CURVE_PROMPTS = 16  # one batch of 16 structured calls per measurement
 PARALLEL = (1, 2, 4, 8, 16)
 QUICKSTART_N = 32  # two shards of the quickstart
-QUICKSTART_REPEATS = 2
+QUICKSTART_REPEATS = 3
 MAX_TOKENS = 64
 THREADS = 1  # on 2 shared cores, 2 spinning llama.cpp threads lose badly to other load
 REPEATS = 4
@@ -110,11 +112,25 @@ def through_synthmill(
             output=Output(dir=Path(tmp)),
             cache=False,
         )
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), cpu_seconds()
         result = pipe.run()
-        seconds = time.perf_counter() - start
+        seconds, cpu = time.perf_counter() - start, cpu_seconds() - cpu
     counters = result.stats["stages"]["bench.generate"]["counters"]
-    return _rates(seconds, counters.get("llm.completion_tokens", 0), result.rows)
+    return _rates(seconds, counters.get("llm.completion_tokens", 0), result.rows, cpu)
+
+
+def cpu_seconds() -> float:
+    """CPU of this process (the in-process engine, synthmill) plus its llama-servers: the
+    work a run costs, which the load of other processes on the machine does not change."""
+    from synthmill.llm.llamacpp_server import _SERVERS
+
+    own = os.times()
+    total = own.user + own.system
+    for server in list(_SERVERS.values()):
+        if server.proc is not None and server.proc.poll() is None:
+            fields = Path(f"/proc/{server.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 def log(message: str) -> None:
@@ -129,14 +145,18 @@ def _valid(text: str) -> int:
     return 1
 
 
-def _rates(seconds: float, tokens: int, rows: int) -> dict[str, float]:
-    return {
+def _rates(seconds: float, tokens: int, rows: int, cpu: float | None = None) -> dict[str, float]:
+    out = {
         "seconds": round(seconds, 3),
         "completion_tokens": tokens,
         "rows": rows,
         "tokens_per_s": round(tokens / seconds, 2),
         "rows_per_min": round(rows * 60 / seconds, 2),
     }
+    if cpu is not None:  # rows per CPU-minute: what the path costs, whatever the load
+        out["cpu_seconds"] = round(cpu, 2)
+        out["rows_per_cpu_min"] = round(rows * 60 / cpu, 2)
+    return out
 
 
 def embedded() -> dict[str, Any]:
@@ -230,12 +250,13 @@ def quickstart() -> dict[str, Any]:
                 backend = json.dumps(paths[name])
                 sets = [f"stages.0.n={QUICKSTART_N}", f"backend={backend}", f"output.dir={tmp}"]
                 sets.append("cache=false")
-                start = time.perf_counter()
+                start, cpu = time.perf_counter(), cpu_seconds()
                 result = Pipeline.from_yaml(example, sets).run()
-                seconds = time.perf_counter() - start
+                seconds, cpu = time.perf_counter() - start, cpu_seconds() - cpu
             stages = result.stats["stages"]
             tokens = sum(s["counters"].get("llm.completion_tokens", 0) for s in stages.values())
-            runs[name].append(_rates(seconds, tokens, result.rows))
+            runs[name].append(_rates(seconds, tokens, result.rows, cpu))
+            runs[name][-1]["load_average"] = os.getloadavg()[0]
             log(f"quickstart repeat {repeat} {name}: {runs[name][-1]}")
     return _summary(runs, "python")
 
@@ -243,17 +264,36 @@ def quickstart() -> dict[str, Any]:
 def _summary(runs: dict[str, list[dict[str, float]]], base: str) -> dict[str, Any]:
     tokens = {k: statistics.median(r["tokens_per_s"] for r in v) for k, v in runs.items()}
     rows = {k: statistics.median(r["rows_per_min"] for r in v) for k, v in runs.items()}
-    return {
+    cpu = {k: statistics.median(r.get("rows_per_cpu_min", 0.0) for r in v) for k, v in runs.items()}
+    out = {
         "runs": runs,
         "median_tokens_per_s": tokens,
         "median_rows_per_min": rows,
         f"tokens_ratio_to_{base}": {k: round(v / tokens[base], 2) for k, v in tokens.items()},
         f"rows_ratio_to_{base}": {k: round(v / rows[base], 2) for k, v in rows.items()},
     }
+    if cpu[base]:
+        out["median_rows_per_cpu_min"] = cpu
+        out[f"rows_per_cpu_ratio_to_{base}"] = {k: round(v / cpu[base], 2) for k, v in cpu.items()}
+    return out
+
+
+PARTS = {
+    "batched": batched,
+    "quickstart": quickstart,
+    "embedded": embedded,
+    "openai_backend_llama_cpp_server": served,
+}
 
 
 def main() -> None:
-    result = {
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument(
+        "--parts", default=",".join(PARTS), help="parts to run; the others are kept from the file"
+    )
+    wanted = parser.parse_args().parts.split(",")
+    old = json.loads(OUT.read_text()) if OUT.exists() else {}
+    result: dict[str, Any] = {
         "benchmark": "llm_throughput",
         "machine": machine(),
         "params": {
@@ -263,18 +303,20 @@ def main() -> None:
             "server_threads": os.cpu_count(),
             "curve_prompts": CURVE_PROMPTS,
             "quickstart_n": QUICKSTART_N,
+            "quickstart_repeats": QUICKSTART_REPEATS,
         },
-        "batched": batched(),
-        "quickstart": quickstart(),
-        "embedded": embedded(),
-        "openai_backend_llama_cpp_server": served(),
     }
+    for name, part in PARTS.items():
+        if name in wanted:
+            result[name] = part()
+        elif name in old:
+            result[name] = {**old[name], "from_an_earlier_run": True}
+    result["parts_run"] = wanted
     result["load_average_at_end"] = os.getloadavg()
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(result, indent=2) + "\n")
-    for part in ("batched", "quickstart", "embedded"):
+    for part in wanted:
         print(json.dumps({k: v for k, v in result[part].items() if k != "runs"}, indent=1))
-    print(json.dumps(result["openai_backend_llama_cpp_server"], indent=1))
 
 
 if __name__ == "__main__":
