@@ -21,17 +21,10 @@ from typing import ClassVar
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
-import pyarrow.compute as pc
 from pydantic import Field
 
 from synthmill.curate.kept import id_reads, mark, mark_tables
-from synthmill.pipeline.columnar import (
-    TableResult,
-    ascii_column,
-    collapse_spaces,
-    select,
-    text_values,
-)
+from synthmill.pipeline.columnar import TableResult, select, text_values
 from synthmill.pipeline.stage import GlobalStage, StageContext
 from synthmill.records import Record
 
@@ -83,23 +76,12 @@ class ExactDedup(GlobalStage):
         return int.from_bytes(digest, "little")
 
     def table_keys(self, table: pa.Table) -> U64:
-        """key() of every row of a table, a column at a time (normalized by Arrow's string
-        kernels where a column is ASCII, which give what normalize() gives there)."""
-        columns = [self._normalized(table, c) for c in self.columns]
+        """key() of every row of a table, a column at a time."""
+        columns = [map(self.normalize, text_values(table, c)) for c in self.columns]
         joined = columns[0] if len(columns) == 1 else map("\x1f".join, zip(*columns, strict=True))
         blake = hashlib.blake2b
         digests = b"".join(blake(t.encode(), digest_size=8).digest() for t in joined)
         return np.frombuffer(digests, dtype="<u8").astype(np.uint64)
-
-    def _normalized(self, table: pa.Table, column: str) -> Iterable[str]:
-        ascii_text = None if self.strip_punctuation else ascii_column(table, column)
-        if ascii_text is None:
-            return map(self.normalize, text_values(table, column))
-        if self.lowercase:
-            ascii_text = pc.ascii_lower(ascii_text)
-        if self.collapse_whitespace:
-            ascii_text = collapse_spaces(ascii_text)
-        return ascii_text.to_pylist()  # type: ignore[no-any-return]
 
     def process_tables(
         self, tables: Iterable[pa.Table], ctx: StageContext

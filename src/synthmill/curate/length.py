@@ -6,10 +6,9 @@ from typing import ClassVar
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 from pydantic import Field
 
-from synthmill.pipeline.columnar import TableVerdicts, ascii_column, text_values, word_counts
+from synthmill.pipeline.columnar import TableVerdicts, text_values
 from synthmill.pipeline.stage import Check
 from synthmill.records import Record, Verdict
 
@@ -39,16 +38,11 @@ class LengthFilter(Check):
         return Verdict(True, score=chars)
 
     def check_table(self, table: pa.Table) -> TableVerdicts:
-        """check() on a whole column: lengths and words by Arrow where the text is ASCII,
-        else words counted by str.split() as check() counts them."""
-        ascii_text = ascii_column(table, self.column)
-        if ascii_text is not None:
-            chars = np.asarray(pc.utf8_length(ascii_text).to_numpy(), dtype=np.int64)
-            words = word_counts(ascii_text)
-        else:
-            texts = text_values(table, self.column)
-            chars = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
-            words = np.fromiter((len(t.split()) for t in texts), np.int64, count=len(texts))
+        """check() on a whole column (str.split() counts the words: on a busy 2-core
+        machine it beat Arrow's regex and numpy byte scans here)."""
+        texts = text_values(table, self.column)
+        chars = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+        words = np.fromiter((len(t.split()) for t in texts), np.int64, count=len(texts))
         rules = [
             (chars < self.min_chars, f"fewer than {self.min_chars} characters"),
             (words < self.min_words, f"fewer than {self.min_words} words"),

@@ -212,33 +212,6 @@ def text_values(table: pa.Table, column: str) -> list[str]:
     return [str(v or "") for v in col.to_pylist()]
 
 
-# What str.split() and str.isspace() take for whitespace among ASCII characters.
-ASCII_SPACE = "[ \\t\\n\\r\\x0b\\x0c\\x1c-\\x1f]"
-
-
-def ascii_column(table: pa.Table, column: str) -> pa.Array | None:
-    """The column with nulls as "" when it is text and every value is ASCII (where Arrow's
-    string kernels agree with Python's str methods), else None."""
-    if column not in table.column_names or table.num_rows == 0:
-        return None
-    col = table.column(column)
-    if not (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)):
-        return None
-    col = pc.fill_null(col, "").combine_chunks()
-    return col if pc.all(pc.string_is_ascii(col)).as_py() else None
-
-
-def word_counts(ascii_text: pa.Array) -> npt.NDArray[np.int64]:
-    """len(text.split()) of each ASCII text: runs of non-whitespace, counted by Arrow."""
-    runs = pc.count_substring_regex(ascii_text, f"[^{ASCII_SPACE[1:-1]}]+")
-    return np.asarray(runs.to_numpy(zero_copy_only=False), dtype=np.int64)
-
-
-def collapse_spaces(ascii_text: pa.Array) -> pa.Array:
-    """ " ".join(text.split()) of each ASCII text."""
-    return pc.utf8_trim(pc.replace_substring_regex(ascii_text, ASCII_SPACE + "+", " "), " ")
-
-
 # ---- verdicts in the provenance -----------------------------------------------------------
 def with_verdicts(table: pa.Table, label: str, verdicts: TableVerdicts) -> pa.Table:
     """The table with each row's verdict in `_meta.verdicts` and its score in `scores`,
