@@ -11,9 +11,10 @@ only says what is discrete and how, and turns the result back into typed columns
   powers of two (`grid_bins` per octave, from 2^-10 to 2^62, and a bin around zero),
   whose resolution is a public function of the row count, column count, epsilon and
   delta; MST's own noisy one-way marginals find where the values lie (it merges bins
-  below its noise into one), so no epsilon is spent on bounds. Draws outside the run of
-  bins around the model's mode that each hold at least 1% of its draws are moved to the
-  nearest bin of that run: post-processing of the model, no privacy cost. smartnoise's DP
+  below its noise into one), so no epsilon is spent on bounds. Draws outside the span of
+  bins around the model's mode that hold at least 1% of its draws each (gaps of up to 4
+  bin widths bridged) are moved to the nearest bin of that span: post-processing of the
+  model, no privacy cost. smartnoise's DP
   bound finder (`approx_bounds`) is not used: it needs a bin with about 10/epsilon
   rows, which a few hundred rows cannot give once epsilon is split over the columns
   (it failed on every bench table at epsilon 1);
@@ -137,7 +138,7 @@ class DPSynthesizer:
         self.grid: Grid | None = None
         self.on_grid: list[str] = []  # numeric columns without bounds: on the public grid
         self.keep: dict[str, Any] = {}  # grid column -> bins the fitted model gives mass
-        self.grid_outputs: dict[str, int] = {}  # MST's name of a grid column -> bins per octave
+        self.grid_outputs: dict[str, Grid] = {}  # MST's name of a grid column -> its grid
         self.specs: list[ColumnSpec] = []
         self.modelled: list[ColumnSpec] = []
         self.edges: dict[str, tuple[float, float, str]] = {}
@@ -186,7 +187,7 @@ class DPSynthesizer:
             col = table.column(spec.name)
             nullable = col.null_count > 0
             if spec.name in self.on_grid:
-                self.grid_outputs[f"col{at}"] = steps
+                self.grid_outputs[f"col{at}"] = Grid(steps)
             at += 1 + nullable
             if spec.kind not in NUMERIC:
                 out.append(LabelTransformer(nullable=nullable))
@@ -266,7 +267,7 @@ class DPSynthesizer:
         for name in self.on_grid:
             index = self._grid_index(frame[name].tolist())
             counts = np.bincount(index[index >= 0], minlength=self.grid.size)
-            self.keep[name] = Grid.kept(counts)
+            self.keep[name] = self.grid.kept(counts)
             held = np.flatnonzero(self.keep[name])
             lo, hi = self.grid.edges(held[[0, -1]])
             self.edges[name] = (float(lo[0]), float(hi[1]), self.sources[name])

@@ -18,21 +18,26 @@ from scipy import special
 Array = np.ndarray[Any, Any]
 OCT_LO, OCT_HI = -10, 62  # octaves covered: |x| from 2^-10 to 2^62; smaller is "zero"
 MAX_PER_OCTAVE = 8
-SPAN_OCTAVES = 3  # a typical column's values span about this many octaves
+SPAN_OCTAVES = 3  # a typical column's values span about this many octaves (each sign)
+NEEDED_SIGMAS = 5  # a typical bin's count over MST's noise, so it passes compression
 KEEP_SHARE = (
     0.01  # grid bins with fewer of the model's draws than this, away from the data, are moved
 )
+BRIDGE = 4  # a gap of up to this many bin widths between kept bins is bridged
+SPREAD_SIGMAS = 2  # merged bins whose noisy count is above this get the merged bin's draws
 FALSE_BINS = 0.01  # expected empty grid bins a column keeps by noise alone (MST's 3 sigma: 0.2)
 
 
 def per_octave(rows: int, width: int, epsilon: float, delta: float) -> int:
-    """Bins per octave such that a typical bin's count is three times MST's noise on a
-    one-way marginal (sigma = sqrt(3 / (2 rho)) * sqrt(columns)); 1 to 8."""
+    """Bins per octave such that a typical bin's count is NEEDED_SIGMAS times MST's noise
+    on a one-way marginal (sigma = sqrt(3 / (2 rho)) * sqrt(columns)), for values spread
+    over SPAN_OCTAVES octaves on either side of zero; 1 to 8."""
     from snsynth.utils import cdp_rho
 
     rho = float(cdp_rho(epsilon, delta))
     sigma = math.sqrt(3.0 / (2.0 * rho)) * math.sqrt(max(width, 1))
-    return int(np.clip(rows // (SPAN_OCTAVES * 3.0 * sigma), 1, MAX_PER_OCTAVE))
+    spread = 2 * SPAN_OCTAVES * NEEDED_SIGMAS * sigma
+    return int(np.clip(rows // spread, 1, MAX_PER_OCTAVE))
 
 
 class Grid:
@@ -71,22 +76,36 @@ class Grid:
         out: Array = lo + rng.random(len(lo)) * (hi - lo)
         return out
 
-    @staticmethod
-    def kept(counts: Array) -> Array:
-        """Bins to keep: the run of bins around the most frequent one that each hold at
-        least KEEP_SHARE of the draws (a one-bin gap bridged). Bins outside it are where
-        noise put mass far from the data (AIM keeps every grid bin; MST's merged bin is
-        drawn uniformly), and their draws are moved to the nearest kept bin."""
-        floor = KEEP_SHARE * max(float(counts.sum()), 1.0)
-        held = counts >= floor
+    def kept(self, counts: Array) -> Array:
+        """Bins to keep: from the most frequent bin, out to every bin holding at least
+        KEEP_SHARE of the draws that lies within BRIDGE widths (of the narrower of the two)
+        of the kept ones, and every bin between. Bins beyond are where noise put mass far
+        from the data (AIM keeps every grid bin; MST's merged bin is drawn uniformly);
+        their draws are moved to the nearest kept bin. Widths, not indices, measure the
+        gaps: across zero, ten bins of tiny values are a short way."""
+        held = np.flatnonzero(counts >= KEEP_SHARE * max(float(counts.sum()), 1.0))
         lo = hi = int(np.argmax(counts))
-        while lo > 0 and (held[lo - 1] or (lo > 1 and held[lo - 2])):
-            lo -= 1
-        while hi < len(counts) - 1 and (held[hi + 1] or (hi < len(counts) - 2 and held[hi + 2])):
-            hi += 1
-        keep = np.zeros(len(counts), dtype=bool)
+        for step in (-1, 1):
+            for b in held[::step] if step == -1 else held:
+                if (step == -1 and b >= lo) or (step == 1 and b <= hi):
+                    continue
+                if not self.near(np.array([b]), lo, hi)[0]:
+                    break
+                lo, hi = (b, hi) if step == -1 else (lo, b)
+        keep = np.zeros(self.size, dtype=bool)
         keep[lo : hi + 1] = True
         return keep
+
+    def near(self, bins: Array, lo: int, hi: int) -> Array:
+        """Which `bins` lie within BRIDGE widths (of the narrower bin) of bins lo..hi."""
+        lo_edge, hi_edge = self.edges(np.arange(self.size))
+        width = hi_edge - lo_edge
+        below = lo_edge[lo] - hi_edge[bins]
+        above = lo_edge[bins] - hi_edge[hi]
+        end = np.where(bins < lo, lo, hi)
+        gap = np.maximum(np.maximum(below, above), 0.0)
+        out: Array = gap <= BRIDGE * np.minimum(width[bins], width[end])
+        return out
 
     @staticmethod
     def nearest(index: Array, keep: Array) -> Array:
@@ -100,22 +119,26 @@ class Grid:
         return np.where(keep[index.astype(int)], index, out)
 
 
-def grid_mst(epsilon: float, delta: float, grid_columns: dict[str, int]) -> Any:
+def grid_mst(epsilon: float, delta: float, grid_columns: dict[str, Grid]) -> Any:
     """smartnoise's MST, its domain compression adapted to grid columns.
 
     MST measures every one-way marginal (noise sigma), keeps the values whose noisy count
     is at least 3 sigma and merges the rest into one bin; when fewer than two pass, it
     keeps the whole domain, which on a grid of 145 bins spreads the mass over every scale.
-    For grid columns (name -> bins per octave) the threshold is raised so that about
+    For grid columns (MST's column name -> grid) the threshold is raised so that about
     FALSE_BINS empty bins pass by noise alone, the largest noisy count is always kept, and
-    a draw of the merged bin lands on a merged bin within two octaves of the kept ones,
-    not anywhere between 2^-10 and 2^62. Both are post-processing of the same noisy
-    measurements; the re-expression of the merged bin is smartnoise's own.
+    a draw of the merged bin lands on a merged bin near the kept ones (`Grid.near`), not
+    anywhere between 2^-10 and 2^62, in proportion to its noisy count above SPREAD_SIGMAS
+    sigma (uniformly when none is above: an empty bin's count is noise). Both are
+    post-processing of the same noisy measurements; the re-expression of the merged bin
+    is smartnoise's own.
     """
     from mbi import Dataset, Domain, LinearMeasurement  # type: ignore[import-untyped]
     from snsynth.mst.mst import MSTSynthesizer
 
     class GridMST(MSTSynthesizer):  # type: ignore[misc]
+        weights: dict[str, Array] = {}  # grid column -> noisy count above 2 sigma, per bin
+
         def compress_domain(self, data: Any, measurements: list[Any]) -> Any:
             supports: dict[str, Array] = {}
             kept = []
@@ -125,6 +148,7 @@ def grid_mst(epsilon: float, delta: float, grid_columns: dict[str, int]) -> Any:
                 if col in grid_columns:  # few false bins among ~145 empty ones
                     sup = y >= float(special.ndtri(1 - FALSE_BINS / y.size)) * sigma
                     sup[int(np.argmax(y))] = True
+                    self.weights[col] = np.maximum(y - SPREAD_SIGMAS * sigma, 0.0)
                 elif sup.sum() < 2 and y.size >= 2:
                     sup[:] = True
                 supports[col] = sup
@@ -142,15 +166,17 @@ def grid_mst(epsilon: float, delta: float, grid_columns: dict[str, int]) -> Any:
             for col in data.domain:
                 support = supports[col]
                 idx, extra = np.flatnonzero(support), np.flatnonzero(~support)
+                p = None
                 if col in grid_columns and extra.size:
-                    reach = 2 * grid_columns[col]
-                    near = extra[(extra >= idx.min() - reach) & (extra <= idx.max() + reach)]
+                    near = extra[grid_columns[col].near(extra, idx.min(), idx.max())]
                     extra = near if near.size else extra
+                    w = self.weights[col][extra]
+                    p = w / w.sum() if w.sum() > 0 else None
                 codes = df[col].to_numpy().astype(np.int64)  # a grid outgrows uint8
                 mask = codes == support.sum()
                 out = np.empty(len(codes), dtype=np.int64)
                 if extra.size:
-                    out[mask] = np.random.choice(extra, int(mask.sum()))
+                    out[mask] = np.random.choice(extra, int(mask.sum()), p=p)
                 else:
                     out[mask] = idx[-1]  # not reached: a merged bin always has members
                 out[~mask] = idx[codes[~mask]]
