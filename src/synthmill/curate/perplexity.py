@@ -167,11 +167,12 @@ def _embedded(path: str) -> Any:
     except ImportError:
         raise MissingExtraError("llama-cpp-python", "local") from None
     from synthmill.llm.llamacpp import _no_extra_bufts
+    from synthmill.llm.native import close_at_exit
 
     if not Path(path).is_file():
         raise ConfigError(f"model_path: no GGUF file at {path}; check the path")
     with _no_extra_bufts(llama_cpp):
-        return llama_cpp.Llama(
+        llm = llama_cpp.Llama(
             model_path=path,
             n_ctx=512,
             n_threads=1,
@@ -179,6 +180,7 @@ def _embedded(path: str) -> Any:
             logits_all=True,
             verbose=False,
         )
+    return close_at_exit(llm)  # kept for the process: freed before it exits
 
 
 _EMBEDDED_LOCK = threading.Lock()

