@@ -47,7 +47,9 @@ def evaluate(
     rank: int = typer.Option(8, "--rank", help="LoRA rank (alpha is twice the rank)."),
     batch_size: int = typer.Option(4, "--batch-size", help="Rows per training step."),
     max_len: int = typer.Option(128, "--max-len", help="Tokens per row at most."),
-    threads: int = typer.Option(0, "--threads", help="Torch threads (0: the usable cores)."),
+    threads: int = typer.Option(
+        0, "--threads", help="Torch threads (0: the usable cores not busy, at least 1)."
+    ),
     prompt: str | None = typer.Option(None, "--prompt", help="Prompt column (with --response)."),
     response: str | None = typer.Option(None, "--response", help="Response column."),
     text: str | None = typer.Option(None, "--text", help="Plain-text column, scored whole."),

@@ -71,7 +71,7 @@ class Settings:
     max_len: int = 128
     rows: int | None = None  # rows each arm trains on; None: the smallest arm's count
     eval_points: int = 4  # held-out loss measured this many times along each curve
-    threads: int = 0  # torch threads; 0: the cores this process may use
+    threads: int = 0  # torch threads; 0: the usable cores that are not busy (at least 1)
 
     def check(self) -> None:
         for name in ("steps", "rank", "alpha", "batch_size", "eval_points"):
@@ -252,11 +252,14 @@ def file_sha256(path: str) -> str:
 
 
 def threads_for(requested: int) -> int:
-    """Torch threads: as asked, else the cores this process may run on (2 on a laptop
-    CI box); more threads than cores only make them wait on each other."""
+    """Torch threads: as asked, else the cores this process may use that are not busy
+    (at least 1). On a shared 2-core machine at load 9, one thread took 11-18 s a step
+    and two took 70 s: threads that wait on each other's descheduled partner spin."""
     if requested > 0:
         return requested
-    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+    return max(1, min(cores, int(cores - load + 0.75)))
 
 
 @dataclass

@@ -13,6 +13,8 @@ from synthmill.io.atomic import write_text_atomic
 from synthmill.records import META_COLUMN
 from synthmill.report import extra, sections
 from synthmill.report.assets import BROWSER_JS, CSS
+from synthmill.report.closed_loop import closed_loop_section
+from synthmill.report.closed_loop import load as load_closed_loop
 from synthmill.report.html import e, json_script, section
 from synthmill.report.load import (
     RunData,
@@ -59,6 +61,7 @@ def render_run(d: RunData, reference: Path | None, seed: int) -> str:
         sections.cost(d),
         sections.verification(d),
         _tabular(d),
+        closed_loop_section(load_closed_loop(d.root)),
         _browser(d),
         sections.config(d),
     ]
@@ -75,6 +78,7 @@ NAV = [
     ("cost", "Models and cost"),
     ("verification", "Verification"),
     ("tabular", "Tabular"),
+    ("closed-loop", "Does it help?"),
     ("browser", "Rows"),
     ("config", "Config"),
 ]

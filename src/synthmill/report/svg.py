@@ -107,6 +107,61 @@ def histogram(
     return "".join(parts) + "</svg>"
 
 
+COLORS = (BAR, SECOND, KEPT, LOST, "#76b7b2", "#b07aa1")
+
+
+def lines(
+    series: Sequence[tuple[str, Sequence[tuple[float, float]]]],
+    *,
+    title: str = "",
+    width: int = 560,
+    height: int = 220,
+    y_label: str = "",
+) -> str:
+    """Line charts of (x, y) points, one colour per series name, with a legend and the
+    y range; a series whose name repeats (seeds of one arm) shares its colour."""
+    points = [p for _, pts in series for p in pts]
+    if not points:
+        return ""
+    x0, x1 = min(p[0] for p in points), max(p[0] for p in points)
+    y0, y1 = min(p[1] for p in points), max(p[1] for p in points)
+    left, right, top, bottom = 52, 150, 10, 28
+    plot_w, plot_h = width - left - right, height - top - bottom
+
+    def xy(x: float, y: float) -> str:
+        px = left + plot_w * ((x - x0) / (x1 - x0) if x1 > x0 else 0.5)
+        py = top + plot_h * (1 - ((y - y0) / (y1 - y0) if y1 > y0 else 0.5))
+        return f"{px:.1f},{py:.1f}"
+
+    names = list(dict.fromkeys(name for name, _ in series))
+    parts = [
+        _open(width, height, title),
+        f'<rect x="{left}" y="{top}" width="{plot_w}" height="{plot_h}" fill="none" '
+        'stroke="#ccc"/>',
+        f'<text x="{left - 4}" y="{top + 10}" text-anchor="end">{_num(y1)}</text>'
+        f'<text x="{left - 4}" y="{top + plot_h}" text-anchor="end">{_num(y0)}</text>'
+        f'<text x="{left}" y="{height - 8}">{_num(x0)}</text>'
+        f'<text x="{left + plot_w}" y="{height - 8}" text-anchor="end">{_num(x1)}</text>'
+        f'<text x="{left + plot_w / 2:.0f}" y="{height - 8}" text-anchor="middle">'
+        f"{escape(y_label)}</text>",
+    ]
+    for name, pts in series:
+        color = COLORS[names.index(name) % len(COLORS)]
+        path = " ".join(xy(x, y) for x, y in pts)
+        parts.append(
+            f'<polyline points="{path}" fill="none" stroke="{color}" stroke-width="1.5">'
+            f"<title>{escape(name)}</title></polyline>"
+        )
+    for i, name in enumerate(names):
+        y = top + 12 + i * 16
+        parts.append(
+            f'<rect x="{left + plot_w + 10}" y="{y - 9}" width="10" height="10" '
+            f'fill="{COLORS[i % len(COLORS)]}"/><text x="{left + plot_w + 24}" y="{y}">'
+            f"{escape(_clip(name, 20))}<title>{escape(name)}</title></text>"
+        )
+    return "".join(parts) + "</svg>"
+
+
 def _open(width: int, height: int, title: str) -> str:
     label = escape(title, quote=True)
     return (
