@@ -62,6 +62,9 @@ SMALL: dict[str, list[str]] = {
     "synthmill tabular synthesize data.csv -o runs/credit --target creditability": [],
     "synthmill tabular evaluate --real train.csv --synthetic runs/credit": [],
     "synthmill report runs/quickstart": [],
+    "synthmill evaluate runs/quickstart --reference human.jsonl": [
+        *("--steps", "1", "--seeds", "0", "--batch-size", "1", "--max-len", "32", "--heldout", "3"),
+    ],
 }
 SKIP: dict[str, str] = {
     "./setup.sh": "builds the virtual environment these tests run in (CI runs it first)",

@@ -117,6 +117,19 @@ def test_the_interval_is_students_t_and_the_verdict_needs_it_to_exclude_zero() -
     assert c["result"] == "beats" and c["delta_difference_mean"] == pytest.approx(-0.2267, 1e-3)
 
 
+def test_threads_default_to_the_usable_cores_that_are_not_busy(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import os
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.3, 0.3, 0.3))
+    assert cl.threads_for(0) == 2
+    monkeypatch.setattr(os, "getloadavg", lambda: (9.0, 9.0, 9.0))
+    assert cl.threads_for(0) == 1  # a busy machine: one thread, not two that wait on each other
+    assert cl.threads_for(3) == 3  # --threads as asked
+
+
 # ---- bad input: one line, exit 2, nothing written --------------------------------------
 @pytest.mark.parametrize(
     ("args", "words"),
