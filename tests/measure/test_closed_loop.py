@@ -253,6 +253,7 @@ def test_evaluate_runs_end_to_end_on_a_run_dir_with_baselines(
     for arm in result["arms"]:
         for curve in arm["curves"]:
             assert len(curve["train"]) == 2 and curve["heldout"][0] == [0, result["before"]]
+            assert len(set(curve["rows_picked"])) == 5  # the rows this seed trained on
     assert [c["against"] for c in result["comparisons"]] == names[1:]
     assert result["model"]["sha256"] == cl.file_sha256(model.path)
     assert {"torch", "transformers", "peft", "gguf"} <= set(result["versions"])

@@ -373,6 +373,7 @@ class Curve:
     seed: int
     rows: int
     train: list[float] = field(default_factory=list)
+    rows_picked: list[int] = field(default_factory=list)  # indices of the arm's examples
     heldout: list[tuple[int, float]] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -483,9 +484,10 @@ def _experiment(
     for arm in arms:
         curves = []
         for seed in settings.seeds:
-            picked = _pick(arm, rows, seed)
-            train = [encode(model.tokenizer, x, settings.max_len) for x in picked]
+            picked = _pick(len(arm.examples), rows, seed)
+            train = [encode(model.tokenizer, arm.examples[i], settings.max_len) for i in picked]
             curve = train_once(model, train, enc, before, settings, seed)
+            curve.rows_picked = picked
             say(f"{arm.name}, seed {seed}: held-out loss {before:.4f} -> {curve.after:.4f}")
             curves.append(curve)
         results.append(_arm_result(arm, curves, before))
@@ -508,10 +510,9 @@ def _scored(encoded: tuple[list[int], list[int]]) -> int:
     return sum(1 for t in encoded[1] if t != -100)
 
 
-def _pick(arm: Dataset, rows: int, seed: int) -> list[Example]:
-    """`rows` examples of the arm drawn by seed (all of them, shuffled, when it has fewer)."""
-    order = np.random.default_rng(seed).permutation(len(arm.examples))[:rows]
-    return [arm.examples[i] for i in order]
+def _pick(n: int, rows: int, seed: int) -> list[int]:
+    """Which `rows` of an arm's n examples a seed trains on (all, shuffled, when n <= rows)."""
+    return [int(i) for i in np.random.default_rng(seed).permutation(n)[:rows]]
 
 
 def _arm_result(arm: Dataset, curves: list[Curve], before: float) -> dict[str, Any]:
