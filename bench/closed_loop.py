@@ -1,6 +1,6 @@
 """Does the quickstart's data help? One real closed-loop comparison.
 
-    nice .venv/bin/python bench/closed_loop.py [--run RUN_DIR] [--steps N]
+    nice .venv/bin/python bench/closed_loop.py [--run RUN_DIR] [--steps N] [--out FILE]
     # writes bench/results/closed_loop.json
 
 The Self-Instruct quickstart (`examples/self_instruct_quickstart.yaml`, the quickstart
@@ -55,6 +55,7 @@ def main() -> None:
     parser.add_argument("--run", type=Path, default=None, help="a finished quickstart run")
     parser.add_argument("--steps", type=int, default=cl.Settings.steps)
     parser.add_argument("--threads", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=RESULTS / "closed_loop.json")
     args = parser.parse_args()
     info = machine()
     run = args.run or ROOT / "runs" / "self_instruct_quickstart"
@@ -79,8 +80,8 @@ def main() -> None:
         "load_average_at_end": list(__import__("os").getloadavg()),
         "result": result,
     }
-    RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / "closed_loop.json"
+    path = args.out
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
     for comparison in result["comparisons"]:
         print(comparison["verdict"], comparison["delta_difference_ci95"])
