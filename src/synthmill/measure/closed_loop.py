@@ -50,9 +50,10 @@ PAIRS = (
     ("query", "response"),
 )
 SCOPE = (
-    "A 135M-parameter model fine-tuned for a few hundred steps on a CPU measures the direction "
-    "of the effect of this data (does it move held-out real loss down, up, or not at all), "
-    "not its size for a larger model or a full fine-tune."
+    "A 135M-parameter model fine-tuned with LoRA for a few dozen steps on a CPU measures the "
+    "direction of the effect of this data (does it move held-out real loss down, up, or not "
+    "at all, against a baseline), not its size for a larger model or a full fine-tune; the "
+    "direction can change with the number of steps, so read the held-out curves too."
 )
 # two-sided 95% Student t quantiles by degrees of freedom (1..10); beyond, the normal 1.96
 _T95 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228)
