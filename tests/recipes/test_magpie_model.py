@@ -50,7 +50,7 @@ def test_example_runs_then_reruns_from_the_cache(tmp_path: Path) -> None:
     calls = counters["llm.calls"]
     assert 3 <= calls <= 6 and counters["llm.completion_tokens"] > 0
 
-    overrides[0] = f"output.dir={tmp_path / 'b'}"
+    overrides[1] = f"output.dir={tmp_path / 'b'}"
     again = Pipeline.from_yaml(REPO / "examples/magpie.yaml", overrides).run()
     counters = again.stats["stages"]["magpie"]["counters"]
     assert counters["llm.cache_hits"] == calls and counters.get("llm.calls", 0) == 0
