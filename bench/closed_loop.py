@@ -53,7 +53,7 @@ def seed_dataset() -> cl.Dataset:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run", type=Path, default=None, help="a finished quickstart run")
-    parser.add_argument("--steps", type=int, default=cl.Settings.steps)
+    parser.add_argument("--steps", type=int, default=None, help="default: 3 passes, at most 60")
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--out", type=Path, default=RESULTS / "closed_loop.json")
     args = parser.parse_args()

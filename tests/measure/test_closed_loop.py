@@ -117,6 +117,29 @@ def test_the_interval_is_students_t_and_the_verdict_needs_it_to_exclude_zero() -
     assert c["result"] == "beats" and c["delta_difference_mean"] == pytest.approx(-0.2267, 1e-3)
 
 
+@pytest.mark.slow
+def test_default_steps_are_a_few_passes_over_the_rows_and_overtraining_warns(
+    model: cl.Model,
+) -> None:
+    assert cl.steps_for(19, 4) == 15  # the bench's 15 steps: 3 passes over 19 rows
+    assert cl.steps_for(1, 4) == 1 and cl.steps_for(10_000, 4) == cl.MAX_STEPS
+    reference = cl.make_dataset("reference", "seed tasks", seed_rows(), {})
+    heldout, train = cl.split_reference(reference, 10)
+    said: list[str] = []
+    small = {"seeds": (0,), "batch_size": 2, "max_len": 32, "eval_points": 1, "rows": 4}
+    result = cl.run_closed_loop(model, [train], heldout, cl.Settings(**small), said.append)
+    assert result["settings"]["steps"] == 6 and result["settings"]["passes"] == 3.0
+    assert result["settings"]["steps_chosen"].startswith("default: 3 passes over 4 rows")
+    assert len(result["arms"][0]["curves"][0]["train"]) == 6
+    assert not any(line.startswith("warning:") for line in said)
+    said.clear()
+    result = cl.run_closed_loop(
+        model, [train], heldout, cl.Settings(**small, steps=12), said.append
+    )
+    assert result["settings"]["steps_chosen"] == "given" and result["settings"]["passes"] == 6.0
+    assert any(line.startswith("warning: 12 steps x 2 rows = 6.0 passes") for line in said), said
+
+
 def test_threads_default_to_the_usable_cores_that_are_not_busy(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -38,7 +38,12 @@ def evaluate(
         help=f"Reference rows held out and scored (default: all, at most {MAX_HELDOUT}; "
         "half with --real-baseline).",
     ),
-    steps: int = typer.Option(60, "--steps", help="Training steps per arm and seed."),
+    steps: int | None = typer.Option(
+        None,
+        "--steps",
+        help="Training steps per arm and seed (default: 3 passes over --rows at --batch-size, "
+        "at most 60; more than 4 passes warns: small data overfits).",
+    ),
     seeds: str = typer.Option("0,1,2", "--seeds", help="Seeds, comma-separated (one run each)."),
     rows: int | None = typer.Option(
         None, "--rows", help="Rows each arm trains on (default: the smallest arm's count)."

@@ -28,7 +28,7 @@ import os
 import time
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import cache
 from typing import Any
 
@@ -63,7 +63,9 @@ _T95 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228)
 class Settings:
     """The training budget every arm gets (all of it goes into closed_loop.json)."""
 
-    steps: int = 60
+    steps: int | None = (
+        None  # None: PASSES passes over the rows each arm trains on, at most MAX_STEPS
+    )
     seeds: tuple[int, ...] = (0, 1, 2)
     lr: float = 1e-3
     rank: int = 8
@@ -76,7 +78,7 @@ class Settings:
 
     def check(self) -> None:
         for name in ("steps", "rank", "alpha", "batch_size", "eval_points"):
-            if getattr(self, name) < 1:
+            if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise DataError(f"--{name.replace('_', '-')} must be at least 1")
         if self.max_len < 16:
             raise DataError("--max-len must be at least 16 tokens")
@@ -86,6 +88,22 @@ class Settings:
             raise DataError("--lr must be above 0")
         if self.rows is not None and self.rows < 1:
             raise DataError("--rows must be at least 1")
+
+
+PASSES = 3  # the default budget: each training row seen about this many times
+MAX_STEPS = 60  # ...but no more steps than this (about 10 minutes for 3 seeds on 2 cores)
+OVERFIT_PASSES = 4  # more passes than this and small data overfit in the bench (README)
+
+
+def steps_for(rows: int, batch_size: int) -> int:
+    """The default number of steps: PASSES passes over `rows`, at least 1, at most MAX_STEPS.
+    At 60 steps on 19 rows (12 passes) both arms of the bench overfit and the verdict
+    flipped; at 15 (3 passes) the curves still fell or had just turned."""
+    return max(1, min(MAX_STEPS, math.ceil(PASSES * rows / batch_size)))
+
+
+def passes(steps: int, batch_size: int, rows: int) -> float:
+    return steps * batch_size / max(rows, 1)
 
 
 # ---- rows -> text -----------------------------------------------------------------------
@@ -411,7 +429,9 @@ def train_once(
     params = [p for p in net.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=settings.lr, weight_decay=0.0)
     pad = model.tokenizer.pad_token_id or 0
-    checks = eval_steps(settings.steps, settings.eval_points)
+    checks = eval_steps(
+        settings.steps or steps_for(len(train), settings.batch_size), settings.eval_points
+    )
     curve = Curve(seed, len(train), heldout=[(0, before)])
     for step, rows in enumerate(batches(len(train), settings, seed), 1):
         net.train()
@@ -435,11 +455,11 @@ def batches(n: int, settings: Settings, seed: int) -> list[list[int]]:
     """Row indices of each step's batch: epochs of a seeded shuffle, cut into batches."""
     rng = np.random.default_rng(seed + 10_000)
     order: list[int] = []
-    need = settings.steps * settings.batch_size
-    while len(order) < need:
+    steps = settings.steps or steps_for(n, settings.batch_size)
+    while len(order) < steps * settings.batch_size:
         order += rng.permutation(n).tolist()
     size = settings.batch_size
-    return [order[i * size : (i + 1) * size] for i in range(settings.steps)]
+    return [order[i * size : (i + 1) * size] for i in range(steps)]
 
 
 # ---- the experiment ---------------------------------------------------------------------
@@ -477,6 +497,17 @@ def _experiment(
 ) -> dict[str, Any]:
     started = time.monotonic()
     rows = settings.rows or min(len(a.examples) for a in arms)
+    chosen = "given"
+    if settings.steps is None:
+        settings = replace(settings, steps=steps_for(rows, settings.batch_size))
+        chosen = f"default: {PASSES} passes over {rows} rows, at most {MAX_STEPS}"
+    assert settings.steps is not None
+    seen = passes(settings.steps, settings.batch_size, rows)
+    if seen > OVERFIT_PASSES:
+        say(
+            f"warning: {settings.steps} steps x {settings.batch_size} rows = {seen:.1f} passes "
+            f"over {rows} rows; small data overfits beyond ~{OVERFIT_PASSES} (read the curves)"
+        )
     enc = [encode(model.tokenizer, x, settings.max_len) for x in heldout.examples]
     pad = model.tokenizer.pad_token_id or 0
     before = round(heldout_loss(model.base, enc, pad), 5)
@@ -496,6 +527,7 @@ def _experiment(
         "kind": "closed_loop",
         "model": {"name": MODEL_NAME, "file": os.path.basename(model.path), "sha256": model.sha256},
         "settings": {**asdict(settings), "rows": rows, "threads": threads,
+                     "steps_chosen": chosen, "passes": round(seen, 2),
                      "lora_targets": list(LORA_TARGETS), "optimizer": "AdamW, constant lr"},
         "heldout": {**heldout.to_dict(), "tokens_scored": sum(_scored(e) for e in enc)},
         "before": before,
