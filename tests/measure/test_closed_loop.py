@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import random
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
@@ -290,3 +290,112 @@ def test_evaluate_runs_end_to_end_on_a_run_dir_with_baselines(
     part = html.split('<section id="closed-loop">', 1)[1].split("</section>", 1)[0]
     assert "held-out real loss by step" in part and "reference train split" in part
     assert part.count("<polyline") == 2 * 3 * 2  # two charts x three arms x two seeds
+
+
+# ---- problem runs: accuracy on held-out generated problems ------------------------------
+def problem_rows(family: str, n: int, seed: int = 0) -> list[dict[str, Any]]:
+    """n generated problems of a family with a worked solution that states the gold answer
+    (the shape of rejection_sampling's verified rows)."""
+    from synthmill.problems import FAMILIES
+
+    rows = []
+    for i in range(n):
+        p = FAMILIES[family](random.Random(f"train/{seed}/{i}"), 1)
+        rows.append({**p.to_row(), "solution": f"Work it out.\n\nAnswer: {p.answer}"})
+    return rows
+
+
+def test_problem_accuracy_scores_right_answers_1_and_wrong_answers_0() -> None:
+    """The checking path with a fake model whose answers are known: the gold answer stated
+    scores 1.0, a wrong one 0.0, and every reply has the verifier's verdict."""
+    from synthmill.measure import problem_accuracy as pa
+
+    rows = problem_rows("arithmetic.integer", 3) + problem_rows("arithmetic.fraction", 3)
+    plan = pa.plan_for(rows, 4)
+    assert len(plan.problems) == 8 and plan.overlap == 0
+    gold = {p.problem: p.answer for p in plan.problems}
+
+    def right(prompts: Sequence[str]) -> list[str]:
+        return [f"Some steps.\n\nAnswer: {gold[p]}" for p in prompts]
+
+    def wrong(prompts: Sequence[str]) -> list[str]:
+        return ["Some steps.\n\nAnswer: 987654321" for _ in prompts]
+
+    good, bad = pa.score(plan.problems, right), pa.score(plan.problems, wrong)
+    assert {f: v["accuracy"] for f, v in good["families"].items()} == {
+        "arithmetic.fraction": 1.0, "arithmetic.integer": 1.0}  # fmt: skip
+    assert {f: v["accuracy"] for f, v in bad["families"].items()} == {
+        "arithmetic.fraction": 0.0, "arithmetic.integer": 0.0}  # fmt: skip
+    assert [i["verdict"] for i in good["items"]] == ["correct"] * 8
+    assert [i["verdict"] for i in bad["items"]] == ["wrong"] * 8
+    assert all(i["stated"] == "987654321" for i in bad["items"])
+    summary = pa.summarize(plan, bad, [(0, good), (1, bad)], cl.mean_ci)
+    fam = summary["families"]["arithmetic.integer"]
+    assert (fam["before"], fam["after"], fam["after_mean"]) == (0.0, [1.0, 0.0], 0.5)
+    assert fam["problems"] == 4 and fam["change_mean"] == 0.5
+
+
+def test_held_out_problems_are_new_per_family_and_need_problem_rows() -> None:
+    from synthmill.measure import problem_accuracy as pa
+
+    rows = problem_rows("arithmetic.integer", 20) + problem_rows("algebra.linear", 5)
+    rows.append({**rows[0], "family": "code.string", "kind": "code"})
+    plan = pa.plan_for(rows, 10)
+    trained = {r["problem"] for r in rows}
+    texts = [p.problem for p in plan.problems]
+    assert len(set(texts)) == 20 and not set(texts) & trained
+    assert [p.family for p in plan.problems] == ["algebra.linear"] * 10 + [
+        "arithmetic.integer"] * 10  # fmt: skip
+    assert all(p.difficulty == 1 for p in plan.problems)  # the run's difficulties
+    assert plan.code == ["code.string"] and plan.short == []
+    assert pa.plan_for(rows, 10) == plan  # deterministic
+    qa = [{"question": "Why?", "answer": "Because."}]
+    with pytest.raises(DataError, match="--accuracy needs a run of verified problem rows"):
+        pa.plan_for(qa, 2)
+
+
+@pytest.mark.slow
+def test_evaluate_accuracy_on_a_tiny_problem_run(
+    tmp_path: Path, main: Callable[..., Ran], model: cl.Model
+) -> None:
+    """A run of verified arithmetic problems: the base model and the seed's fine-tuned model
+    answer 3 held-out problems of the family, each checked by the verifier."""
+    from synthmill import Output, Pipeline
+    from synthmill.sources.read import Read
+    from synthmill.verify.math_check import MathCheck
+
+    rows = problem_rows("arithmetic.integer", 4)
+    write_jsonl(tmp_path / "solved.jsonl", rows)
+    Pipeline(name="tiny", stages=[Read(path=str(tmp_path / "solved.jsonl")), MathCheck()],
+             output=Output(dir=tmp_path / "run")).run()  # fmt: skip
+    write_jsonl(tmp_path / "real.jsonl", problem_rows("arithmetic.integer", 3, seed=1))
+    ran = main(
+        "evaluate", "run", "--reference", "real.jsonl", "--steps", "2", "--seeds", "0",
+        "--batch-size", "2", "--max-len", "48", "--accuracy", "3", "--accuracy-tokens", "12",
+    )  # fmt: skip
+    assert ran.returncode == 0, ran.stderr
+    result = json.loads((tmp_path / "run" / "closed_loop.json").read_text(encoding="utf-8"))
+    acc = result["accuracy"]
+    assert list(acc["families"]) == ["arithmetic.integer"] and acc["per_family"] == 3
+    assert acc["families"]["arithmetic.integer"]["problems"] == 3
+    assert [a["seed"] for a in acc["after"]] == [0]
+    for scored in (acc["before"], *acc["after"]):
+        assert scored["families"]["arithmetic.integer"]["total"] == 3
+        assert len(scored["items"]) == 3
+        # every reply went through the verifier: a verdict, and the answer it read (if any)
+        assert all(i["verdict"] in {"correct", "wrong", "no answer"} for i in scored["items"])
+        right = sum(i["verdict"] == "correct" for i in scored["items"])
+        assert scored["families"]["arithmetic.integer"]["correct"] == right
+    trained = {r["problem"] for r in rows}
+    assert acc["overlap_with_training"] == 0
+    assert not {p["problem"] for p in acc["problems"]} & trained
+    assert acc["max_new_tokens"] == 12
+    card = (tmp_path / "run" / "README.md").read_text(encoding="utf-8")
+    assert "### Held-out generated problems, before and after" in card
+    assert "| arithmetic.integer | 3 |" in card
+    assert "checked by synthmill's verifier" in ran.stdout and "arithmetic.integer" in ran.stdout
+    # --accuracy on rows that are not problems: one line, exit 2
+    write_jsonl(tmp_path / "qa.jsonl", [{"question": "Why?", "answer": "Because."}] * 2)
+    ran = main("evaluate", "qa.jsonl", "--reference", "qa.jsonl", "-o", "o.json",
+               "--accuracy", "2")  # fmt: skip
+    assert ran.returncode == 2 and "--accuracy needs a run of verified problem rows" in ran.stderr

@@ -9,7 +9,7 @@ from typing import Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
+from rich.table import Column, Table
 
 from synthmill.errors import ConfigError, DataError
 from synthmill.io.atomic import write_text_atomic
@@ -58,6 +58,16 @@ def evaluate(
     prompt: str | None = typer.Option(None, "--prompt", help="Prompt column (with --response)."),
     response: str | None = typer.Option(None, "--response", help="Response column."),
     text: str | None = typer.Option(None, "--text", help="Plain-text column, scored whole."),
+    accuracy: int = typer.Option(
+        0,
+        "--accuracy",
+        help="For a run of verified problem/solution rows (rejection_sampling): also score "
+        "N held-out generated problems per family, before and after, with synthmill's "
+        "verifier (0: off).",
+    ),
+    accuracy_tokens: int = typer.Option(
+        64, "--accuracy-tokens", help="Tokens each --accuracy answer may have at most."
+    ),
     out: Path | None = typer.Option(
         None, "--out", "-o", help="Write the JSON here (default: RUN/closed_loop.json)."
     ),
@@ -81,9 +91,16 @@ def evaluate(
     target, run_dir = _target(src, out)
     columns = {"prompt": prompt, "response": response, "text": text}
     arms, held = _datasets(src, reference, baseline, real_baseline, heldout, columns)
+    plan = None
+    if accuracy < 0 or accuracy_tokens < 1:
+        raise ConfigError("--accuracy must be 0 (off) or more, --accuracy-tokens at least 1")
+    if accuracy:
+        from synthmill.measure.problem_accuracy import plan_for
+
+        plan = plan_for(_rows(src, "input"), accuracy, accuracy_tokens)
     console = Console(stderr=True)
     model = cl.load_model()
-    result = cl.run_closed_loop(model, arms, held, settings, console.print)
+    result = cl.run_closed_loop(model, arms, held, settings, console.print, plan)
     result["reference_path"] = str(reference)
     write_text_atomic(target, json.dumps(result, indent=2) + "\n")
     if run_dir is not None and (run_dir / "README.md").is_file():
@@ -170,6 +187,23 @@ def show(result: dict[str, Any]) -> None:
     console.print(table)
     for comparison in result["comparisons"]:
         console.print(comparison["verdict"])
+    if "accuracy" in result:
+        show_accuracy(console, result["accuracy"])
+
+
+def show_accuracy(console: Console, acc: dict[str, Any]) -> None:
+    """Held-out problems solved per family: before, after (mean and 95% CI over seeds)."""
+    table = Table(Column("family", no_wrap=True), "problems", "before", "after (95% CI)",
+                  "after per seed")  # fmt: skip
+    for family, f in acc["families"].items():
+        low, high = f["after_ci95"]
+        table.add_row(family, str(f["problems"]), f"{f['before']:.2f}",
+                      f"{f['after_mean']:.2f} [{low:.2f}, {high:.2f}]",
+                      ", ".join(f"{v:.2f}" for v in f["after"]))  # fmt: skip
+    console.print("held-out generated problems, checked by synthmill's verifier:")
+    console.print(table)
+    if acc["code_families_not_scored"]:
+        console.print(f"code families not scored: {', '.join(acc['code_families_not_scored'])}")
 
 
 def register(app: typer.Typer) -> None:

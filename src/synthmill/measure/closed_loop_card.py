@@ -44,9 +44,39 @@ def card_section(result: dict[str, Any], json_name: str = "closed_loop.json") ->
         f"{', '.join(s['lora_targets'])}; seeds {', '.join(map(str, s['seeds']))}; model file "
         f"sha256 {result['model']['sha256'][:16]}…; details in `{json_name}`.",
         f"- Scope: {result['scope']}",
+        *accuracy_lines(result.get("accuracy")),
         SECTION_END,
     ]
     return "\n".join(lines) + "\n"
+
+
+def accuracy_lines(acc: dict[str, Any] | None) -> list[str]:
+    """Held-out generated problems solved per family, before and after (mean, 95% CI)."""
+    if not acc:
+        return []
+    lines = [
+        "",
+        "### Held-out generated problems, before and after\n",
+        f"{acc['per_family']} new problems per family from synthmill's generators (none "
+        f"equal to a training problem), answered greedily in at most {acc['max_new_tokens']} "
+        f"tokens and checked by {acc['checker']}.\n",
+        "| family | problems | accuracy before | after (mean) | 95% CI | per seed |",
+        "|---|---:|---:|---:|---|---|",
+    ]
+    for family, f in acc["families"].items():
+        low, high = f["after_ci95"]
+        lines.append(
+            f"| {family} | {f['problems']} | {f['before']:.2f} | {f['after_mean']:.2f} | "
+            f"{low:.2f} to {high:.2f} | {', '.join(f'{v:.2f}' for v in f['after'])} |"
+        )
+    lines.append("")
+    if acc["code_families_not_scored"]:
+        lines.append(f"- Not scored (code): {', '.join(acc['code_families_not_scored'])}.")
+    if acc["families_short"]:
+        lines.append(f"- Fewer than {acc['per_family']} new problems left to draw: "
+                     f"{', '.join(acc['families_short'])}.")  # fmt: skip
+    lines.append(f"- Scope: {acc['scope']}")
+    return lines
 
 
 def update_card(card: Path, result: dict[str, Any], json_name: str = "closed_loop.json") -> None:
