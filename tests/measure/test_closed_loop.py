@@ -394,6 +394,10 @@ def test_evaluate_accuracy_on_a_tiny_problem_run(
     assert "### Held-out generated problems, before and after" in card
     assert "| arithmetic.integer | 3 |" in card
     assert "checked by synthmill's verifier" in ran.stdout and "arithmetic.integer" in ran.stdout
+    assert main("report", "run").returncode == 0
+    html = (tmp_path / "run" / "report.html").read_text(encoding="utf-8")
+    part = html.split('<section id="closed-loop">', 1)[1].split("</section>", 1)[0]
+    assert "held-out problems" in part and "arithmetic.integer" in part
     # --accuracy on rows that are not problems: one line, exit 2
     write_jsonl(tmp_path / "qa.jsonl", [{"question": "Why?", "answer": "Because."}] * 2)
     ran = main("evaluate", "qa.jsonl", "--reference", "qa.jsonl", "-o", "o.json",

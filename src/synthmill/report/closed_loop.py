@@ -53,5 +53,20 @@ def closed_loop_section(result: dict[str, Any] | None) -> str:
         + f"<p>{e(budget)}</p>"
         + svg.lines(heldout, title="held-out real loss by step", y_label="step → held-out loss")
         + svg.lines(train, title="training loss by step", y_label="step → training loss")
+        + accuracy_table(result.get("accuracy"))
     )
     return section("closed-loop", "Does the data help?", body, result["scope"])
+
+
+def accuracy_table(acc: dict[str, Any] | None) -> str:
+    """Held-out generated problems solved per family before and after (`--accuracy`)."""
+    if not acc:
+        return ""
+    rows = []
+    for family, f in acc["families"].items():
+        low, high = f["after_ci95"]
+        rows.append((family, f["problems"], f"{f['before']:.2f}", f"{f['after_mean']:.2f}",
+                     f"{low:.2f} to {high:.2f}"))  # fmt: skip
+    head = ("family", "held-out problems", "accuracy before", "after (mean)", "95% CI")
+    note = f"Answers checked by {acc['checker']}. {acc['scope']}"
+    return table(head, rows) + f"<p>{e(note)}</p>"
