@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import json
 import random
-import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -16,32 +14,15 @@ import pytest
 
 from synthmill.errors import DataError
 from synthmill.measure import closed_loop as cl
+from tests.helpers import Done, cli
 
-
-@dataclass
-class Ran:
-    returncode: int
-    stdout: str
-    stderr: str
+Ran = Done
 
 
 @pytest.fixture
-def main(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> Callable[..., Ran]:
+def main(tmp_path: Path) -> Callable[..., Done]:
     """The real entry point in this process (the loaded model is reused), run in tmp_path."""
-    from synthmill.cli import main as entry
-
-    monkeypatch.chdir(tmp_path)
-
-    def run(*args: str) -> Ran:
-        monkeypatch.setattr(sys, "argv", ["synthmill", *args])
-        with pytest.raises(SystemExit) as ended:
-            entry()
-        out = capsys.readouterr()
-        return Ran(int(ended.value.code or 0), out.out, out.err)
-
-    return run
+    return lambda *args: cli(*args, cwd=tmp_path)
 
 
 def seed_rows() -> list[dict[str, Any]]:

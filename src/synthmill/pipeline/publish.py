@@ -10,7 +10,6 @@ import os
 import shutil
 import time
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
@@ -23,6 +22,7 @@ from synthmill.card import render_card
 from synthmill.card_checks import sample_rows
 from synthmill.errors import RunFailedError
 from synthmill.io.atomic import atomic_path, write_text_atomic
+from synthmill.pipeline.columnar import rebatch
 from synthmill.pipeline.stats import StageStats, merge
 from synthmill.records import META_COLUMN
 
@@ -240,7 +240,7 @@ def _write_data(data_dir: Path, shards: list[Path], output: Output) -> Written:
         return out
     schema = unified_schema(shards)
     tables = (conform(pq.read_table(shard), schema) for shard in shards)
-    groups = _rebatch(tables, layout.group)
+    groups = rebatch(tables, layout.group)
     per_file = layout.per_file // layout.group
     for path in out.files:
         with atomic_path(path) as tmp:
@@ -255,23 +255,6 @@ def _write_data(data_dir: Path, shards: list[Path], output: Output) -> Written:
                         out.add(table)
                         _write_jsonl(fh, table)
     return out
-
-
-def _rebatch(tables: Iterator[pa.Table], size: int) -> Iterator[pa.Table]:
-    """The rows of `tables`, in order, as tables of `size` rows (the last one may be short)."""
-    parts: list[pa.Table] = []
-    held = 0
-    for table in tables:
-        while table.num_rows:
-            take = min(size - held, table.num_rows)
-            parts.append(table.slice(0, take))
-            held += take
-            table = table.slice(take)
-            if held == size:
-                yield pa.concat_tables(parts).combine_chunks()
-                parts, held = [], 0
-    if parts:
-        yield pa.concat_tables(parts).combine_chunks()
 
 
 def _write_jsonl(fh: TextIO, table: pa.Table) -> None:
