@@ -4,7 +4,8 @@
 any stage has worked); `preflight` runs when it is started: the output folder, the
 response cache, each stage's own checks (input files readable, one type per column),
 API keys named by backends, that each backend server (`base_url`) accepts a connection,
-and the fingerprints of every input file for run.json.
+and the fingerprints of every input file for run.json. Backends are found wherever a stage
+holds them (`models_within`: its own `backend`, a judge's inside a pass, in lists, mappings).
 """
 
 from __future__ import annotations
@@ -32,18 +33,48 @@ CONNECT_SECONDS = 3.0  # how long a backend server may take to accept a connecti
 
 
 def nested_models(stage: Stage) -> Iterator[tuple[str, BaseModel]]:
-    """(field name, model) of each model a stage holds in its options, e.g. its backend."""
+    """(field name, model) of each model a stage holds directly in its options."""
     for name in type(stage).model_fields:
         value = getattr(stage, name, None)
         if isinstance(value, BaseModel):
             yield name, value
 
 
+def models_within(obj: object, where: str) -> Iterator[tuple[str, BaseModel]]:
+    """(path, model) of every pydantic model held in obj's options at any depth: a stage's
+    backend, a judge's backend inside a pass (`stages.3.semantic.backend`), a model in a
+    list or mapping (`stages.2.judges.1`). Paths use the dotted form of `--set`."""
+    seen: set[int] = set()
+
+    def walk(value: object, path: str) -> Iterator[tuple[str, BaseModel]]:
+        if id(value) in seen:
+            return
+        if isinstance(value, BaseModel):
+            seen.add(id(value))
+            if path != where:
+                yield path, value
+            for name in type(value).model_fields:
+                yield from walk(getattr(value, name, None), f"{path}.{name}")
+        elif isinstance(value, list | tuple):
+            for i, item in enumerate(value):
+                yield from walk(item, f"{path}.{i}")
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                yield from walk(item, f"{path}.{key}")
+
+    yield from walk(obj, where)
+
+
+def stage_models(stages: Sequence[Stage]) -> Iterator[tuple[str, BaseModel]]:
+    """(path, model) of every model nested in every stage's options (see models_within)."""
+    for i, stage in enumerate(stages):
+        yield from models_within(stage, f"stages.{i}")
+
+
 def check_requirements(stages: Sequence[Stage]) -> None:
     """Raise MissingExtraError for the first optional import a stage (or its backend) lacks."""
     for i, stage in enumerate(stages):
-        parts = [(f"stages.{i}", stage), *((f"stages.{i}.{n}", m) for n, m in nested_models(stage))]
-        for where, obj in parts:
+        for where, obj in [(f"stages.{i}", stage), *models_within(stage, f"stages.{i}")]:
             for module, package, extra in getattr(type(obj), "requires", ()):
                 if not _importable(module):
                     raise MissingExtraError(package, extra, where=f"{where} ({stage.label})")
@@ -60,11 +91,11 @@ def preflight(pipeline: Pipeline, rundir: RunDir, overwrite: bool = False) -> di
     """Check everything a run needs before it creates a file; return the input fingerprints."""
     rundir.check_target()
     check_inputs_outside(pipeline.stages, rundir.root)
-    for i, stage in enumerate(pipeline.stages):
+    for stage in pipeline.stages:
         stage.preflight()
-        for name, model in nested_models(stage):
-            check_model(model, f"stages.{i}.{name}")
-    if pipeline.cache and any(_is_backend(m) for s in pipeline.stages for _, m in nested_models(s)):
+    for where, model in stage_models(pipeline.stages):
+        check_model(model, where)
+    if pipeline.cache and any(_is_backend(m) for _, m in stage_models(pipeline.stages)):
         check_cache_dir(default_cache_dir())
     check_servers(pipeline, rundir, overwrite)
     return input_fingerprints(pipeline.stages)
@@ -94,12 +125,11 @@ def check_servers(pipeline: Pipeline, rundir: RunDir, overwrite: bool) -> None:
     (BackendError, exit 2) instead of after its run directory was made. Not checked when
     the run may need no call: a finished run published again, or a response cache holding
     replies imported from an offline batch file (`synthmill batch import`)."""
-    servers = {
-        getattr(m, "base_url", None): (f"stages.{i}.{name}", m)
-        for i, s in enumerate(pipeline.stages)
-        for name, m in nested_models(s)
-        if _is_backend(m) and isinstance(getattr(m, "base_url", None), str)
-    }
+    servers: dict[str, tuple[str, BaseModel]] = {}
+    for where, m in stage_models(pipeline.stages):
+        url = getattr(m, "base_url", None)
+        if _is_backend(m) and isinstance(url, str):
+            servers.setdefault(url, (where, m))  # the first place that names it
     for url, (where, backend) in servers.items():
         why = unreachable(str(url))
         if why is None or _may_need_no_call(pipeline, rundir, overwrite):
