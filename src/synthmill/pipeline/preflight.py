@@ -43,7 +43,9 @@ def nested_models(stage: Stage) -> Iterator[tuple[str, BaseModel]]:
 def models_within(obj: object, where: str) -> Iterator[tuple[str, BaseModel]]:
     """(path, model) of every pydantic model held in obj's options at any depth: a stage's
     backend, a judge's backend inside a pass (`stages.3.semantic.backend`), a model in a
-    list or mapping (`stages.2.judges.1`). Paths use the dotted form of `--set`."""
+    list or mapping (`stages.2.judges.1`). Paths use the dotted form of `--set`. A backend's
+    own options are not walked: a backend that wraps another (batch export's recorder)
+    stands in for it and calls nothing."""
     seen: set[int] = set()
 
     def walk(value: object, path: str) -> Iterator[tuple[str, BaseModel]]:
@@ -53,6 +55,8 @@ def models_within(obj: object, where: str) -> Iterator[tuple[str, BaseModel]]:
             seen.add(id(value))
             if path != where:
                 yield path, value
+            if path != where and _is_backend(value):
+                return  # a backend is one thing to check; one that wraps another calls nothing
             for name in type(value).model_fields:
                 yield from walk(getattr(value, name, None), f"{path}.{name}")
         elif isinstance(value, list | tuple):
