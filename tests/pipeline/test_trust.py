@@ -326,6 +326,55 @@ def test_sigterm_and_kill_leave_an_honest_status(tmp_path: Path) -> None:
     assert "killed" in json.loads(shown.stdout)["error"]
 
 
+def _interrupt_as_running_is_written(self: Any, path: Path, value: Any) -> None:
+    REAL_WRITE_JSON(self, path, value)
+    if path == self.run_json and value.get("status") == "running":
+        raise KeyboardInterrupt  # as a signal landing in the fsync after the rename
+
+
+def _interrupt_as_prepare_returns(self: Any, *args: Any, **kwargs: Any) -> None:
+    REAL_PREPARE(self, *args, **kwargs)
+    raise KeyboardInterrupt  # as a signal handled at the end of the call
+
+
+REAL_WRITE_JSON, REAL_PREPARE = rundir_mod.RunDir.write_json, rundir_mod.RunDir.prepare
+
+
+@pytest.mark.parametrize(
+    ("method", "patch"),
+    [("write_json", _interrupt_as_running_is_written), ("prepare", _interrupt_as_prepare_returns)],
+)
+def test_a_signal_as_a_run_starts_leaves_it_interrupted_and_unlocked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, method: str, patch: Any
+) -> None:
+    """The flaky SIGTERM test's cause: a signal between run.json saying `running` and the
+    runner's try left `running` behind (and, inside prepare, no failure recorded)."""
+    pipeline = read_pipeline(tmp_path, write_rows(tmp_path / "in.jsonl", 5))
+    monkeypatch.setattr(rundir_mod.RunDir, method, patch)
+    with pytest.raises(KeyboardInterrupt):
+        pipeline.run()
+    monkeypatch.undo()
+    run = json.loads((tmp_path / "out" / "run.json").read_text())
+    assert run["status"] == "interrupted"
+    assert run["attempts"][-1]["error"] == "KeyboardInterrupt"
+    assert not rundir_mod.RunDir(tmp_path / "out").is_locked()
+    pipeline.run()  # resumes
+    assert json.loads((tmp_path / "out" / "run.json").read_text())["status"] == "finished"
+
+
+def test_a_run_refused_the_lock_leaves_the_holders_lock_and_status(tmp_path: Path) -> None:
+    pipeline = read_pipeline(tmp_path, write_rows(tmp_path / "in.jsonl", 5))
+    held = rundir_mod.RunDir(tmp_path / "out")
+    held.prepare(pipeline.to_config(), pipeline.seed, overwrite=False)
+    try:
+        with pytest.raises(RunDirError, match="another run holds the lock"):
+            pipeline.run()
+        assert rundir_mod.RunDir(tmp_path / "out").is_locked()
+        assert json.loads((tmp_path / "out" / "run.json").read_text())["status"] == "running"
+    finally:
+        held.unlock()
+
+
 # ---- item 9: output files respect the umask ------------------------------------------------
 @pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
 def test_output_files_respect_the_umask(tmp_path: Path, umask: int, mode: int) -> None:

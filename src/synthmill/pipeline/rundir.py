@@ -29,7 +29,7 @@ from typing import IO, Any
 
 import yaml
 
-from synthmill.errors import BackendError, RunDirError, RunFailedError
+from synthmill.errors import BackendError, RunDirError, RunFailedError, describe_exception
 from synthmill.io.atomic import write_text_atomic
 from synthmill.records import stable_hash
 
@@ -153,7 +153,10 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
-_LOCKS: dict[str, IO[str]] = {}
+# run dir -> (its lock file, id of the RunDir that took it): a run refused the lock never
+# releases (or marks) the run of this process that holds it
+_LOCKS: dict[str, tuple[IO[str], int]] = {}
+_ATTEMPTS: set[str] = set()  # run dirs whose current attempt this process started
 LOCK_NAME = ".lock"
 log = logging.getLogger(__name__)
 
@@ -258,7 +261,8 @@ class RunDir:
         self._lock()
         try:
             self._start(config, seed, overwrite, inputs)
-        except BaseException:
+        except BaseException as exc:  # SIGTERM or Ctrl-C as run.json was written, too
+            self.mark_failed(describe_exception(exc), not isinstance(exc, Exception))
             self.unlock()
             raise
 
@@ -281,6 +285,7 @@ class RunDir:
         run["attempts"].append({"started": _now(), "versions": package_versions()})
         run["status"] = "running"
         write_text_atomic(self.config_path, yaml.safe_dump(config, sort_keys=False))
+        _ATTEMPTS.add(str(self.root))  # from here on, a run.json saying running is ours
         self.write_json(self.run_json, run)
 
     def _lock(self) -> None:
@@ -294,7 +299,7 @@ class RunDir:
         fh.truncate(0)
         fh.write(str(os.getpid()))
         fh.flush()
-        _LOCKS[str(self.root)] = fh
+        _LOCKS[str(self.root)] = (fh, id(self))
 
     def is_locked(self) -> bool:
         """Is a run going on in this directory right now (its lock is held)?"""
@@ -323,10 +328,16 @@ class RunDir:
             f"another run holds the lock on {self.root}{who}; wait for it or stop it"
         )
 
+    def _owned(self) -> bool:
+        """Did this RunDir take the lock (not another run of this process that holds it)?"""
+        held = _LOCKS.get(str(self.root))
+        return held is not None and held[1] == id(self)
+
     def unlock(self) -> None:
-        fh = _LOCKS.pop(str(self.root), None)
-        if fh is not None:
-            fh.close()
+        if not self._owned():
+            return
+        _ATTEMPTS.discard(str(self.root))
+        _LOCKS.pop(str(self.root))[0].close()
 
     def _clear(self) -> None:
         """--overwrite: remove everything but the lock this process holds."""
@@ -384,7 +395,10 @@ class RunDir:
 
     def mark_failed(self, error: str, interrupted: bool = False) -> None:
         """Record a run that stopped on an error (status `failed`) or was stopped by Ctrl-C
-        or SIGTERM (`interrupted`); best effort (the disk may be full)."""
+        or SIGTERM (`interrupted`); best effort (the disk may be full). Only the attempt this
+        process started is marked: never a live run's, nor one a killed run left."""
+        if str(self.root) not in _ATTEMPTS or not self._owned():
+            return
         try:
             run = self.read_json(self.run_json)
             if run.get("status") != "running":  # finished, then found lacking (exit 3)

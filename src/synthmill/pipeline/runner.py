@@ -35,7 +35,7 @@ from synthmill.io.records_io import (
     write_records,
     write_rejects,
 )
-from synthmill.pipeline import columnar
+from synthmill.pipeline import columnar, shards
 from synthmill.pipeline.columns import (
     check_batch,
     check_pipeline,
@@ -115,8 +115,8 @@ class Runner:
         check_pipeline(p.stages, p.seed)  # a misspelt column fails before anything is written
         # a Ray cluster is joined before the run dir is touched: a dead address writes nothing
         with open_executor(p.stages, p.executor, p.ray_address) as executor:
-            self.rundir.prepare(p.to_config(), p.seed, self.overwrite, inputs)
-            try:
+            try:  # prepare() inside: a signal as it returns still marks the run interrupted
+                self.rundir.prepare(p.to_config(), p.seed, self.overwrite, inputs)
                 return self._run_segments(executor)
             except OSError as exc:  # disk full, folder made read-only: one line, status failed
                 self.rundir.mark_failed(describe_os_error(exc))
@@ -164,7 +164,8 @@ class Runner:
         if k == 0:
             source = stages[0]
             assert isinstance(source, Source)
-            for chunk in chunks(source.rows(self._ctx(source)), self.pipeline.shard_size):
+            size = shards.source_rows(self.rundir, self.pipeline, stages, None)
+            for chunk in chunks(source.rows(self._ctx(source)), size):
                 yield partial(list, chunk)
             return
         for path in sorted(self.rundir.segment_dir(k - 1).glob("shard-*.parquet")):
@@ -176,9 +177,9 @@ class Runner:
             source = stages[0]
             assert isinstance(source, Source)
             with stage_errors(source.label, 0):
-                for table in columnar.rebatch(
-                    source.tables(self._ctx(source)), self.pipeline.shard_size
-                ):
+                first, tables = shards.peek(source.tables(self._ctx(source)))
+                size = shards.source_rows(self.rundir, self.pipeline, stages, first)
+                for table in columnar.rebatch(tables, size):
                     yield partial(_same, table)
             return
         for path in sorted(self.rundir.segment_dir(k - 1).glob("shard-*.parquet")):
@@ -382,9 +383,12 @@ class Runner:
         with rejects_writer(rejects) as reject:  # streamed, not held
             if isinstance(inputs, ShardedTables):
                 results = guard_stage(stage.process_tables(inputs, ctx), label, 0)
-                tables = _split_tables(results, label, reject, stats)
+                first, tables = shards.peek(_split_tables(results, label, reject, stats))
+                size = self.pipeline.shard_size
+                if first is not None:
+                    size = shards.output_rows(self.pipeline, plan(self.pipeline.stages), k, first)
                 commit = Commit()  # the segment marker is the commit point: one flush
-                for i, table in enumerate(columnar.rebatch(tables, self.pipeline.shard_size)):
+                for i, table in enumerate(columnar.rebatch(tables, size)):
                     columnar.write_shard(table, commit.path(rd.shard_path(k, i)))
                     stats.rows_out += table.num_rows
                     self.progress.advance(label, 0, table.num_rows)
