@@ -177,7 +177,7 @@ def test_summaries_as_a_table_or_bullets(tmp_path: Path) -> None:
     card = render_card(pipeline(tmp_path), s, RUN)
     table = section(card, "filter.length: summary").strip().splitlines()
     assert table == [
-        "| | pass@1 | problems |",
+        "|  | pass@1 | problems |",
         "|---|---|---|",
         "| arithmetic | 0.5 | 4 |",
         "| algebra | 0.25 |  |",
@@ -231,3 +231,24 @@ def test_reproduce_and_load(tmp_path: Path, fmt: str, builder: str) -> None:
         "Rejected rows, with the reason and the raw output, are in `rejects/` of the run "
         "directory.\n"
     )
+
+
+def test_markdown_table_aligns_right_by_index() -> None:
+    from synthmill.card import markdown_table
+
+    assert markdown_table(["", "n", "x"], [["a", 1, ""]], right={1}) == [
+        "|  | n | x |",
+        "|---|---:|---|",
+        "| a | 1 |  |",
+    ]
+
+
+def test_replace_section_replaces_its_own_section_and_keeps_the_rest(tmp_path: Path) -> None:
+    from synthmill.card import replace_section
+
+    card = tmp_path / "README.md"
+    card.write_text("# Card\n\n<!-- a -->\nold\n<!-- /a -->\n\ntail\n", encoding="utf-8")
+    replace_section(card, "<!-- a -->\nnew\n<!-- /a -->\n", "<!-- a -->", "<!-- /a -->")
+    assert card.read_text(encoding="utf-8") == "# Card\n\n<!-- a -->\nnew\n<!-- /a -->\ntail\n"
+    replace_section(card, "<!-- b -->\nB\n<!-- /b -->\n", "<!-- b -->", "<!-- /b -->")
+    assert card.read_text(encoding="utf-8").endswith("tail\n\n<!-- b -->\nB\n<!-- /b -->\n")

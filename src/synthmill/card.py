@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Container, Iterable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
+
+from synthmill.io.atomic import write_text_atomic
 
 if TYPE_CHECKING:
     from synthmill.pipeline.pipeline import Pipeline
@@ -120,19 +124,41 @@ def _counts(d: dict[str, Any]) -> str:
     return ", ".join(f"{k}: {v}" for k, v in d.items()) or "none"
 
 
+def markdown_table(
+    columns: Sequence[str], rows: Iterable[Sequence[object]], right: Container[int] = ()
+) -> list[str]:
+    """A Markdown table's lines: header, rule (`---:` right-aligns the columns whose index
+    is in `right`) and one line per row."""
+    rule = "|" + "".join("---:|" if i in right else "---|" for i in range(len(columns)))
+    return [_table_row(columns), rule, *(_table_row(row) for row in rows)]
+
+
+def _table_row(cells: Sequence[object]) -> str:
+    return "|" + "|".join(f" {c} " for c in cells) + "|"
+
+
+def replace_section(card: Path, section: str, start: str, end: str) -> None:
+    """Put a section marked by `start` and `end` comments into a card file, replacing an
+    earlier one (a rerun of `evaluate` or `measure` updates its section in place)."""
+    text = card.read_text(encoding="utf-8")
+    if start in text and end in text:
+        head, rest = text.split(start, 1)
+        text = head + section + rest.split(end, 1)[1].lstrip("\n")
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    write_text_atomic(card, text)
+
+
 def _stage_table(pipeline: Pipeline, stats: dict[str, Any]) -> str:
-    lines = [
-        "| stage | kind | options | rows in | rows out | rejected | seconds |",
-        "|---|---|---|---:|---:|---:|---:|",
-    ]
+    rows = []
     for stage in pipeline.stages:
         s = stats["stages"].get(stage.label, {})
         opts = {k: v for k, v in stage.to_config().items() if k not in ("use", "name")}
-        lines.append(
-            f"| {stage.label} | {stage.kind} | `{_inline(opts)}` | {s.get('rows_in', 0)} | "
-            f"{s.get('rows_out', 0)} | {s.get('rejected_total', 0)} | {s.get('seconds', 0):.2f} |"
-        )
-    return "\n".join(lines) + "\n"
+        rows.append([stage.label, stage.kind, f"`{_inline(opts)}`", s.get("rows_in", 0),
+                     s.get("rows_out", 0), s.get("rejected_total", 0),
+                     f"{s.get('seconds', 0):.2f}"])  # fmt: skip
+    columns = ["stage", "kind", "options", "rows in", "rows out", "rejected", "seconds"]
+    return "\n".join(markdown_table(columns, rows, right=range(3, 7))) + "\n"
 
 
 def _inline(opts: dict[str, Any]) -> str:
@@ -178,10 +204,8 @@ def _summary_table(summary: dict[str, Any]) -> str:
     """A table when the summary is rows of metrics, else one bullet per value."""
     if all(isinstance(v, dict) for v in summary.values()):
         columns = list(dict.fromkeys(k for row in summary.values() for k in row))
-        lines = ["| | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
-        for name, row in summary.items():
-            lines.append(f"| {name} | " + " | ".join(str(row.get(c, "")) for c in columns) + " |")
-        return "\n".join(lines) + "\n"
+        rows = [[name, *(row.get(c, "") for c in columns)] for name, row in summary.items()]
+        return "\n".join(markdown_table(["", *columns], rows)) + "\n"
     return "\n".join(f"- {k}: {v}" for k, v in summary.items()) + "\n"
 
 
@@ -199,21 +223,18 @@ def _models(stats: dict[str, Any], pipeline: Pipeline) -> str:
 def _traffic(stats: dict[str, Any]) -> list[str]:
     """Per stage that called a server: HTTP requests, 429s, retries, effective concurrency
     (time requests spent in flight / the stage's wall time)."""
-    lines = []
+    rows = []
     for label, s in stats["stages"].items():
         c = s.get("counters", {})
         if not c.get("llm.requests"):
             continue
         wall = s.get("wall_seconds") or s.get("seconds") or 0
         busy = c.get("llm.wire_ms", 0) / 1000 / wall if wall else 0.0
-        lines.append(
-            f"| {label} | {c.get('llm.calls', 0)} | {c['llm.requests']} | "
-            f"{c.get('llm.status_429', 0)} | {c.get('llm.retries', 0)} | {busy:.1f} |"
-        )
-    if not lines:
+        rows.append([label, c.get("llm.calls", 0), c["llm.requests"], c.get("llm.status_429", 0),
+                     c.get("llm.retries", 0), f"{busy:.1f}"])  # fmt: skip
+    if not rows:
         return []
-    head = [
-        "| stage | calls | HTTP requests | answered 429 | retries | effective concurrency |",
-        "|---|---:|---:|---:|---:|---:|",
-    ]
-    return ["## Model server traffic\n", "\n".join(head + lines) + "\n"]
+    columns = ["stage", "calls", "HTTP requests", "answered 429", "retries",
+               "effective concurrency"]  # fmt: skip
+    table = markdown_table(columns, rows, right=range(1, 6))
+    return ["## Model server traffic\n", "\n".join(table) + "\n"]

@@ -5,10 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from synthmill.io.atomic import write_text_atomic
+from synthmill.card import markdown_table, replace_section
 
 SECTION_START = "<!-- synthmill:closed-loop -->"
 SECTION_END = "<!-- /synthmill:closed-loop -->"
+ARM_COLUMNS = ["arm", "data", "rows", "format", "change in held-out loss", "95% CI"]
+FAMILY_COLUMNS = ["family", "problems", "accuracy before", "after (mean)", "95% CI", "per seed"]
 
 
 def card_section(result: dict[str, Any], json_name: str = "closed_loop.json") -> str:
@@ -25,16 +27,9 @@ def card_section(result: dict[str, Any], json_name: str = "closed_loop.json") ->
         f"(`{result.get('reference_path', held['path'])}`) by **{first['delta_mean']:+.4f} "
         f"nats/token** (95% CI {low:+.4f} to {high:+.4f} over {len(s['seeds'])} seeds; "
         f"before: {result['before']:.4f}).\n",
-        "| arm | data | rows | format | change in held-out loss | 95% CI |",
-        "|---|---|---:|---|---:|---|",
+        *markdown_table(ARM_COLUMNS, map(arm_row, result["arms"]), right={2, 4}),
+        "",
     ]
-    for arm in result["arms"]:
-        lo, hi = arm["delta_ci95"]
-        lines.append(
-            f"| {arm['name']} | `{arm['path']}` | {arm['rows_trained']} | {arm['format']} | "
-            f"{arm['delta_mean']:+.4f} | {lo:+.4f} to {hi:+.4f} |"
-        )
-    lines.append("")
     lines += [f"- {c['verdict']} (paired by seed: {c['delta_difference_mean']:+.4f}, 95% CI "
               f"{c['delta_difference_ci95'][0]:+.4f} to {c['delta_difference_ci95'][1]:+.4f})"
               for c in result["comparisons"]]  # fmt: skip
@@ -50,6 +45,20 @@ def card_section(result: dict[str, Any], json_name: str = "closed_loop.json") ->
     return "\n".join(lines) + "\n"
 
 
+def arm_row(arm: dict[str, Any]) -> list[object]:
+    lo, hi = arm["delta_ci95"]
+    return [arm["name"], f"`{arm['path']}`", arm["rows_trained"], arm["format"],
+            f"{arm['delta_mean']:+.4f}", f"{lo:+.4f} to {hi:+.4f}"]  # fmt: skip
+
+
+def family_rows(families: dict[str, dict[str, Any]]) -> list[list[object]]:
+    return [
+        [name, f["problems"], f"{f['before']:.2f}", f"{f['after_mean']:.2f}",
+         "{:.2f} to {:.2f}".format(*f["after_ci95"]), ", ".join(f"{v:.2f}" for v in f["after"])]
+        for name, f in families.items()
+    ]  # fmt: skip
+
+
 def accuracy_lines(acc: dict[str, Any] | None) -> list[str]:
     """Held-out generated problems solved per family, before and after (mean, 95% CI)."""
     if not acc:
@@ -60,16 +69,9 @@ def accuracy_lines(acc: dict[str, Any] | None) -> list[str]:
         f"{acc['per_family']} new problems per family from synthmill's generators (none "
         f"equal to a training problem), answered greedily in at most {acc['max_new_tokens']} "
         f"tokens and checked by {acc['checker']}.\n",
-        "| family | problems | accuracy before | after (mean) | 95% CI | per seed |",
-        "|---|---:|---:|---:|---|---|",
+        *markdown_table(FAMILY_COLUMNS, family_rows(acc["families"]), right={1, 2, 3}),
+        "",
     ]
-    for family, f in acc["families"].items():
-        low, high = f["after_ci95"]
-        lines.append(
-            f"| {family} | {f['problems']} | {f['before']:.2f} | {f['after_mean']:.2f} | "
-            f"{low:.2f} to {high:.2f} | {', '.join(f'{v:.2f}' for v in f['after'])} |"
-        )
-    lines.append("")
     if acc["code_families_not_scored"]:
         lines.append(f"- Not scored (code): {', '.join(acc['code_families_not_scored'])}.")
     if acc["families_short"]:
@@ -81,11 +83,4 @@ def accuracy_lines(acc: dict[str, Any] | None) -> list[str]:
 
 def update_card(card: Path, result: dict[str, Any], json_name: str = "closed_loop.json") -> None:
     """Put the section into a card, replacing an earlier one."""
-    section = card_section(result, json_name)
-    text = card.read_text(encoding="utf-8")
-    if SECTION_START in text and SECTION_END in text:
-        head, rest = text.split(SECTION_START, 1)
-        text = head + section + rest.split(SECTION_END, 1)[1].lstrip("\n")
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    write_text_atomic(card, text)
+    replace_section(card, card_section(result, json_name), SECTION_START, SECTION_END)

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from synthmill.io.atomic import write_text_atomic
+from synthmill.card import markdown_table, replace_section
 
 NARROW = 0.5  # warn below half of what a faithful sample of the same size reaches
 _TOKEN = re.compile(r"\w+")
@@ -229,8 +229,8 @@ def card_section(report: TailReport, reference: str) -> str:
     """The report as a Markdown section of a dataset card, warnings first."""
     lines = [SECTION_START, f"## Tail coverage against `{reference}`\n"]
     lines += [f"> **Warning:** {w}" for w in report.warnings] or ["No sign of narrowing."]
-    lines += ["", "| measure | value |", "|---|---:|"]
-    lines += [f"| {k} | {v:.4g} |" for k, v in report.metrics.items()]
+    rows = [(k, f"{v:.4g}") for k, v in report.metrics.items()]
+    lines += ["", *markdown_table(["measure", "value"], rows, right={1})]
     return "\n".join([*lines, SECTION_END]) + "\n"
 
 
@@ -244,13 +244,7 @@ def run_dir_of(path: Path) -> Path | None:
 
 def update_card(card: Path, section: str) -> None:
     """Put the tail section into a card, replacing an earlier one."""
-    text = card.read_text(encoding="utf-8")
-    if SECTION_START in text and SECTION_END in text:
-        head, rest = text.split(SECTION_START, 1)
-        text = head + section + rest.split(SECTION_END, 1)[1].lstrip("\n")
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    write_text_atomic(card, text)
+    replace_section(card, section, SECTION_START, SECTION_END)
 
 
 def report_json(report: TailReport) -> str:
