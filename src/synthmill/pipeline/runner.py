@@ -35,7 +35,7 @@ from synthmill.io.records_io import (
     write_records,
     write_rejects,
 )
-from synthmill.pipeline import columnar, shards
+from synthmill.pipeline import columnar
 from synthmill.pipeline.columns import (
     check_batch,
     check_pipeline,
@@ -164,8 +164,7 @@ class Runner:
         if k == 0:
             source = stages[0]
             assert isinstance(source, Source)
-            size = shards.source_rows(self.rundir, self.pipeline, stages, None)
-            for chunk in chunks(source.rows(self._ctx(source)), size):
+            for chunk in chunks(source.rows(self._ctx(source)), self.pipeline.shard_size):
                 yield partial(list, chunk)
             return
         for path in sorted(self.rundir.segment_dir(k - 1).glob("shard-*.parquet")):
@@ -177,9 +176,9 @@ class Runner:
             source = stages[0]
             assert isinstance(source, Source)
             with stage_errors(source.label, 0):
-                first, tables = shards.peek(source.tables(self._ctx(source)))
-                size = shards.source_rows(self.rundir, self.pipeline, stages, first)
-                for table in columnar.rebatch(tables, size):
+                for table in columnar.rebatch(
+                    source.tables(self._ctx(source)), self.pipeline.shard_size
+                ):
                     yield partial(_same, table)
             return
         for path in sorted(self.rundir.segment_dir(k - 1).glob("shard-*.parquet")):
@@ -383,12 +382,9 @@ class Runner:
         with rejects_writer(rejects) as reject:  # streamed, not held
             if isinstance(inputs, ShardedTables):
                 results = guard_stage(stage.process_tables(inputs, ctx), label, 0)
-                first, tables = shards.peek(_split_tables(results, label, reject, stats))
-                size = self.pipeline.shard_size
-                if first is not None:
-                    size = shards.output_rows(self.pipeline, plan(self.pipeline.stages), k, first)
+                tables = _split_tables(results, label, reject, stats)
                 commit = Commit()  # the segment marker is the commit point: one flush
-                for i, table in enumerate(columnar.rebatch(tables, size)):
+                for i, table in enumerate(columnar.rebatch(tables, self.pipeline.shard_size)):
                     columnar.write_shard(table, commit.path(rd.shard_path(k, i)))
                     stats.rows_out += table.num_rows
                     self.progress.advance(label, 0, table.num_rows)
