@@ -25,8 +25,8 @@ def load_function(path: str) -> Callable[..., Any]:
     module_name, _, attr = path.partition(":")
     if not attr:
         raise ValueError(f"{path!r} is not 'module:function'; write it like 'mypkg.steps:clean'")
-    if os.getcwd() not in sys.path:  # like uvicorn: modules beside the user's pipeline import
-        sys.path.append(os.getcwd())
+    if os.getcwd() not in sys.path:  # like uvicorn and `python -m`: modules beside the user's
+        sys.path.insert(0, os.getcwd())  # pipeline come first (opacus installs an `examples`)
     try:
         obj: Any = importlib.import_module(module_name)
     except ImportError as exc:
