@@ -14,7 +14,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 
-from synthmill.tabular.dpgrid import Grid, per_octave
+from synthmill.tabular.dpgrid import Grid, per_octave, spread_weights
 from tests.tabular.test_cli import Ran
 
 COLUMNS = ["petal_length", "sepal_width"]
@@ -135,6 +135,27 @@ def test_bins_far_from_the_mode_are_moved_to_the_nearest_kept_one() -> None:
     keep = grid.kept(np.bincount(grid.index(x).astype(int), minlength=grid.size))
     lo, hi = grid.edges(np.flatnonzero(keep)[[0, -1]])
     assert lo[0] < -0.1 and hi[1] > 0.1 and keep[grid.half]
+
+
+def test_the_run_with_most_draws_is_kept_not_the_largest_bin() -> None:
+    # wine's 142 rows at epsilon 1: MST's largest noisy count can be an empty bin far away
+    # (2^40); it then holds more draws than any one bin of the data, not than their run
+    grid = Grid(1)
+    at = {lo: int(grid.index(np.array([lo * 1.5]))[0]) for lo in (2, 4, 8, 2.0**40)}
+    counts = np.zeros(grid.size, dtype=int)
+    counts[[at[2], at[4], at[8], at[2.0**40]]] = [1000, 1100, 500, 1400]
+    keep = grid.kept(counts)
+    assert list(np.flatnonzero(keep)) == [at[2], at[4], at[8]]
+    assert Grid.nearest(np.array([at[2.0**40]]), keep)[0] == at[8]
+
+
+def test_merged_draws_go_where_the_noisy_counts_are() -> None:
+    sigma, y = 20.0, np.zeros(10)
+    y[[2, 3]] = [45.0, 30.0]  # the data's bins, one above 2 sigma
+    assert list(np.flatnonzero(spread_weights(y, sigma, np.arange(10)))) == [2]
+    y[2] = 35.0  # both under 2 sigma (a table of ~100 rows): the level drops to 1 sigma
+    assert list(np.flatnonzero(spread_weights(y, sigma, np.arange(10)))) == [2, 3]
+    assert spread_weights(-np.ones(10), sigma, np.arange(10)).sum() == 0.0
 
 
 def test_resolution_grows_with_rows_and_budget_never_with_the_data() -> None:

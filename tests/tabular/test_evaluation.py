@@ -10,7 +10,7 @@ from scipy import stats
 from synthmill.tabular.copula import GaussianCopula
 from synthmill.tabular.evaluation import evaluate, split_holdout
 from synthmill.tabular.fidelity import ks_statistic, tvd
-from synthmill.tabular.privacy import dcr_share
+from synthmill.tabular.privacy import _nearest, dcr_share, equal_size_share
 from tests.tabular.conftest import mixed_table
 
 
@@ -99,6 +99,21 @@ def test_dcr_share_is_size_adjusted() -> None:
     d_hold = np.full(100, 0.5)
     assert dcr_share(d_train, d_hold, 400, 100)["dcr_share"] == pytest.approx(0.5)
     assert dcr_share(np.zeros(100), np.ones(100), 400, 100)["dcr_share"] > 0.99
+
+
+def test_equal_size_share_is_the_mean_over_equal_size_training_samples() -> None:
+    rng = np.random.default_rng(0)
+    x_train, x_hold = rng.normal(size=(142, 3)), rng.normal(size=(36, 3))
+    x_synth = 1.5 * rng.normal(size=(142, 3))
+    d_hold, draws = _nearest(x_hold, x_synth), []
+    for _ in range(2000):  # the published statistic on one random 36-row training sample
+        d = _nearest(x_train[rng.choice(142, 36, replace=False)], x_synth)
+        draws.append(np.mean(d < d_hold) + 0.5 * np.mean(d == d_hold))
+    exact = equal_size_share(x_train, x_hold, x_synth)
+    assert exact == pytest.approx(np.mean(draws), abs=0.005)
+    assert equal_size_share(x_train[:36], x_hold, x_train[:36]) == 1.0  # a copy, equal sizes
+    # a copy of a 4x larger training set: the sample drops most copied rows
+    assert 0.6 < equal_size_share(x_train, x_hold, x_train) < 0.7
 
 
 def test_membership_auc_states_its_chance_spread() -> None:

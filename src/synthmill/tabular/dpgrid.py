@@ -24,7 +24,8 @@ KEEP_SHARE = (
     0.01  # grid bins with fewer of the model's draws than this, away from the data, are moved
 )
 BRIDGE = 4  # a gap of up to this many bin widths between kept bins is bridged
-SPREAD_SIGMAS = 2  # merged bins whose noisy count is above this get the merged bin's draws
+SPREAD_SIGMAS = (2, 1, 0)  # merged bins above the first of these (in sigmas) that any
+# merged bin passes get the merged bin's draws
 FALSE_BINS = 0.01  # expected empty grid bins a column keeps by noise alone (MST's 3 sigma: 0.2)
 
 
@@ -77,23 +78,28 @@ class Grid:
         return out
 
     def kept(self, counts: Array) -> Array:
-        """Bins to keep: from the most frequent bin, out to every bin holding at least
-        KEEP_SHARE of the draws that lies within BRIDGE widths (of the narrower of the two)
-        of the kept ones, and every bin between. Bins beyond are where noise put mass far
-        from the data (AIM keeps every grid bin; MST's merged bin is drawn uniformly);
+        """Bins to keep: the bins holding at least KEEP_SHARE of the draws are grouped into
+        runs (bins within BRIDGE widths, of the narrower of the two, join one run), and the
+        run holding the most draws is kept, with every bin inside it. Bins beyond are where
+        noise put mass far from the data (AIM keeps every grid bin; MST's merged bin is
+        drawn uniformly; and on a small table MST's largest noisy count can be an empty bin
+        far away, which then holds a share of the draws but less than the data's run);
         their draws are moved to the nearest kept bin. Widths, not indices, measure the
         gaps: across zero, ten bins of tiny values are a short way."""
         held = np.flatnonzero(counts >= KEEP_SHARE * max(float(counts.sum()), 1.0))
-        lo = hi = int(np.argmax(counts))
-        for step in (-1, 1):
-            for b in held[::step] if step == -1 else held:
-                if (step == -1 and b >= lo) or (step == 1 and b <= hi):
-                    continue
-                if not self.near(np.array([b]), lo, hi)[0]:
-                    break
-                lo, hi = (b, hi) if step == -1 else (lo, b)
+        if not held.size:
+            held = np.array([int(np.argmax(counts))])
+        cum = np.concatenate([[0.0], np.cumsum(counts, dtype=float)])
+        best, start = (-1.0, 0, 0), int(held[0])
+        for i, b in enumerate(held):
+            end_here = i + 1 == len(held) or not self.near(held[i + 1 : i + 2], start, int(b))[0]
+            if end_here:
+                mass = cum[b + 1] - cum[start]
+                best = max(best, (mass, start, int(b)))
+                if i + 1 < len(held):
+                    start = int(held[i + 1])
         keep = np.zeros(self.size, dtype=bool)
-        keep[lo : hi + 1] = True
+        keep[best[1] : best[2] + 1] = True
         return keep
 
     def near(self, bins: Array, lo: int, hi: int) -> Array:
@@ -119,6 +125,18 @@ class Grid:
         return np.where(keep[index.astype(int)], index, out)
 
 
+def spread_weights(y: Array, sigma: float, bins: Array) -> Array:
+    """Weights of merged `bins` for the merged bin's draws: their noisy counts above the
+    first of SPREAD_SIGMAS sigmas that any of them passes (2 sigma: few empty bins; lower
+    only when the data's own bins are all below it, as on tables of ~100 rows)."""
+    w = np.zeros(len(bins))
+    for level in SPREAD_SIGMAS:
+        w = np.maximum(y[bins] - level * sigma, 0.0)
+        if w.sum() > 0:
+            break
+    return w
+
+
 def grid_mst(epsilon: float, delta: float, grid_columns: dict[str, Grid]) -> Any:
     """smartnoise's MST, its domain compression adapted to grid columns.
 
@@ -127,17 +145,21 @@ def grid_mst(epsilon: float, delta: float, grid_columns: dict[str, Grid]) -> Any
     keeps the whole domain, which on a grid of 145 bins spreads the mass over every scale.
     For grid columns (MST's column name -> grid) the threshold is raised so that about
     FALSE_BINS empty bins pass by noise alone, the largest noisy count is always kept, and
-    a draw of the merged bin lands on a merged bin near the kept ones (`Grid.near`), not
-    anywhere between 2^-10 and 2^62, in proportion to its noisy count above SPREAD_SIGMAS
-    sigma (uniformly when none is above: an empty bin's count is noise). Both are
-    post-processing of the same noisy measurements; the re-expression of the merged bin
-    is smartnoise's own.
+    a draw of the merged bin lands on a merged bin in proportion to its noisy count above
+    a level (`spread_weights`), or, when no merged bin's count is above 0, uniformly on a
+    merged bin near the kept ones (`Grid.near`), not anywhere between 2^-10 and 2^62.
+    Not only near ones: on a small table (wine's 142 rows, sigma about 20 counts) the
+    largest noisy count is an empty bin far from the data in about one column in ten, the
+    data's own bins then fall below the threshold, and the merged mass is the data's;
+    `Grid.kept` later keeps the run of bins with the most draws and moves the rest. All of
+    this is post-processing of the same noisy measurements; the re-expression of the
+    merged bin is smartnoise's own.
     """
     from mbi import Dataset, Domain, LinearMeasurement  # type: ignore[import-untyped]
     from snsynth.mst.mst import MSTSynthesizer
 
     class GridMST(MSTSynthesizer):  # type: ignore[misc]
-        weights: dict[str, Array] = {}  # grid column -> noisy count above 2 sigma, per bin
+        noisy: dict[str, tuple[Array, float]] = {}  # grid column -> (noisy counts, sigma)
 
         def compress_domain(self, data: Any, measurements: list[Any]) -> Any:
             supports: dict[str, Array] = {}
@@ -148,7 +170,7 @@ def grid_mst(epsilon: float, delta: float, grid_columns: dict[str, Grid]) -> Any
                 if col in grid_columns:  # few false bins among ~145 empty ones
                     sup = y >= float(special.ndtri(1 - FALSE_BINS / y.size)) * sigma
                     sup[int(np.argmax(y))] = True
-                    self.weights[col] = np.maximum(y - SPREAD_SIGMAS * sigma, 0.0)
+                    self.noisy[col] = (y, float(sigma))
                 elif sup.sum() < 2 and y.size >= 2:
                     sup[:] = True
                 supports[col] = sup
@@ -168,10 +190,12 @@ def grid_mst(epsilon: float, delta: float, grid_columns: dict[str, Grid]) -> Any
                 idx, extra = np.flatnonzero(support), np.flatnonzero(~support)
                 p = None
                 if col in grid_columns and extra.size:
-                    near = extra[grid_columns[col].near(extra, idx.min(), idx.max())]
-                    extra = near if near.size else extra
-                    w = self.weights[col][extra]
-                    p = w / w.sum() if w.sum() > 0 else None
+                    w = spread_weights(*self.noisy[col], extra)
+                    if w.sum() > 0:  # where the noisy counts say the merged mass lies
+                        p = w / w.sum()
+                    else:  # no merged bin above 0: near the kept bins, uniformly
+                        near = extra[grid_columns[col].near(extra, idx.min(), idx.max())]
+                        extra = near if near.size else extra
                 codes = df[col].to_numpy().astype(np.int64)  # a grid outgrows uint8
                 mask = codes == support.sum()
                 out = np.empty(len(codes), dtype=np.int64)
