@@ -23,17 +23,28 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
 from pydantic import Field, PrivateAttr
 
 from synthmill.curate import embed
 from synthmill.curate.benchmarks import Benchmark, Item, no_text
 from synthmill.curate.decontaminate_semantic import SemanticIndex, SemanticPass, semantic_verdicts
-from synthmill.curate.text import ngram_hash, ngrams, normalize, text_of, words
+from synthmill.curate.text import ngram_hash, ngrams, normalize, table_texts, text_of, words
 from synthmill.errors import DataError, MissingExtraError
+from synthmill.pipeline.columnar import (
+    TableResult,
+    TableVerdicts,
+    split_verdicts,
+    table_to_records,
+)
 from synthmill.pipeline.stage import Check, StageContext
 from synthmill.records import Record, Verdict
 
 ItemKey = tuple[str, str, str]  # benchmark, item, column
+U64 = npt.NDArray[np.uint64]
+I64 = npt.NDArray[np.int64]
 
 
 @dataclass
@@ -46,6 +57,7 @@ class NgramIndex:
     exact: dict[int, ItemKey] = field(default_factory=dict)
     lengths: dict[ItemKey, int] = field(default_factory=dict)  # words of each long item
     items: int = 0
+    sieve: Sieve = field(default_factory=lambda: Sieve())
 
     def add(self, item: Item, min_short_words: int) -> None:
         toks = words(normalize(item.text, punctuation=False))
@@ -55,10 +67,13 @@ class NgramIndex:
             self.lengths[key] = max(self.lengths.get(key, 0), len(toks))
             for _, h in ngrams(toks, self.n):
                 self.long.setdefault(h, key)
+            self.sieve.add(toks, self.n)
         elif len(toks) >= min_short_words:
             self.short.setdefault(len(toks), {})[ngram_hash(toks)] = key
+            self.sieve.add(toks, len(toks))
         elif toks:
             self.exact[ngram_hash(toks)] = key
+            self.sieve.whole.add(len(toks))
 
     def matches(
         self, toks: list[str], min_matches: int, min_words: int = 0
@@ -92,6 +107,75 @@ class NgramIndex:
             if key in whole
             or (c >= min_matches and run.words(key) >= min(min_words, self.lengths[key]))
         ]
+
+
+@dataclass
+class Sieve:
+    """Which rows may overlap an item, decided for a whole table at once with numpy.
+
+    Every indexed window (a long item's n-grams, a short item whole) is kept as a 64-bit
+    polynomial hash of its tokens' hashes; a row none of whose windows is among them, and
+    whose length no exact item has, cannot match (equal tokens give equal hashes). The
+    rows that may go through NgramIndex.matches, as on the row path.
+    """
+
+    windows: dict[int, list[U64]] = field(default_factory=dict)  # window length -> hashes
+    whole: set[int] = field(default_factory=set)  # token counts of the exact items
+    _sorted: dict[int, U64] = field(default_factory=dict)
+
+    def add(self, toks: list[str], size: int) -> None:
+        rows = Windows([toks])
+        self.windows.setdefault(size, []).append(rows.hashes(size)[1])
+        self._sorted.pop(size, None)
+
+    def candidates(self, rows: list[list[str]]) -> npt.NDArray[np.bool_]:
+        """Whether each row (its tokens) may match an item."""
+        counts = np.fromiter(map(len, rows), np.int64, len(rows))
+        maybe = np.isin(counts, np.fromiter(self.whole, np.int64, len(self.whole)))
+        table = Windows(rows, counts)
+        for size in self.windows:
+            index = self._sorted.get(size)
+            if index is None:
+                index = self._sorted[size] = np.unique(np.concatenate(self.windows[size]))
+            row, hashes = table.hashes(size)
+            at = np.searchsorted(index, hashes).clip(max=len(index) - 1)
+            maybe[row[index[at] == hashes]] = True
+        return maybe
+
+
+_P = 0x9E3779B97F4A7C15  # odd, so invertible modulo 2**64
+_P_INV = pow(_P, -1, 2**64)
+
+
+class Windows:
+    """Rows of tokens laid end to end, for hashes of every window of a given length:
+    sum over the window of token_hash[j] * P^(end - j), modulo 2**64, from prefix sums."""
+
+    def __init__(self, rows: list[list[str]], counts: I64 | None = None) -> None:
+        if counts is None:
+            counts = np.fromiter(map(len, rows), np.int64, len(rows))
+        flat = [t for toks in rows for t in toks]
+        n = len(flat)
+        tokens = np.fromiter(map(hash, flat), np.int64, n).view(np.uint64)
+        self.row = np.repeat(np.arange(len(rows), dtype=np.int64), counts)
+        start = np.repeat(np.cumsum(counts) - counts, counts)
+        self.left = np.repeat(counts, counts) - (np.arange(n, dtype=np.int64) - start)
+        self.p = _powers(_P, n)
+        inverse = _powers(_P_INV, n)
+        self.prefix = np.concatenate((np.zeros(1, np.uint64), np.cumsum(tokens * inverse[:n])))
+
+    def hashes(self, size: int) -> tuple[I64, U64]:
+        """(row, hash) of every window of `size` tokens inside one row."""
+        at = np.flatnonzero(self.left >= size)
+        window = (self.prefix[at + size] - self.prefix[at]) * self.p[at + size - 1]
+        return self.row[at], window
+
+
+def _powers(base: int, n: int) -> U64:
+    """base^0 .. base^n modulo 2**64."""
+    steps = np.full(n + 1, base, dtype=np.uint64)
+    steps[0] = 1
+    return np.cumprod(steps, dtype=np.uint64)
 
 
 @dataclass
@@ -197,8 +281,53 @@ class Decontaminate(Check):
             )
         return out
 
+    def process_table(self, table: pa.Table, ctx: StageContext) -> TableResult:
+        """process() on a whole table: the n-gram pass sieves the rows with numpy and
+        checks only those that may match as check() does; the semantic pass then takes
+        the rows left, in the batches process() would have seen."""
+        texts = table_texts(table, self.columns)
+        # whitespace is never part of a \w+ word: collapsing it first changes no token
+        rows = [words(normalize(t, punctuation=False, whitespace=False)) for t in texts]
+        verdicts = [CLEAN] * len(rows)
+        if rows:
+            for i in np.flatnonzero(self.index().sieve.candidates(rows)).tolist():
+                verdicts[i] = self.verdict(rows[i])
+        ctx.count("ngram", sum(not v.ok for v in verdicts))
+        if self.semantic is not None:
+            self._semantic_table(table, texts, verdicts, ctx)
+        return split_verdicts(
+            table,
+            self.label,
+            TableVerdicts(
+                np.array([v.ok for v in verdicts], dtype=bool),
+                [v.reason for v in verdicts],
+                [v.score for v in verdicts],
+                [v.raw for v in verdicts],
+            ),
+        )
+
+    def _semantic_table(
+        self, table: pa.Table, texts: list[str], verdicts: list[Verdict], ctx: StageContext
+    ) -> None:
+        """The semantic pass over each batch_size rows' survivors, as process() runs it."""
+        assert self.semantic is not None
+        index = self.semantic_index(self.semantic)
+        semantic = 0
+        for start in range(0, len(verdicts), self.batch_size):
+            todo = [i for i in range(start, min(start + self.batch_size, len(verdicts)))]
+            todo = [i for i in todo if verdicts[i].ok]
+            records = table_to_records(table.take(pa.array(todo, pa.int64())))
+            found = semantic_verdicts(self.semantic, index, records, [texts[i] for i in todo], ctx)
+            semantic += sum(not v.ok for v in found)
+            for i, verdict in zip(todo, found, strict=True):
+                verdicts[i] = verdict
+        ctx.count("semantic", semantic)
+
     def check(self, record: Record) -> Verdict:
-        toks = words(normalize(text_of(record.data, self.columns), punctuation=False))
+        return self.verdict(words(normalize(text_of(record.data, self.columns), punctuation=False)))
+
+    def verdict(self, toks: list[str]) -> Verdict:
+        """The n-gram pass's verdict on a row's normalized word tokens."""
         hits = self.index().matches(toks, self.min_matches, self.min_words)
         if not hits:
             return Verdict(True, score=0.0)
@@ -214,7 +343,10 @@ class Decontaminate(Check):
         }
         return Verdict(False, f"overlaps {bench}", float(count), raw=raw)
 
-    def __getstate__(self) -> dict[Any, Any]:
+    def __getstate__(self) -> dict[Any, Any]:  # the index holds hash() values: per process
         state = super().__getstate__()
         state["__pydantic_private__"] = {"_index": None, "_semantic": None}
         return state
+
+
+CLEAN = Verdict(True, score=0.0)

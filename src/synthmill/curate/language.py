@@ -9,10 +9,13 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any, ClassVar
 
+import numpy as np
+import pyarrow as pa
 from pydantic import Field
 
-from synthmill.curate.text import text_of
+from synthmill.curate.text import table_texts, text_of
 from synthmill.errors import MissingExtraError
+from synthmill.pipeline.columnar import TableVerdicts
 from synthmill.pipeline.stage import Check
 from synthmill.records import Record, Verdict
 
@@ -47,13 +50,26 @@ class LanguageFilter(Check):
         return list(self.columns)
 
     def check(self, record: Record) -> Verdict:
-        text = text_of(record.data, self.columns).strip()
+        return Verdict(*self.judge(text_of(record.data, self.columns)))
+
+    def check_table(self, table: pa.Table) -> TableVerdicts:
+        """check() on a whole table: each row's text straight from its columns, no Record
+        made (fastText sees one text a call either way)."""
+        texts = table_texts(table, self.columns)
+        if not texts:
+            return TableVerdicts(np.zeros(0, dtype=bool), [])
+        ok, reasons, scores, raws = zip(*map(self.judge, texts), strict=True)
+        return TableVerdicts(np.array(ok, dtype=bool), reasons, scores, raws)
+
+    def judge(self, text: str) -> tuple[bool, str, float, Any]:
+        """(ok, reason, score, raw) of one row's text: a Verdict's fields."""
+        text = text.strip()
         if not text:
-            return Verdict(False, "empty text", 0.0, raw={"language": None})
+            return False, "empty text", 0.0, {"language": None}
         lang, score = detect(text)[0]
         raw = {"language": lang, "score": round(score, 4)}
         if lang not in self.languages:
-            return Verdict(False, "other language", score, raw=raw)
+            return False, "other language", score, raw
         if score < self.min_score:
-            return Verdict(False, "low language confidence", score, raw=raw)
-        return Verdict(True, score=score)
+            return False, "low language confidence", score, raw
+        return True, "", score, None

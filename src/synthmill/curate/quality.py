@@ -8,12 +8,16 @@ or switched off with null.
 
 from __future__ import annotations
 
+from functools import lru_cache, partial
 from typing import Any, ClassVar, Literal
 
+import numpy as np
+import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from synthmill.curate.quality_rules import TextStats
-from synthmill.curate.text import text_of
+from synthmill.curate.text import table_texts, text_of
+from synthmill.pipeline.columnar import TableVerdicts
 from synthmill.pipeline.stage import Check
 from synthmill.records import Record, Verdict
 
@@ -136,15 +140,38 @@ class QualityFilter(Check):
     def reads(self) -> list[str]:
         return list(self.columns)
 
+    def limits(self) -> Thresholds:
+        """The thresholds in force: the profile's, for the language, with the overrides."""
+        key = (self.profile, tuple(sorted(self.thresholds.items())), self.language)
+        return _limits(*key)
+
     def check(self, record: Record) -> Verdict:
-        limits = thresholds_for(self.profile, self.thresholds, self.language)
-        stats = TextStats(text_of(record.data, self.columns), self.language)
+        return Verdict(*self.judge(text_of(record.data, self.columns), self.limits()))
+
+    def check_table(self, table: pa.Table) -> TableVerdicts:
+        """check() on a whole table: the same rules over each row's text, no Record made."""
+        if table.num_rows == 0:
+            return TableVerdicts(np.zeros(0, dtype=bool), [])
+        limits = self.limits()
+        texts = table_texts(table, self.columns)
+        ok, reasons, scores, raws = zip(
+            *map(partial(self.judge, limits=limits), texts), strict=True
+        )
+        return TableVerdicts(np.array(ok, dtype=bool), reasons, scores, raws)
+
+    def judge(self, text: str, limits: Thresholds) -> tuple[bool, str, float, Any]:
+        """(ok, reason, score, raw) of one text: a Verdict's fields."""
+        stats = TextStats(text, self.language)
         failed = _first_failure(stats, limits)
         if failed is None:
-            return Verdict(True, score=stats.n_words)
+            return True, "", stats.n_words, None
         reason, rule, value, limit = failed
-        raw = {"rule": rule, "value": round(value, 4), "threshold": limit}
-        return Verdict(False, reason, value, raw=raw)
+        return False, reason, value, {"rule": rule, "value": round(value, 4), "threshold": limit}
+
+
+@lru_cache(maxsize=64)
+def _limits(profile: str, overrides: tuple[tuple[str, Any], ...], language: str) -> Thresholds:
+    return thresholds_for(profile, dict(overrides), language)
 
 
 def _first_failure(

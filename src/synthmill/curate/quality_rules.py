@@ -47,6 +47,7 @@ class TextStats:
     def __init__(self, text: str, language: str = "en") -> None:
         self.text = text
         self.language = language
+        self._unique_from = 1 << 30  # the least n known to have no repeated word n-gram
 
     @cached_property
     def words(self) -> list[str]:
@@ -54,6 +55,10 @@ class TextStats:
         if self.language not in CJK:
             return _WORD.findall(self.text)
         return [w for w in segment(self.text, self.language) if any(c.isalnum() for c in w)]
+
+    @cached_property
+    def _word_counts(self) -> Counter[str]:
+        return Counter(self.words)
 
     @cached_property
     def lines(self) -> list[str]:
@@ -84,12 +89,15 @@ class TextStats:
     @property
     def alpha_words(self) -> float:
         """Share of words with at least one letter (Gopher: >= 0.8)."""
-        return _share(self.words, lambda w: any(c.isalpha() for c in w))
+        if not self.words:
+            return 0.0
+        alpha = sum(c for w, c in self._word_counts.items() if any(map(str.isalpha, w)))
+        return alpha / len(self.words)
 
     @property
     def stop_words(self) -> float:
         """Distinct stop words of the language in the text (Gopher counts 8 English ones)."""
-        found = {w.lower().strip(".,;:!?\u00ab\u00bb\"'()") for w in self.words}
+        found = {w.lower().strip(".,;:!?\u00ab\u00bb\"'()") for w in self._word_counts}
         return len(found & stop_words(self.language))
 
     @property
@@ -105,26 +113,43 @@ class TextStats:
 
     def top_ngram_chars(self, n: int) -> float:
         """Characters covered by the most frequent word n-gram (Gopher, n = 2..4)."""
-        grams = Counter(tuple(self.words[i : i + n]) for i in range(len(self.words) - n + 1))
+        if self._distinct(n):
+            return 0.0
+        grams = Counter(zip(*(self.words[i:] for i in range(n)), strict=False))
         if not grams:
             return 0.0
         gram, count = grams.most_common(1)[0]
         if count < 2:
+            self._unique_from = min(self._unique_from, n)
             return 0.0
-        return min(1.0, sum(map(len, gram)) * count / max(1, sum(map(len, self.words))))
+        return min(1.0, sum(map(len, gram)) * count / max(1, self._word_chars))
 
     def duplicate_ngram_chars(self, n: int) -> float:
         """Characters of words inside n-grams that occur more than once (Gopher, n = 5..10)."""
         w = self.words
+        if self._distinct(n):
+            return 0.0
+        grams = list(zip(*(w[i:] for i in range(n)), strict=False))
+        if len(set(grams)) == len(grams):
+            self._unique_from = min(self._unique_from, n)
+            return 0.0
         seen: set[tuple[str, ...]] = set()
         covered = [False] * len(w)
-        for i in range(len(w) - n + 1):
-            gram = tuple(w[i : i + n])
+        for i, gram in enumerate(grams):
             if gram in seen:
                 covered[i : i + n] = [True] * n
             seen.add(gram)
         dup = sum(len(x) for x, c in zip(w, covered, strict=True) if c)
-        return dup / max(1, sum(map(len, w)))
+        return dup / max(1, self._word_chars)
+
+    def _distinct(self, n: int) -> bool:
+        """Whether no word n-gram repeats, known without counting: none of a shorter
+        length did (every repeated n-gram starts with a repeated shorter one)."""
+        return n >= self._unique_from
+
+    @cached_property
+    def _word_chars(self) -> int:
+        return sum(map(len, self.words))
 
     @property
     def terminal_punct_lines(self) -> float:

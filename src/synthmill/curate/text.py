@@ -9,6 +9,10 @@ import unicodedata
 from collections.abc import Iterable
 from typing import Any, Literal
 
+import pyarrow as pa
+
+from synthmill.pipeline.columnar import text_values
+
 _PUNCT = str.maketrans("", "", string.punctuation)
 _SPACE = re.compile(r"\s+")
 _WORD = re.compile(r"\w+")
@@ -68,3 +72,11 @@ def ngrams(tokens: list[str], n: int) -> Iterable[tuple[int, int]]:
 def text_of(data: dict[str, Any], columns: list[str]) -> str:
     """The text of a row: the named columns joined by newlines (missing ones are empty)."""
     return "\n".join(str(data.get(c) or "") for c in columns)
+
+
+def table_texts(table: pa.Table, columns: list[str]) -> list[str]:
+    """text_of() for every row of a table in the shard layout, a column at a time."""
+    texts = text_values(table, columns[0])
+    for column in columns[1:]:
+        texts = list(map("\n".join, zip(texts, text_values(table, column), strict=True)))
+    return texts

@@ -21,11 +21,14 @@ import difflib
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
+import pyarrow as pa
 from pydantic import Field, ValidationError, field_validator, model_validator
 
+from synthmill.io.records_io import META_TYPE
+from synthmill.pipeline.columnar import meta_table
 from synthmill.pipeline.config import describe
 from synthmill.pipeline.stage import Source, StageContext
-from synthmill.records import Record
+from synthmill.records import META_COLUMN, Record, stable_hash
 from synthmill.sources.samplers import SAMPLERS, Fakers, Sampler
 
 
@@ -126,3 +129,52 @@ class Sample(Source):
             for name in order:
                 drawn[name] = samplers[name].sample(ctx.rng(record.meta.id, name), drawn, fakers)
             yield record.with_data(**{name: drawn[name] for name in self.columns})
+
+    def tables(self, ctx: StageContext) -> Iterator[pa.Table]:
+        """rows() as tables of up to CHUNK rows: the same draws, no Record made.
+
+        The runner cuts tables into shards, and the row path types each shard's columns by
+        the values in it; a chunk whose columns all hold one Python type (no nulls) types
+        the same in any cut. Any other chunk goes a row a table, so that the runner's
+        concatenation types each shard by its own values (ints with floats are floats).
+        """
+        samplers = self.samplers()
+        order = draw_order(samplers)
+        fakers: Fakers = {}
+        for start in range(0, self.n, CHUNK):
+            ids = [stable_hash(self.label, i, ()) for i in range(start, min(start + CHUNK, self.n))]
+            values: dict[str, list[Any]] = {name: [] for name in order}
+            for rid in ids:
+                drawn: dict[str, Any] = {}
+                for name in order:
+                    value = samplers[name].sample(ctx.rng(rid, name), drawn, fakers)
+                    drawn[name] = value
+                    values[name].append(value)
+            if all(_one_type(values[name]) for name in self.columns):
+                data = pa.table({name: values[name] for name in self.columns})
+                yield self._with_meta(ids, data, ctx.seed)
+                continue
+            for k, rid in enumerate(ids):
+                row = pa.table({name: values[name][k : k + 1] for name in self.columns})
+                yield self._with_meta([rid], row, ctx.seed)
+
+    def _with_meta(self, ids: list[str], data: pa.Table, seed: int) -> pa.Table:
+        """`data` with the `_meta` column Record.new(..., seed, recipe="sample") writes."""
+        table = meta_table(ids, self.label, "synthetic", data)
+        meta = table.column(META_COLUMN).combine_chunks()
+        fields = {f.name: meta.field(f.name) for f in META_TYPE}
+        fields["seed"] = pa.array([seed] * len(ids), pa.int64())
+        fields["recipe"] = pa.array(["sample"] * len(ids), pa.string())
+        meta = pa.StructArray.from_arrays(
+            [fields[f.name] for f in META_TYPE], fields=list(META_TYPE)
+        )
+        return table.set_column(table.num_columns - 1, pa.field(META_COLUMN, META_TYPE), meta)
+
+
+CHUNK = 8192  # rows drawn per table
+
+
+def _one_type(values: list[Any]) -> bool:
+    """Whether every value is a str, or every one an int, a float or a bool (no nulls)."""
+    kind = type(values[0]) if values else str
+    return kind in (str, int, float, bool) and all(type(v) is kind for v in values)
