@@ -8,11 +8,16 @@ synthetic share and any later audit can trace every row. Subsampling ranks rows 
 of (seed, row id), so the same inputs and seed always give the same rows.
 
 The inputs are read twice rather than held: a first pass keeps an 8-byte hash a row to
-decide which rows the share and budget keep, the second yields those rows.
+decide which rows the share and budget keep, the second yields those rows, checking their
+ids for repeats against 8-byte keys (SeenIds), not a set of strings: 10M rows hold about
+160 MB between the passes' arrays, not gigabytes.
 """
 
 from __future__ import annotations
 
+import hashlib
+import itertools
+import re
 import sys
 from array import array
 from collections.abc import Iterable, Iterator
@@ -20,6 +25,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import numpy as np
+import numpy.typing as npt
 from pydantic import Field, PrivateAttr, model_validator
 
 from synthmill.errors import ConfigError
@@ -201,14 +207,19 @@ def _rank(seed: int, record: Record) -> int:
 
 
 def _cutoff(ranks: array[int], k: int) -> tuple[int, int] | None:
-    """The k-th smallest (rank, position): rows at or below it are kept; None keeps all."""
+    """The k-th smallest (rank, position): rows at or below it are kept; None keeps all.
+
+    A selection, not a sort: the k-th rank, then among the rows of that rank (almost
+    always one) the one at the place left."""
     if k >= len(ranks):
         return None
     if k <= 0:
         return (-1, -1)
     values = np.frombuffer(ranks, dtype=np.uint64)
-    i = int(np.argsort(values, kind="stable")[k - 1])
-    return (int(values[i]), i)
+    kth = np.partition(values, k - 1)[k - 1]
+    below = int(np.count_nonzero(values < kth))
+    i = int(np.flatnonzero(values == kth)[k - 1 - below])
+    return (int(kth), i)
 
 
 def check_share(share: float | None, n_real: int, n_synth: int) -> None:
@@ -220,14 +231,61 @@ def check_share(share: float | None, n_real: int, n_synth: int) -> None:
 
 
 def _unique_ids(records: Iterable[Record]) -> Iterator[Record]:
-    """Rows from different runs may share an id; give later ones a derived id."""
-    seen: set[str] = set()
-    for r in records:
-        if r.meta.id in seen:
-            mix = r.meta.params["mix"]
-            r = r.with_meta(id=stable_hash(r.meta.id, mix["source"], mix["generation"]))
-        seen.add(r.meta.id)
-        yield r
+    """Rows from different runs may share an id; give later ones a derived id.
+
+    The ids seen so far are held as 8-byte keys (SeenIds), checked a chunk at a time: a
+    row whose id an earlier row has (as its own or derived id) gets a derived one.
+    """
+    seen = SeenIds()
+    rows = iter(records)
+    while chunk := list(itertools.islice(rows, ID_CHUNK)):
+        keys = [id_key(r.meta.id) for r in chunk]
+        earlier = seen.contains(np.array(keys, dtype=np.uint64))
+        added: set[int] = set()
+        for r, key, before in zip(chunk, keys, earlier.tolist(), strict=True):
+            if before or key in added:
+                mix = r.meta.params["mix"]
+                r = r.with_meta(id=stable_hash(r.meta.id, mix["source"], mix["generation"]))
+                key = id_key(r.meta.id)
+            added.add(key)
+            yield r
+        seen.add(np.fromiter(added, dtype=np.uint64, count=len(added)))
+
+
+ID_CHUNK = 4096
+_HEX_ID = re.compile(r"[0-9a-f]{16}")
+
+
+def id_key(rid: str) -> int:
+    """An id as 8 bytes: a synthmill id (16 hex digits) exactly, any other by its hash
+    (two such ids share a key with probability 2**-64)."""
+    if _HEX_ID.fullmatch(rid):
+        return int(rid, 16)
+    digest = hashlib.blake2b(rid.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+    return int.from_bytes(digest, "little")
+
+
+class SeenIds:
+    """A growing set of 8-byte keys as sorted numpy runs, merged as they grow (fewer than
+    log2(n) runs): 8 bytes a key, where a set of id strings takes about 100."""
+
+    def __init__(self) -> None:
+        self.runs: list[npt.NDArray[np.uint64]] = []
+
+    def contains(self, keys: npt.NDArray[np.uint64]) -> npt.NDArray[np.bool_]:
+        found = np.zeros(len(keys), dtype=bool)
+        for run in self.runs:
+            at = np.searchsorted(run, keys).clip(max=len(run) - 1)
+            found |= run[at] == keys
+        return found
+
+    def add(self, keys: npt.NDArray[np.uint64]) -> None:
+        if not len(keys):
+            return
+        self.runs.append(np.sort(keys))
+        while len(self.runs) > 1 and len(self.runs[-2]) <= 2 * len(self.runs[-1]):
+            last = self.runs.pop()
+            self.runs[-1] = np.sort(np.concatenate((self.runs[-1], last)))
 
 
 def _take(records: list[Record], k: int, seed: int) -> list[Record]:
