@@ -136,11 +136,11 @@ def _as_numbers(col: pa.ChunkedArray) -> Array:
 
 
 def _decimals(x: Array) -> int | None:
-    for d in range(7):
-        scaled = x * 10**d
-        if np.all(np.abs(scaled - np.round(scaled)) < 1e-6 * np.maximum(1.0, np.abs(scaled))):
-            return d
-    return None
+    """The fewest decimals (0 to 6) that every value has, or None (all seven at once)."""
+    scaled = x[None, :] * (10.0 ** np.arange(7))[:, None]
+    exact = np.abs(scaled - np.round(scaled)) < 1e-6 * np.maximum(1.0, np.abs(scaled))
+    found = np.flatnonzero(exact.all(axis=1))
+    return int(found[0]) if found.size else None
 
 
 def _time_step(col: pa.ChunkedArray, x: Array) -> int:
