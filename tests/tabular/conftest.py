@@ -36,6 +36,3 @@ def mixed_table(n: int = 1500, seed: int = 0) -> pa.Table:
 @pytest.fixture
 def table() -> pa.Table:
     return mixed_table()
-
-
-from tests.tabular.test_cli import main  # noqa: E402, F401  (the in-process CLI fixture)

@@ -6,8 +6,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -16,45 +14,21 @@ import pyarrow.parquet as pq
 import pytest
 
 from tests.conftest import REPO
+from tests.helpers import Done, cli
 
 CLI = [sys.executable, "-m", "synthmill"]
 GERMAN = REPO.parent / "shared" / "data" / "germancredit.csv"
 
 
-def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+def process(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """`synthmill ARGS` as a real process (a fresh interpreter, a bare environment)."""
     env = {"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"}
     return subprocess.run(
         [*CLI, *args], cwd=cwd, capture_output=True, text=True, timeout=600, env=env
     )
 
 
-@dataclass
-class Ran:
-    returncode: int
-    stdout: str
-    stderr: str
-
-
-@pytest.fixture
-def main(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> Callable[..., Ran]:
-    """The real entry point in this process (no interpreter start-up), run in tmp_path."""
-    from synthmill.cli import main as entry
-
-    monkeypatch.chdir(tmp_path)
-
-    def run(*args: str) -> Ran:
-        monkeypatch.setattr(sys, "argv", ["synthmill", *args])
-        with pytest.raises(SystemExit) as ended:
-            entry()
-        out = capsys.readouterr()
-        return Ran(int(ended.value.code or 0), out.out, out.err)
-
-    return run
-
-
-def one_line_error(run: Ran | subprocess.CompletedProcess[str], words: str) -> None:
+def one_line_error(run: Done | subprocess.CompletedProcess[str], words: str) -> None:
     assert run.returncode == 2, run.stderr
     lines = run.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and words in lines[0], run.stderr
@@ -71,7 +45,7 @@ def write(path: Path, text: str | bytes) -> Path:
 @pytest.mark.slow
 @pytest.mark.skipif(not GERMAN.exists(), reason="needs shared/data/germancredit.csv")
 def test_synthesize_writes_a_run_and_evaluate_agrees(tmp_path: Path) -> None:
-    run = cli(
+    run = process(
         "tabular",
         "synthesize",
         str(GERMAN),
@@ -101,7 +75,7 @@ def test_synthesize_writes_a_run_and_evaluate_agrees(tmp_path: Path) -> None:
     assert ev["rows"] == {"train": 800, "synthetic": 500, "holdout": 200}
     assert ev["utility"]["target"] == "creditability"
     assert 0.8 < ev["fidelity"]["overall"] <= 1.0 and ev["privacy"]["exact_copies"] == 0
-    again = cli(
+    again = process(
         "tabular",
         "synthesize",
         str(GERMAN),
@@ -117,7 +91,7 @@ def test_synthesize_writes_a_run_and_evaluate_agrees(tmp_path: Path) -> None:
     )  # a finished run: card kept
     assert again.returncode == 0, again.stderr
     assert "| detection_auc |" in (out / "README.md").read_text(encoding="utf-8")
-    shown = cli(
+    shown = process(
         "tabular", "evaluate", "--real", str(GERMAN), "--synthetic", "out", "--json", cwd=tmp_path
     )
     assert shown.returncode == 0, shown.stderr
@@ -125,9 +99,7 @@ def test_synthesize_writes_a_run_and_evaluate_agrees(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_odd_columns_are_handled_and_stated_in_the_card(
-    tmp_path: Path, main: Callable[..., Ran]
-) -> None:
+def test_odd_columns_are_handled_and_stated_in_the_card(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
     n = 10_000
     lines = ["customer_ref,amount,mixed,nothing,group"]
@@ -135,7 +107,7 @@ def test_odd_columns_are_handled_and_stated_in_the_card(
         mixed = str(rng.integers(0, 9)) if i % 4 else rng.choice(["n/a", "unknown"])
         lines.append(f"C{i:05d}X,{rng.gamma(2, 50):.2f},{mixed},,{rng.choice(['a', 'b'])}")
     src = write(tmp_path / "odd.csv", "\n".join(lines) + "\n")
-    run = main("tabular", "synthesize", str(src), "-o", "out", "--target", "group")
+    run = cli("tabular", "synthesize", str(src), "-o", "out", "--target", "group", cwd=tmp_path)
     assert run.returncode == 0, run.stderr
     card = (tmp_path / "out" / "README.md").read_text(encoding="utf-8")
     assert "ID-like column (10000 distinct of 10000)" in card
@@ -146,11 +118,9 @@ def test_odd_columns_are_handled_and_stated_in_the_card(
     assert data.column("nothing").null_count == data.num_rows
 
 
-def test_a_single_column_works_and_says_there_are_no_pairs(
-    tmp_path: Path, main: Callable[..., Ran]
-) -> None:
+def test_a_single_column_works_and_says_there_are_no_pairs(tmp_path: Path) -> None:
     src = write(tmp_path / "one.csv", "x\n" + "\n".join(str(i % 17) for i in range(200)) + "\n")
-    run = main("tabular", "synthesize", str(src), "-o", "out")
+    run = cli("tabular", "synthesize", str(src), "-o", "out", cwd=tmp_path)
     assert run.returncode == 0, run.stderr
     assert "no column pairs" in (tmp_path / "out" / "README.md").read_text(encoding="utf-8")
 
@@ -170,27 +140,25 @@ def test_a_single_column_works_and_says_there_are_no_pairs(
     ],
 )
 def test_bad_input_is_one_line_and_writes_nothing(
-    tmp_path: Path, main: Callable[..., Ran], content: bytes, args: tuple[str, ...], words: str
+    tmp_path: Path, content: bytes, args: tuple[str, ...], words: str
 ) -> None:
     src = write(tmp_path / "in.csv", content)
-    run = main("tabular", "synthesize", str(src), "-o", "out", *args)
+    run = cli("tabular", "synthesize", str(src), "-o", "out", *args, cwd=tmp_path)
     one_line_error(run, words)
     assert not (tmp_path / "out").exists()
 
 
-def test_evaluate_refuses_tables_of_another_schema(
-    tmp_path: Path, main: Callable[..., Ran]
-) -> None:
+def test_evaluate_refuses_tables_of_another_schema(tmp_path: Path) -> None:
     real = write(tmp_path / "real.csv", "a,b\n1,x\n2,y\n3,z\n")
     other = write(tmp_path / "syn.csv", "a,c\n1,x\n")
-    run = main("tabular", "evaluate", "--real", str(real), "--synthetic", str(other))
+    run = cli("tabular", "evaluate", "--real", str(real), "--synthetic", str(other), cwd=tmp_path)
     one_line_error(run, "lacks columns ['b']")
 
 
 @pytest.mark.slow
 def test_the_non_utf8_error_reaches_a_real_process(tmp_path: Path) -> None:
     src = write(tmp_path / "in.csv", "name\nJos\xe9\n".encode("latin-1"))
-    one_line_error(cli("tabular", "synthesize", str(src), "-o", "out", cwd=tmp_path), "line 2")
+    one_line_error(process("tabular", "synthesize", str(src), "-o", "out", cwd=tmp_path), "line 2")
 
 
 @pytest.mark.parametrize(
@@ -201,8 +169,8 @@ def test_the_non_utf8_error_reaches_a_real_process(tmp_path: Path) -> None:
     ],
 )
 def test_columns_that_cannot_be_modelled_are_named(
-    tmp_path: Path, main: Callable[..., Ran], column: pa.Array, words: str
+    tmp_path: Path, column: pa.Array, words: str
 ) -> None:
     pq.write_table(pa.table({"odd": column, "x": list(range(20))}), tmp_path / "in.parquet")
-    one_line_error(main("tabular", "synthesize", "in.parquet", "-o", "out"), words)
+    one_line_error(cli("tabular", "synthesize", "in.parquet", "-o", "out", cwd=tmp_path), words)
     assert not (tmp_path / "out").exists()

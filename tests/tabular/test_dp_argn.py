@@ -5,7 +5,6 @@ one-line errors; and the one-line install hint when a library is missing."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 
 import pyarrow as pa
@@ -15,7 +14,8 @@ import pytest
 
 from synthmill.tabular import run
 from synthmill.tabular.table import read_table
-from tests.tabular.test_cli import GERMAN, Ran, one_line_error
+from tests.helpers import cli
+from tests.tabular.test_cli import GERMAN, one_line_error
 
 needs_german = pytest.mark.skipif(not GERMAN.exists(), reason="needs shared/data/germancredit.csv")
 COLUMNS = ["duration_in_month", "credit_amount", "age_in_years", "purpose", "housing"]
@@ -39,15 +39,13 @@ def finished_run(out: Path) -> tuple[pa.Table, str, dict[str, object]]:
 
 @pytest.mark.slow
 @needs_german
-def test_dp_synthesizes_a_run_with_epsilon_and_delta_stated(
-    tmp_path: Path, main: Callable[..., Ran]
-) -> None:
+def test_dp_synthesizes_a_run_with_epsilon_and_delta_stated(tmp_path: Path) -> None:
     # MST's cost is mostly JAX compiling a kernel per marginal: few columns keep it short
     src = small_german(tmp_path, columns=["age_in_years", "credit_amount", "housing"])
-    ran = main(
+    ran = cli(
         "tabular", "synthesize", str(src), "-o", "out", "--method", "dp", "--target", TARGET,
         "--epsilon", "2", "--bounds", "credit_amount=0:20000",
-        "--rows", "250", "--seed", "5",
+        "--rows", "250", "--seed", "5", cwd=tmp_path,
     )  # fmt: skip
     assert ran.returncode == 0, ran.stderr
     assert "differential privacy: epsilon 2" in ran.stdout
@@ -98,11 +96,11 @@ def test_dp_honors_epsilon_a_tiny_budget_gives_lower_fidelity(tmp_path: Path) ->
 
 @pytest.mark.slow
 @needs_german
-def test_argn_synthesizes_a_run_on_cpu(tmp_path: Path, main: Callable[..., Ran]) -> None:
+def test_argn_synthesizes_a_run_on_cpu(tmp_path: Path) -> None:
     src = small_german(tmp_path)
-    ran = main(
+    ran = cli(
         "tabular", "synthesize", str(src), "-o", "out", "--method", "argn", "--target", TARGET,
-        "--epochs", "3", "--rows", "300", "--seed", "2",
+        "--epochs", "3", "--rows", "300", "--seed", "2", cwd=tmp_path,
     )  # fmt: skip
     assert ran.returncode == 0, ran.stderr
     data, card, report = finished_run(tmp_path / "out")
@@ -137,11 +135,11 @@ def test_argn_synthesizes_a_run_on_cpu(tmp_path: Path, main: Callable[..., Ran])
     ],
 )
 def test_bad_options_are_one_line_and_write_nothing(
-    tmp_path: Path, main: Callable[..., Ran], args: tuple[str, ...], words: str
+    tmp_path: Path, args: tuple[str, ...], words: str
 ) -> None:
     src = tmp_path / "in.csv"
     src.write_text("a,b\n" + "".join(f"{i},{'xy'[i % 2]}\n" for i in range(40)), encoding="utf-8")
-    one_line_error(main("tabular", "synthesize", str(src), "-o", "out", *args), words)
+    one_line_error(cli("tabular", "synthesize", str(src), "-o", "out", *args, cwd=tmp_path), words)
     assert not (tmp_path / "out").exists()
 
 
@@ -168,7 +166,6 @@ def test_bounds_must_name_numeric_columns(tmp_path: Path, bounds: str, words: st
 )
 def test_a_missing_library_is_one_line_naming_the_install_command(
     tmp_path: Path,
-    main: Callable[..., Ran],
     monkeypatch: pytest.MonkeyPatch,
     method: str,
     module: str,
@@ -184,21 +181,28 @@ def test_a_missing_library_is_one_line_naming_the_install_command(
     monkeypatch.setattr(importlib.util, "find_spec", find_spec)
     src = tmp_path / "in.csv"
     src.write_text("a,b\n1,x\n2,y\n", encoding="utf-8")
-    ran = main("tabular", "synthesize", str(src), "-o", "out", "--method", method)
+    ran = cli("tabular", "synthesize", str(src), "-o", "out", "--method", method, cwd=tmp_path)
     one_line_error(ran, install)
     assert "is not installed" in ran.stderr
     assert not (tmp_path / "out").exists()
 
 
 @pytest.mark.slow
-def test_dp_needs_no_bounds_even_at_a_tiny_epsilon(
-    tmp_path: Path, main: Callable[..., Ran]
-) -> None:
+def test_dp_needs_no_bounds_even_at_a_tiny_epsilon(tmp_path: Path) -> None:
     # smartnoise's DP bound finder failed here (and on every bench table at epsilon 1)
     src = tmp_path / "in.csv"
     src.write_text("amount,kind\n" + "".join(f"{i * 37},{'xy'[i % 2]}\n" for i in range(60)))
-    ran = main(
-        "tabular", "synthesize", str(src), "-o", "out", "--method", "dp", "--epsilon", "0.01"
+    ran = cli(
+        "tabular",
+        "synthesize",
+        str(src),
+        "-o",
+        "out",
+        "--method",
+        "dp",
+        "--epsilon",
+        "0.01",
+        cwd=tmp_path,
     )
     assert ran.returncode == 0, ran.stderr
     assert "differential privacy: epsilon 0.01" in ran.stdout
