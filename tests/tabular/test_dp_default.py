@@ -5,7 +5,6 @@ bundled with scikit-learn, so these never skip); and the grid's arithmetic."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from synthmill.tabular.dpgrid import Grid, per_octave, spread_weights
-from tests.tabular.test_cli import Ran
+from tests.helpers import Done, cli
 
 COLUMNS = ["petal_length", "sepal_width"]
 
@@ -33,13 +32,11 @@ def small_iris(tmp_path: Path) -> Path:
     return path
 
 
-def synthesize(
-    tmp_path: Path, main: Callable[..., Ran], *extra: str
-) -> tuple[Ran, dict[str, Any], str]:
+def synthesize(tmp_path: Path, *extra: str) -> tuple[Done, dict[str, Any], str]:
     src = small_iris(tmp_path)
-    ran = main(
+    ran = cli(
         "tabular", "synthesize", str(src), "-o", "out", "--method", "dp", "--target", "species",
-        "--rows", "200", "--seed", "3", *extra,
+        "--rows", "200", "--seed", "3", *extra, cwd=tmp_path,
     )  # fmt: skip
     assert ran.returncode == 0, ran.stderr
     report = json.loads((tmp_path / "out" / "evaluation.json").read_text(encoding="utf-8"))
@@ -69,22 +66,21 @@ def check_grid_columns(tmp_path: Path, report: dict[str, Any], placed: bool = Tr
 
 
 @pytest.mark.slow
-def test_default_dp_runs_on_a_small_real_table_without_bounds(
-    tmp_path: Path, main: Callable[..., Ran]
-) -> None:
-    ran, report, card = synthesize(tmp_path, main)
+def test_default_dp_runs_on_a_small_real_table_without_bounds(tmp_path: Path) -> None:
+    ran, report, card = synthesize(tmp_path)
     assert "differential privacy: epsilon 1, delta" in ran.stdout and "(MST," in ran.stdout
     check_grid_columns(tmp_path, report)
     assert report["privacy_guarantee"]["mechanism"] == "MST"
     assert "public power-of-two grid" in card and "no epsilon spent on bounds" in card
     assert "| dp_epsilon | 1 |" in card
+    assert "| dp_seed | fit unseeded |" in card and "take no seed" in card
     spread = report["evaluation"]["privacy"]["mia_auc_null_sd"]  # 30 holdout rows
     assert spread == pytest.approx(0.075, abs=0.001) and "a chance attacker: +/- 0.08" in card
 
 
 @pytest.mark.slow
-def test_aim_runs_and_states_epsilon(tmp_path: Path, main: Callable[..., Ran]) -> None:
-    ran, report, card = synthesize(tmp_path, main, "--dp-mechanism", "aim")
+def test_aim_runs_and_states_epsilon(tmp_path: Path) -> None:
+    ran, report, card = synthesize(tmp_path, "--dp-mechanism", "aim")
     assert "differential privacy: epsilon 1, delta" in ran.stdout and "(AIM," in ran.stdout
     check_grid_columns(tmp_path, report, placed=False)
     assert report["privacy_guarantee"]["mechanism"] == "AIM"

@@ -22,8 +22,10 @@ only says what is discrete and how, and turns the result back into typed columns
   the card and `guarantee` say so. A synthetic value is drawn uniformly inside its
   sampled bin (post-processing, no privacy cost);
 - IDs and free text cannot be synthesized privately from their real values: left empty.
-The row count is public (MST uses it). The fit's noise is not seeded (OpenDP's sampler);
-drawing rows from the fitted model is, by seed and shard.
+The row count is public (MST uses it). The fit's noise is not seeded: smartnoise-synth
+offers no seed for it (OpenDP's samplers); the card says so (`seeding`). NumPy's global
+generator, which MST's pair selection uses, is seeded during the fit; drawing rows from
+the fitted model is seeded by seed and shard.
 """
 
 from __future__ import annotations
@@ -53,6 +55,12 @@ BINS = 20  # equal-width bins per numeric column
 SAMPLE_FOR_KEPT = 4000  # rows drawn (free) to see where the fitted model puts mass
 MECHANISMS = ("mst", "aim")
 NUMERIC = ("numeric", "datetime")
+SEEDING = (
+    "the fit is not reproducible: smartnoise-synth draws MST's and AIM's noise from "
+    "OpenDP's samplers, which take no seed (the OS's secure random source), so two fits "
+    "of one table differ; the choices made with NumPy's generator during the fit and the "
+    "rows drawn from the fitted model are seeded by --seed"
+)
 
 
 def default_delta(rows: int) -> float:
@@ -234,6 +242,8 @@ class DPSynthesizer:
         else:
             model = Synthesizer.create(self.mechanism, **kwargs)
         printed = io.StringIO()
+        state = np.random.get_state()  # MST picks its pairs with NumPy's global generator
+        np.random.seed(int(np.random.SeedSequence([self.seed, 5]).generate_state(1)[0]))
         try:
             with contextlib.redirect_stdout(printed):
                 model.fit(
@@ -243,6 +253,8 @@ class DPSynthesizer:
                 )
         except ValueError as exc:
             raise DataError(f"smartnoise-synth could not fit: {str(exc).splitlines()[0]}") from None
+        finally:
+            np.random.set_state(state)
         log.debug("smartnoise said: %s", printed.getvalue().strip())
         self.model = model
         for spec, tr in zip(self.modelled, model._transformer.transformers, strict=True):
@@ -296,6 +308,7 @@ class DPSynthesizer:
                 "category levels (read from the data)",
             ],
             "fit_seconds": round(seconds, 3),
+            "seeding": SEEDING,
         }
         if self.bounds == "data":
             found["public"].append("numeric min and max (read from the data), NOT covered")

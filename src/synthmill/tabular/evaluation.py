@@ -150,6 +150,7 @@ def headline(ev: dict[str, Any]) -> dict[str, Any]:
         "detection_auc": ev["detection_auc"],
         "exact_copies": priv["exact_copies"],
         "dcr_share": priv.get("dcr_share"),
+        "dcr_share_equal_size": priv.get("dcr_share_equal_size"),
         "mia_auc": priv.get("mia_auc"),
     }
     if "utility" in ev:
@@ -167,6 +168,8 @@ def card_summary(ev: dict[str, Any], models: dict[str, str] | None = None) -> di
         "detection_auc": "real-vs-synthetic classifier, 3-fold; 0.5 is ideal",
         "exact_copies": "synthetic rows equal to a training row",
         "dcr_share": "closer to train than to holdout (size-adjusted); 0.5 ideal, 1 copying",
+        "dcr_share_equal_size": "the same on equal-size train and holdout samples (Platzer "
+        "& Reutterer 2021); 0.5 ideal; a copy scores 1 only when the sizes are equal",
         "mia_auc": "distance-based membership inference; 0.5 is ideal",
         "tstr": f"{main} on the real holdout, model trained on synthetic rows",
         "trtr": f"{main} on the real holdout, model trained on real rows",

@@ -153,5 +153,7 @@ class Synthesize(GlobalStage):
                     "detail": "public: " + ", ".join(guarantee["public"]),
                 },
             }
+            if guarantee.get("seeding"):
+                head["dp_seed"] = {"score": "fit unseeded", "detail": guarantee["seeding"]}
             rows = {**head, **rows}
         return rows
