@@ -138,6 +138,14 @@ def output_is_foreign(tmp: Path, mp: pytest.MonkeyPatch) -> list[str]:
     return args
 
 
+def output_inside_a_run(tmp: Path, mp: pytest.MonkeyPatch) -> list[str]:
+    """output.dir under another run's data/: its next publish would delete this run."""
+    (tmp / "out").mkdir()
+    for name in ("run.json", "config.yaml"):
+        (tmp / "out" / name).write_text("{}")
+    return pipeline(tmp, [read(str(tmp / "in.jsonl"))], output={"dir": str(tmp / "out/data/x")})
+
+
 def output_read_only(tmp: Path, mp: pytest.MonkeyPatch) -> list[str]:
     """A read-only file system where one can be mounted, else a folder without write bits."""
     args = simple()(tmp, mp)
@@ -419,6 +427,7 @@ CASES = [
     Case("output-is-a-file", output_is_a_file, "is a file, not a folder"),
     Case("output-parent-is-a-file", output_parent_is_a_file, "is a file, not a folder"),
     Case("output-not-a-run", output_is_foreign, "is not empty and holds no synthmill run"),
+    Case("output-inside-a-run", output_inside_a_run, "lies inside the run directory"),
     Case("output-read-only", output_read_only, "not writable"),
     Case("cache-dir-is-a-file", cache_is_a_file, "is a file, not a folder"),
     Case("cache-db-corrupt", corrupt_cache, "response cache"),

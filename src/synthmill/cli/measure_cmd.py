@@ -12,9 +12,9 @@ from rich.console import Console
 from rich.table import Table
 
 from synthmill.curate import embed as embedding
-from synthmill.curate.apply import FileRecords, check_file_columns, input_files
+from synthmill.curate.apply import FileRecords, check_file_columns, check_out_file, input_files
 from synthmill.curate.text import text_of
-from synthmill.errors import DataError
+from synthmill.errors import ConfigError, DataError
 from synthmill.io.atomic import write_text_atomic
 from synthmill.measure import diversity, tails
 
@@ -77,6 +77,12 @@ def measure(
     if reference is not None:  # checked first: a bad reference fails before any work
         input_files(reference, "--reference")
         check_file_columns("measure --reference", reference, column)
+    if out is not None:  # before any work: never over an input, a run's files, or non-JSON
+        check_out_file(
+            out, [*input_files(src), *(input_files(reference, "--reference") if reference else [])]
+        )
+        if out.suffix.lower() != ".json":
+            raise ConfigError(f"--out {out}: the metrics are JSON; end it in .json")
     texts = read_texts(src, column, limit)
     metrics: dict[str, Any] = {"rows": len(texts)}
     metrics |= diversity.lexical(texts, sample, seed)

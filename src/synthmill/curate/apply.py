@@ -21,6 +21,7 @@ from synthmill.io.records_io import write_records, write_rejects
 from synthmill.pipeline.columns import SAMPLE_ROWS, check_stages, columns_of, require
 from synthmill.pipeline.config import validate
 from synthmill.pipeline.progress import LogProgress, Progress
+from synthmill.pipeline.rundir import enclosing_run
 from synthmill.pipeline.runner import chunks
 from synthmill.pipeline.stage import GlobalStage, Stage, StageContext
 from synthmill.records import Record
@@ -77,12 +78,23 @@ def check_paths(src: Path, out: Path, overwrite: bool) -> None:
     """Refuse to write over the input, to unknown formats, or over files without --overwrite."""
     if out.suffix.lower() not in OUT_FORMATS:
         raise ConfigError(f"--out {out}: end it in .jsonl or .parquet")
-    inputs = {p.resolve() for p in input_files(src)}
     written = (out, *side_paths(out))
-    if any(p.resolve() in inputs for p in written):
-        raise ConfigError(f"--out {out} would overwrite the input; choose another file")
+    check_out_file(out, input_files(src), written)
     if not overwrite and (existing := [str(p) for p in written if p.exists()]):
         raise ConfigError(f"{', '.join(existing)} exists; pass --overwrite to replace it")
+
+
+def check_out_file(out: Path, inputs: Iterable[Path], written: Iterable[Path] = ()) -> None:
+    """An output file (and the files written beside it) must not be an input, nor lie inside
+    a run directory but under its export/ folder: a one-line error, never lost data."""
+    sources = {p.resolve() for p in inputs}
+    if any(p.resolve() in sources for p in (out, *written)):
+        raise ConfigError(f"--out {out} would overwrite the input; choose another file")
+    if (run := enclosing_run(out)) is not None and run / "export" not in out.resolve().parents:
+        raise ConfigError(
+            f"--out {out} is inside the run directory {run} (its data, config and card); "
+            f"write under {run / 'export'} or outside the run"
+        )
 
 
 def first_columns(src: Path, seed: int = 0) -> set[str] | None:

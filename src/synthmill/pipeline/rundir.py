@@ -227,6 +227,11 @@ class RunDir:
         root = self.root
         if root.exists() and not root.is_dir():
             raise RunDirError(f"output.dir {root} is a file, not a folder; choose another path")
+        if (outer := enclosing_run(root)) is not None:
+            raise RunDirError(
+                f"output.dir {root} lies inside the run directory {outer}, whose files that "
+                "run replaces (publish swaps data/ whole); choose a folder outside it"
+            )
         if root.is_dir() and not self.config_path.exists() and _foreign(root):
             if self._held():  # a live run between its lock and its config (--overwrite)
                 raise self._busy()
@@ -408,6 +413,15 @@ class RunDir:
             self.write_json(self.run_json, run)
         except (OSError, ValueError, KeyError, TypeError, RunDirError):
             log.debug("could not record the failure in %s", self.run_json)
+
+
+def enclosing_run(path: Path) -> Path | None:
+    """The synthmill run directory that `path` lies inside (not `path` itself), if any:
+    nothing may be written there but by its own run, or `export` under RUN/export/."""
+    for parent in path.resolve().parents:
+        if (parent / "run.json").is_file() and (parent / "config.yaml").is_file():
+            return parent
+    return None
 
 
 def _foreign(root: Path) -> bool:
