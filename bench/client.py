@@ -5,8 +5,9 @@
 (0) raw clients: aiohttp vs httpx (pool sized to the in-flight count) at 64 and 256 requests
     in flight, requests/s, to pick the transport;
 (a) `synthmill run` end to end, 2000 one-call rows (range -> generate), unlimited server:
-    with default options, and with max_in_flight 16 and 100 (100 / 0.2 s = 500 requests/s);
-    goal: the stage's requests/s >= 80% of max_in_flight / latency; and Curator
+    with default options (max_in_flight 256, ideal capped at 500 requests/s), and with
+    max_in_flight 16 and 100 (100 / 0.2 s = 500 requests/s); goal: the stage's
+    requests/s >= 80% of min(max_in_flight / latency, 500); and Curator
     (bespokelabs-curator, installed in a throwaway venv) on the same 2000 prompts, its
     defaults, in the same run: goal synthmill rows/s >= 2x Curator's;
 (b) a server that takes 8 requests at once and answers 429 beyond (with and without
@@ -194,18 +195,28 @@ def synthmill_run(url: str, rows: int, options: list[str]) -> dict[str, Any]:
     }
 
 
+def default_max_in_flight() -> int:
+    from synthmill.llm.openai import OpenAIBackend
+
+    return int(OpenAIBackend.model_fields["max_in_flight"].default)
+
+
 def part_a(rows: int) -> list[dict[str, Any]]:
     out = []
     with server() as url:
         for max_in_flight in (None, 16, 100):
             options = [] if max_in_flight is None else [f"backend.max_in_flight={max_in_flight}"]
             result = synthmill_run(url, rows, options)
-            m = max_in_flight or 64
+            m = max_in_flight or default_max_in_flight()
             ideal = min(m / LATENCY, 500.0)
             result["max_in_flight"] = m
             result["ideal_requests_per_s"] = ideal
             if result["exit"] == 0:
                 result["share_of_ideal"] = round(result["stage_requests_per_s"] / ideal, 3)
+                # above 500 requests/s the goal is 80% of 500; this is the share of all of it
+                result["share_of_in_flight_over_latency"] = round(
+                    result["stage_requests_per_s"] * LATENCY / m, 3
+                )
             out.append(result)
             print(result, flush=True)
     return out
@@ -307,6 +318,18 @@ def part_b(rows: int) -> list[dict[str, Any]]:
     return out
 
 
+def compile_bytecode() -> str:
+    """Byte-compile synthmill's sources once, as `pip install` does for an installed package.
+
+    This checkout is an editable install and the bench machine sets PYTHONDONTWRITEBYTECODE,
+    so without this every `synthmill run` would compile its ~100 modules from source again
+    (0.3-0.7 s of start-up that no installed copy pays). Curator's venv is pip-installed,
+    hence compiled already.
+    """
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "src")], check=True)
+    return "synthmill's sources byte-compiled first (as pip install does); Curator pip-installed"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=2000)
@@ -315,6 +338,8 @@ def main() -> None:
     parser.add_argument("--curator", default="/tmp/curatorvenv/bin/python")
     args = parser.parse_args()
     result: dict[str, Any] = {"machine": machine(), "latency_s": LATENCY}
+    result["bytecode"] = compile_bytecode()
+    result["default_max_in_flight"] = default_max_in_flight()
     result["raw_clients"] = raw_clients(args.raw)
     result["a_unlimited_server"] = part_a(args.rows)
     result["a_curator"] = curator(args.curator, args.rows)

@@ -84,8 +84,10 @@ class OpenAIBackend(Backend):
     api_key_env: str | None = Field(
         default=None, description="Name of the environment variable holding the API key."
     )
+    # 256: what vLLM batches by default (max_num_seqs); a server that takes fewer answers
+    # 429/503 and AIMD halves down to it within a few round trips (bench/client.py (b))
     max_in_flight: int = Field(
-        default=64,
+        default=256,
         ge=1,
         validation_alias=AliasChoices("max_in_flight", "concurrency"),
         description="Most requests in flight for the whole stage (AIMD lowers it on 429s).",
