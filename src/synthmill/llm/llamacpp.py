@@ -99,10 +99,11 @@ class LlamaCppBackend(Backend):
 
     def batches_in_flight(self, batch_size: int) -> int:
         """Batches a stage runs at once: on the server, enough to keep 2 x `parallel` calls
-        queued, so slots freed by short replies refill; in-process, one (calls take turns)."""
+        queued, and never fewer than two, so the slots a batch's last (longest) replies
+        leave idle are taken by the next batch's calls; in-process, one (calls take turns)."""
         if self.resolved_engine() != "server":
             return 1
-        return max(1, -(-2 * self.parallel // batch_size))
+        return max(2, -(-2 * self.parallel // batch_size))
 
     def complete_each(self, requests: Sequence[Request], on_done: OnDone) -> list[Completion]:
         engine = self.resolved_engine()

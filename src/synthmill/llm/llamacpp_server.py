@@ -41,6 +41,10 @@ log = logging.getLogger(__name__)
 BINARY = "llama-server"
 ENV_BINARY = "SYNTHMILL_LLAMA_SERVER"
 START_SECONDS = 120.0
+# Calls of one batch in flight at once. Past the `parallel` slots the server queues them;
+# with the stage's batches in flight (LlamaCppBackend.batches_in_flight) that keeps every
+# slot busy until the stage runs out of rows. Waiting calls cost a thread and a socket.
+MAX_CALLS_PER_BATCH = 64
 _PR_SET_PDEATHSIG = 1
 
 
@@ -94,8 +98,9 @@ class LlamaServer:
         self._log = Path(name)  # the server's output, for the error message when it fails
         self.client = httpx.Client(
             timeout=httpx.Timeout(600.0, connect=5.0),
-            # a stage may run several batches at once (batches_in_flight): ~2-3 x parallel
-            limits=httpx.Limits(max_connections=4 * settings.parallel + 4),
+            # a stage runs several batches at once (batches_in_flight), each with all its
+            # calls in flight; past the limit a call waits for a connection here, harmlessly
+            limits=httpx.Limits(max_connections=max(64, 4 * settings.parallel + 4)),
         )
 
     def ensure(self) -> str:
@@ -283,12 +288,13 @@ class ServerEngine:
         self.default_seed = default_seed
 
     def complete_each(self, requests: Sequence[Request], on_done: OnDone) -> list[Completion]:
-        """All calls at once (the server queues past its slots); on_done in this thread."""
+        """All calls at once (the server queues past its slots, so a slot that frees takes
+        the next call without a round trip to us); on_done in this thread."""
         if not requests:
             return []
         self.server.ensure()  # a server that cannot start is a BackendError, not N errors
         out: list[Completion | None] = [None] * len(requests)
-        workers = min(len(requests), self.server.settings.parallel)
+        workers = min(len(requests), MAX_CALLS_PER_BATCH)
         with ThreadPoolExecutor(workers, "synthmill-llamacpp") as pool:
             futures = {pool.submit(self.one, r): i for i, r in enumerate(requests)}
             for future in as_completed(futures):
