@@ -179,3 +179,13 @@ def test_each_class_is_split_by_the_category_that_tells_most_about_it() -> None:
     # one copula per class gives every level about the same spread of x; the split keeps it
     assert sx[got_yes & (got_level == "a")].std() < 0.6
     assert sx[got_yes & (got_level == "b")].std() > 2.0
+
+
+def test_sorted_quantiles_are_numpys_bit_for_bit() -> None:
+    from synthmill.tabular.marginals import sorted_quantiles
+
+    rng = np.random.default_rng(0)
+    for n in (1, 2, 3, 60, 1001, 1500):
+        x = np.sort(np.round(rng.normal(size=n), 1))  # ties, as in few-valued columns
+        for probs in (np.linspace(0.0, 1.0, min(1001, max(n, 2))), np.array([0.75, 0.25])):
+            assert np.array_equal(sorted_quantiles(x, probs), np.quantile(x, probs))
