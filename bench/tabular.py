@@ -24,7 +24,9 @@ With --sdv-python (a throwaway venv with `sdv`; never a synthmill dependency, ma
 outside the repo: `python3.11 -m venv /work/sdvenv && /work/sdvenv/bin/pip install
 sdv==2.0.0`), SDV's GaussianCopulaSynthesizer runs on the same three splits in a
 subprocess and its output is scored by the same evaluator, so the two are compared in
-one run, as ratios (seed 0, and the 3-seed means). A table of ours beside SDV ends the
+one run, as ratios (seed 0, and the 3-seed means); on the datasets each side's time is
+the fastest of REPEAT runs of the same split and seed (a 40 ms fit on 2 shared cores
+moves 2x with the load), the speed case is one run. A table of ours beside SDV ends the
 output.
 """
 
@@ -60,6 +62,7 @@ from synthmill.tabular.table import read_table
 ROOT = Path(__file__).resolve().parents[1]
 GERMAN = ROOT.parent / "shared" / "data" / "germancredit.csv"
 SEEDS = (0, 1, 2)
+REPEAT = 3  # copula and SDV on a dataset split: the fastest of 3 runs each (load spikes)
 GERMAN_BOUNDS = {
     "duration_in_month": (0.0, 72.0),
     "credit_amount": (0.0, 20000.0),
@@ -71,13 +74,18 @@ from sdv.metadata import Metadata
 from sdv.single_table import GaussianCopulaSynthesizer
 train = pd.read_csv(sys.argv[1])
 meta = Metadata.detect_from_dataframes({"train": train})
-start = time.perf_counter()
-model = GaussianCopulaSynthesizer(meta)
-model.fit({"train": train})
-fitted = time.perf_counter()
-out = model.sample(int(sys.argv[3]))
-(out["train"] if isinstance(out, dict) else out).to_csv(sys.argv[2], index=False)
-print(fitted - start, time.perf_counter() - fitted)
+best = None
+for i in range(int(sys.argv[4])):  # the fastest of the repeats, as for ours
+    start = time.perf_counter()
+    model = GaussianCopulaSynthesizer(meta)
+    model.fit({"train": train})
+    fitted = time.perf_counter()
+    out = model.sample(int(sys.argv[3]))
+    took = (fitted - start, time.perf_counter() - fitted)
+    best = took if best is None or sum(took) < sum(best) else best
+    if i == 0:
+        (out["train"] if isinstance(out, dict) else out).to_csv(sys.argv[2], index=False)
+print(*best)
 """
 
 
@@ -113,12 +121,21 @@ def datasets() -> dict[str, tuple[pa.Table, str]]:
     return found
 
 
-def run_copula(train: pa.Table, target: str, seed: int) -> tuple[pa.Table, float, float]:
-    start = time.perf_counter()
-    model = GaussianCopula(seed=seed, condition=target).fit(train)
-    fitted = time.perf_counter()
-    syn = pa.concat_tables(list(model.sample(train.num_rows)))
-    return syn, fitted - start, time.perf_counter() - fitted
+def run_copula(
+    train: pa.Table, target: str, seed: int, repeat: int = 1
+) -> tuple[pa.Table, float, float]:
+    """The sample and the fit and sample seconds of the fastest of `repeat` runs (the same
+    seed gives the same rows each time)."""
+    best: tuple[float, float] | None = None
+    for _ in range(repeat):
+        start = time.perf_counter()
+        model = GaussianCopula(seed=seed, condition=target).fit(train)
+        fitted = time.perf_counter()
+        syn = pa.concat_tables(list(model.sample(train.num_rows)))
+        took = (fitted - start, time.perf_counter() - fitted)
+        best = took if best is None or sum(took) < sum(best) else best
+    assert best is not None
+    return syn, best[0], best[1]
 
 
 def run_method(
@@ -132,13 +149,15 @@ def run_method(
     return syn, fitted - start, time.perf_counter() - fitted, extra
 
 
-def run_sdv(python: str, train: pa.Table, seed: int) -> tuple[pa.Table, float, float]:
+def run_sdv(
+    python: str, train: pa.Table, seed: int, repeat: int = 1
+) -> tuple[pa.Table, float, float]:
     with tempfile.TemporaryDirectory() as tmp:
         src, out = Path(tmp) / "train.csv", Path(tmp) / "syn.csv"
         pacsv.write_csv(train, src)
         env = {**os.environ, "OMP_NUM_THREADS": "1"}
         done = subprocess.run(
-            [python, "-c", SDV_SCRIPT, str(src), str(out), str(train.num_rows)],
+            [python, "-c", SDV_SCRIPT, str(src), str(out), str(train.num_rows), str(repeat)],
             capture_output=True,
             text=True,
             check=True,
@@ -215,13 +234,13 @@ def bench_dataset(
     methods: dict[str, list[dict[str, Any]]] = {}
     for seed in SEEDS if "copula" in wanted else ():
         train, hold = split_holdout(table, 0.2, seed, target)
-        syn, fit_s, sample_s = run_copula(train, target, seed)
+        syn, fit_s, sample_s = run_copula(train, target, seed, REPEAT)
         methods.setdefault("copula", []).append(
             scored(train, syn, hold, target, seed, fit_s, sample_s)
         )
         print(name, seed, "copula", json.dumps(methods["copula"][-1]), flush=True)
         if sdv:  # the peer on the same split, in the same run
-            syn, fit_s, sample_s = run_sdv(sdv, train, seed)
+            syn, fit_s, sample_s = run_sdv(sdv, train, seed, REPEAT)
             methods.setdefault("sdv_gaussian_copula", []).append(
                 scored(train, syn, hold, target, seed, fit_s, sample_s)
             )
