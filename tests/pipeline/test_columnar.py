@@ -249,3 +249,72 @@ def test_kill_9_mid_run_on_the_columnar_path_resumes_to_the_clean_rows(tmp_path:
     assert rejects(run_dir) == rejects(clean)
     assert stage_stats(run_dir) == stage_stats(clean)
     assert not list(run_dir.rglob(".*.tmp")), "temp files left behind"
+
+
+def rejects_by_stage(run_dir: Path) -> dict[str, list[dict[str, Any]]]:
+    """Each stage's rejects lines, all shards in order (shards may be cut differently)."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for key, lines in rejects(run_dir).items():
+        out.setdefault(str(Path(key).parent), []).extend(lines)
+    return out
+
+
+def counts(run_dir: Path) -> dict[str, Any]:
+    """stage_stats less the batch count, which follows the shard layout."""
+    return {
+        k: {n: v for n, v in s.items() if n != "batches"} for k, s in stage_stats(run_dir).items()
+    }
+
+
+def test_default_shards_of_whole_table_segments_are_large_and_resume_in_their_layout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With shard_size unset, a segment of whole-table stages is cut into shards of about
+    BULK_BYTES (at least 1000 rows); the layout is recorded, so a resume on the row path
+    redoes the missing shards with the same rows, and the global stage's output follows."""
+    from synthmill.pipeline import shards
+
+    src = corpus(tmp_path / "in.jsonl", n=5000, seed=2)
+    stages = [{"use": "read", "path": str(src)}, *CURATE[:2]]
+    config = {"name": "bulk", "seed": 3, "cache": False, "stages": stages}
+
+    def go(name: str, rows: bool) -> Path:
+        env = {columnar.ROW_PATH_ENV: "1"} if rows else {}
+        with monkeypatch.context() as m:
+            for k, v in env.items():
+                m.setenv(k, v)
+            if not rows:
+                m.delenv(columnar.ROW_PATH_ENV, raising=False)
+            Pipeline.from_config({**config, "output": {"dir": str(tmp_path / name)}}).run()
+        return tmp_path / name
+
+    slow = go("rows", rows=True)
+    assert len(list((slow / "work/seg-00").glob("*.done.json"))) == 5  # 1000 rows each
+    monkeypatch.setattr(shards, "BULK_BYTES", 200_000)
+    fast = go("columns", rows=False)
+    seg0 = fast / "work/seg-00"
+    layout = json.loads((seg0 / "_layout.json").read_text())
+    assert 1000 < layout["shard_rows"] < 2500
+    n = -(-5000 // layout["shard_rows"])
+    assert sorted(p.name for p in seg0.glob("*.done.json")) == [
+        f"shard-{i:05d}.done.json" for i in range(n)
+    ]
+    assert published(fast) == published(slow)
+    assert rejects_by_stage(fast) == rejects_by_stage(slow)
+    assert counts(fast) == counts(slow)
+    # an interrupted run: the last shards of segment 0 and everything after them are gone
+    kept = {p: p.stat().st_mtime_ns for p in seg0.glob("shard-00000.*")}
+    for i in range(1, n):
+        (seg0 / f"shard-{i:05d}.done.json").unlink()
+    (seg0 / "_SUCCESS.json").unlink()
+    for later in (fast / "work").glob("seg-0[1-9]"):
+        for f in later.iterdir():
+            f.unlink()
+        later.rmdir()
+    monkeypatch.setattr(shards, "BULK_BYTES", 8 << 20)  # another size: the recorded one wins
+    go("columns", rows=True)
+    assert {p: p.stat().st_mtime_ns for p in seg0.glob("shard-00000.*")} == kept
+    assert len(list(seg0.glob("*.done.json"))) == n
+    assert published(fast) == published(slow)
+    assert rejects_by_stage(fast) == rejects_by_stage(slow)
+    assert counts(fast) == counts(slow)

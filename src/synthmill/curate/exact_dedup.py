@@ -21,8 +21,10 @@ from typing import ClassVar
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
+import pyarrow.compute as pc
 from pydantic import Field
 
+from synthmill.curate.arrow_text import normalized, text_column
 from synthmill.curate.kept import id_reads, mark, mark_tables
 from synthmill.pipeline.columnar import TableResult, select, text_values
 from synthmill.pipeline.stage import GlobalStage, StageContext
@@ -76,12 +78,20 @@ class ExactDedup(GlobalStage):
         return int.from_bytes(digest, "little")
 
     def table_keys(self, table: pa.Table) -> U64:
-        """key() of every row of a table, a column at a time."""
-        columns = [map(self.normalize, text_values(table, c)) for c in self.columns]
-        joined = columns[0] if len(columns) == 1 else map("\x1f".join, zip(*columns, strict=True))
-        blake = hashlib.blake2b
-        digests = b"".join(blake(t.encode(), digest_size=8).digest() for t in joined)
-        return np.frombuffer(digests, dtype="<u8").astype(np.uint64)
+        """key() of every row of a table, a column at a time (Arrow kernels normalize
+        plain ASCII text, Python the rest: curate/arrow_text.py)."""
+        values = [text_column(table, c) for c in self.columns]
+        if self.strip_punctuation or any(v is None for v in values):
+            columns = [map(self.normalize, text_values(table, c)) for c in self.columns]
+            joined = map("\x1f".join, zip(*columns, strict=True))
+            return _hashes(t.encode() for t in joined)
+        norm = [
+            normalized(v, self.normalize, self.lowercase, self.collapse_whitespace)
+            for v in values
+            if v is not None
+        ]
+        text = norm[0] if len(norm) == 1 else pc.binary_join_element_wise(*norm, "\x1f")
+        return _hashes(text.cast(pa.binary()).to_pylist())
 
     def process_tables(
         self, tables: Iterable[pa.Table], ctx: StageContext
@@ -128,6 +138,13 @@ class ExactDedup(GlobalStage):
         if table.spilled:
             ctx.count("spilled_partitions", table.partitions)
         return table.duplicates()
+
+
+def _hashes(texts: Iterable[bytes]) -> U64:
+    """The 8-byte blake2b of each text, as key() makes it."""
+    blake = hashlib.blake2b
+    digests = b"".join(blake(t, digest_size=8).digest() for t in texts)
+    return np.frombuffer(digests, dtype="<u8").astype(np.uint64)
 
 
 class HashTable:

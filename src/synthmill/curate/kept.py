@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from synthmill.pipeline.columnar import TableResult, meta_ids
-from synthmill.records import Record
+from synthmill.pipeline import table_json
+from synthmill.pipeline.columnar import TableResult
+from synthmill.records import META_COLUMN, Record
 
 KeptRef = tuple[Any, str]  # (the name duplicate_of shows, the kept record's id)
 
@@ -77,9 +80,9 @@ def mark_tables(
     similarity: npt.NDArray[np.float64] | None = None,
 ) -> Iterator[TableResult]:
     """mark() on tables: each table's rows split into kept and removed ones, the removed
-    ones with the payload mark() gives them."""
+    ones with the payload mark() gives them (as JSON text, made without a dict per row)."""
     reps = np.unique(kept)
-    refs: dict[int, KeptRef] = {}
+    refs: dict[int, str] = {}  # kept row -> its payload's head: duplicate_of and kept_id
     offset = 0
     for table in tables:
         n = table.num_rows
@@ -89,33 +92,39 @@ def mark_tables(
         gone = removed[lo:hi] - offset
         keep = np.ones(n, dtype=bool)
         keep[gone] = False
-        raws = []
-        for p, rep in zip(range(lo, hi), kept[lo:hi].tolist(), strict=True):
-            extra: dict[str, Any] = {"kept_index": rep}
-            if similarity is not None:
-                extra["similarity"] = round(float(similarity[p]), 4)
-            raws.append(payload(refs[rep], **extra))
+        rep = kept[lo:hi].tolist()
+        if similarity is None:
+            raws = [f'{{{refs[r]}, "kept_index": {r}}}' for r in rep]
+        else:
+            sims = [json.dumps(round(s, 4)) for s in similarity[lo:hi].tolist()]
+            raws = [
+                f'{{{refs[r]}, "kept_index": {r}, "similarity": {s}}}'
+                for r, s in zip(rep, sims, strict=True)
+            ]
         yield TableResult(
             table.filter(pa.array(keep)),
             table.take(pa.array(gone, pa.int64())),
             [reason] * len(raws),
-            raws,
+            raw_json=pa.array(raws, pa.string()),
         )
         offset += n
 
 
 def _table_refs(
     table: pa.Table, rows: npt.NDArray[np.int64], offset: int, id_column: str | None
-) -> dict[int, KeptRef]:
-    """kept_ref() of the given rows of a table, keyed by row index in the whole input."""
+) -> dict[int, str]:
+    """The payload head of the given rows of a table (kept_ref() as JSON text:
+    `"duplicate_of": ..., "kept_id": ...`), keyed by row index in the whole input."""
     if len(rows) == 0:
         return {}
     picked = table.take(pa.array(rows, pa.int64()))
-    ids = meta_ids(picked)
-    names: list[Any] = list(ids)
+    ids = table_json.strings(pc.struct_field(picked.column(META_COLUMN), "id").combine_chunks())
+    names = ids
     if id_column and id_column in table.column_names:
-        values = picked.column(id_column).to_pylist()
-        names = [v if v is not None and v != "" else i for v, i in zip(values, ids, strict=True)]
-    return {
-        int(r) + offset: (name, rid) for r, name, rid in zip(rows.tolist(), names, ids, strict=True)
-    }
+        values = picked.column(id_column).combine_chunks()
+        usable = values.is_valid()
+        if pa.types.is_string(values.type) or pa.types.is_large_string(values.type):
+            usable = pc.and_(usable, pc.fill_null(pc.not_equal(values, ""), False))
+        names = pc.if_else(usable, table_json.column(values), ids)
+    heads = pc.binary_join_element_wise('"duplicate_of": ', names, ', "kept_id": ', ids, "")
+    return dict(zip((rows + offset).tolist(), heads.to_pylist(), strict=True))

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from synthmill.io.records_io import META_TYPE
+from synthmill.pipeline import table_json
 from synthmill.records import META_COLUMN, Record, is_transient
 
 if TYPE_CHECKING:
@@ -107,6 +109,8 @@ class TableResult:
     reasons: list[str] = field(default_factory=list)
     raws: list[Any] = field(default_factory=list)
     counters: dict[str, int] = field(default_factory=dict)
+    # the payloads as a column of JSON text instead of `raws` (never transient ones)
+    raw_json: pa.Array | None = None
 
 
 @dataclass
@@ -181,8 +185,9 @@ def meta_table(
     return table.append_column(pa.field(META_COLUMN, META_TYPE), meta)
 
 
-def rebatch(tables: Iterable[pa.Table], size: int) -> Iterator[pa.Table]:
-    """The rows of `tables`, in order, as tables of `size` rows (the last may be short)."""
+def rebatch(tables: Iterable[pa.Table], size: int, combine: bool = True) -> Iterator[pa.Table]:
+    """The rows of `tables`, in order, as tables of `size` rows (the last may be short);
+    each in one chunk, or (`combine` false) as slices of the tables, not copied."""
     parts: list[pa.Table] = []
     held = 0
     for table in tables:
@@ -192,14 +197,15 @@ def rebatch(tables: Iterable[pa.Table], size: int) -> Iterator[pa.Table]:
             held += take
             table = table.slice(take)
             if held == size:
-                yield _concat(parts)
+                yield _concat(parts, combine)
                 parts, held = [], 0
     if parts:
-        yield _concat(parts)
+        yield _concat(parts, combine)
 
 
-def _concat(parts: list[pa.Table]) -> pa.Table:
-    return pa.concat_tables(parts, promote_options="permissive").combine_chunks()
+def _concat(parts: list[pa.Table], combine: bool) -> pa.Table:
+    table = pa.concat_tables(parts, promote_options="permissive")
+    return table.combine_chunks() if combine else table
 
 
 def text_values(table: pa.Table, column: str) -> list[str]:
@@ -325,31 +331,17 @@ def split_verdicts(table: pa.Table, label: str, verdicts: TableVerdicts) -> Tabl
 def count_result(stats: StageStats, result: TableResult) -> None:
     """Add a result's rejects (by reason, transient ones apart) and kept rows to `stats`."""
     stats.rows_out += result.kept.num_rows
-    for reason, raw in zip(result.reasons, result.raws, strict=True):
-        stats.rejected[reason] += 1
-        stats.transient += int(is_transient(raw))
+    stats.rejected.update(Counter(result.reasons))
+    stats.transient += sum(1 for raw in result.raws if raw is not None and is_transient(raw))
     stats.counters.update(result.counters)
 
 
-def reject_lines(label: str, result: TableResult) -> Iterator[dict[str, Any]]:
-    """The rejects-file lines of the rejected rows, as the row path writes them
-    (`rejects_writer`): stage, reason, raw, the row, and its provenance with JSON decoded."""
-    rows = result.rejected.to_pylist()
-    decoded: dict[str, Any] = {}  # the same verdicts text recurs: decoded once, only written
-    for row, reason, raw in zip(rows, result.reasons, result.raws, strict=True):
-        meta = row.pop(META_COLUMN)
-        for key in ("params", "verdicts", "scores"):
-            value = meta[key]
-            if not value or value == "{}":
-                meta[key] = {}
-            elif (found := decoded.get(value)) is not None:
-                meta[key] = found
-            else:
-                meta[key] = decoded[value] = json.loads(value)
-        meta["parents"] = meta["parents"] or []
-        meta["stage"] = meta["stage"] or ""
-        meta["origin"] = meta["origin"] or "real"
-        yield {"stage": label, "reason": reason, "raw": raw, "row": row, META_COLUMN: meta}
+def reject_text(label: str, result: TableResult) -> list[pa.Buffer]:
+    """The rejects-file lines of a result's rejected rows, as the row path writes them
+    (`rejects_writer`): stage, reason, raw, the row, and its provenance; UTF-8 text in
+    buffers to write one after the other."""
+    raws = result.raw_json if result.raw_json is not None else result.raws
+    return table_json.reject_text(label, result.rejected, result.reasons, raws)
 
 
 def column_names(table: pa.Table) -> set[str]:

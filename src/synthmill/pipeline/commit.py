@@ -1,8 +1,8 @@
 """Group commit: many files made durable together instead of one fsync pair each.
 
 Each file is written to a temp file beside its target; `flush()` makes every temp file
-durable (one syncfs of the file system on Linux, else an fsync per file), renames each
-into place and fsyncs each directory once. A run killed before a flush
+durable (one syncfs of the file system on Linux for many files, else an fsync per file),
+renames each into place and fsyncs each directory once. A run killed before a flush
 leaves only temp files (removed by the next run's cleanup, as atomic_path's are), so a
 shard's marker, committed in a later flush than its data, never names data that is not
 on disk. The columnar path commits shards this way, a second or so of them at a time.
@@ -22,6 +22,9 @@ from synthmill.io.atomic import current_umask
 
 FLUSH_SECONDS = 1.0  # work a kill may lose: at most about this much is uncommitted
 FLUSH_FILES = 256
+# Fewer files than this are fsynced one by one: syncfs also waits for every other
+# process's unwritten data on the file system, which on a busy disk costs seconds.
+SYNCFS_FILES = 16
 
 
 class Commit:
@@ -59,7 +62,7 @@ class Commit:
         return len(self.pending) >= FLUSH_FILES or (bool(self.pending) and waited >= FLUSH_SECONDS)
 
     def flush(self) -> None:
-        if len(self.pending) < 2 or not _syncfs(self.pending[0][0].parent):
+        if len(self.pending) < SYNCFS_FILES or not _syncfs(self.pending[0][0].parent):
             for tmp, _ in self.pending:
                 _fsync(tmp)
         folders: set[Path] = set()

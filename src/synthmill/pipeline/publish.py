@@ -240,7 +240,7 @@ def _write_data(data_dir: Path, shards: list[Path], output: Output) -> Written:
         return out
     schema = unified_schema(shards)
     tables = (conform(pq.read_table(shard), schema) for shard in shards)
-    groups = rebatch(tables, layout.group)
+    groups = rebatch(tables, layout.group, combine=False)  # the writer takes chunks
     per_file = layout.per_file // layout.group
     for path in out.files:
         with atomic_path(path) as tmp:

@@ -28,6 +28,7 @@ from synthmill.errors import (
     guard_stage,
     stage_errors,
 )
+from synthmill.io.atomic import atomic_path
 from synthmill.io.records_io import (
     read_records,
     records_to_table,
@@ -35,7 +36,7 @@ from synthmill.io.records_io import (
     write_records,
     write_rejects,
 )
-from synthmill.pipeline import columnar
+from synthmill.pipeline import columnar, shards
 from synthmill.pipeline.columns import (
     check_batch,
     check_pipeline,
@@ -164,7 +165,8 @@ class Runner:
         if k == 0:
             source = stages[0]
             assert isinstance(source, Source)
-            for chunk in chunks(source.rows(self._ctx(source)), self.pipeline.shard_size):
+            size = shards.source_rows(self.rundir, self.pipeline, stages, None)
+            for chunk in chunks(source.rows(self._ctx(source)), size):
                 yield partial(list, chunk)
             return
         for path in sorted(self.rundir.segment_dir(k - 1).glob("shard-*.parquet")):
@@ -176,9 +178,9 @@ class Runner:
             source = stages[0]
             assert isinstance(source, Source)
             with stage_errors(source.label, 0):
-                for table in columnar.rebatch(
-                    source.tables(self._ctx(source)), self.pipeline.shard_size
-                ):
+                first, tables = shards.peek(source.tables(self._ctx(source)))
+                size = shards.source_rows(self.rundir, self.pipeline, stages, first)
+                for table in columnar.rebatch(tables, size):
                     yield partial(_same, table)
             return
         for path in sorted(self.rundir.segment_dir(k - 1).glob("shard-*.parquet")):
@@ -259,9 +261,8 @@ class Runner:
         self.progress.advance(stage.label, n, result.kept.num_rows)
         path = self.rundir.rejects_path(stage.label, k, shard)
         if result.rejected.num_rows:
-            with open(commit.path(path), "w", encoding="utf-8") as fh:
-                for line in columnar.reject_lines(stage.label, result):
-                    fh.write(json.dumps(line, ensure_ascii=False, default=str) + "\n")
+            with open(commit.path(path), "wb") as fh:
+                fh.writelines(columnar.reject_text(stage.label, result))
         else:
             commit.unlink(path)
         return result.kept, stats
@@ -379,17 +380,10 @@ class Runner:
         start = time.perf_counter()
         stats = StageStats(batches=1)
         rejects = rd.rejects_path(label, k, 0)
-        with rejects_writer(rejects) as reject:  # streamed, not held
-            if isinstance(inputs, ShardedTables):
-                results = guard_stage(stage.process_tables(inputs, ctx), label, 0)
-                tables = _split_tables(results, label, reject, stats)
-                commit = Commit()  # the segment marker is the commit point: one flush
-                for i, table in enumerate(columnar.rebatch(tables, self.pipeline.shard_size)):
-                    columnar.write_shard(table, commit.path(rd.shard_path(k, i)))
-                    stats.rows_out += table.num_rows
-                    self.progress.advance(label, 0, table.num_rows)
-                commit.flush()
-            else:
+        if isinstance(inputs, ShardedTables):
+            self._global_tables(k, stage, inputs, ctx, stats)
+        else:
+            with rejects_writer(rejects) as reject:  # streamed, not held
                 kept = _split(guard_stage(stage.process_all(inputs, ctx), label, 0), reject, stats)
                 for i, chunk in enumerate(chunks(kept, self.pipeline.shard_size)):
                     write_records(rd.shard_path(k, i), chunk)
@@ -405,6 +399,30 @@ class Runner:
         rd.write_json(
             rd.segment_marker(k), {"rows": rows_out, "stages": _dump({stage.label: stats})}
         )
+
+    def _global_tables(
+        self,
+        k: int,
+        stage: GlobalStage,
+        inputs: ShardedTables,
+        ctx: StageContext,
+        stats: StageStats,
+    ) -> None:
+        """A global stage on tables: rejects streamed to their file, kept rows cut into
+        shards committed at one flush (the segment marker is the commit point)."""
+        rd, label = self.rundir, stage.label
+        results = guard_stage(stage.process_tables(inputs, ctx), label, 0)
+        with atomic_path(rd.rejects_path(label, k, 0)) as tmp, open(tmp, "wb") as fh:
+            first, tables = shards.peek(_split_tables(results, label, fh.write, stats))
+            size = self.pipeline.shard_size
+            if first is not None:
+                size = shards.output_rows(self.pipeline, plan(self.pipeline.stages), k, first)
+            commit = Commit()
+            for i, table in enumerate(columnar.rebatch(tables, size)):
+                columnar.write_shard(table, commit.path(rd.shard_path(k, i)))
+                stats.rows_out += table.num_rows
+                self.progress.advance(label, 0, table.num_rows)
+            commit.flush()
 
 
 class ShardedRecords:
@@ -495,16 +513,17 @@ def _columnar_segment(k: int, stages: list[Stage]) -> bool:
 def _split_tables(
     results: Iterable[columnar.TableResult],
     label: str,
-    reject: Callable[[Record | dict[str, Any]], None],
+    reject: Callable[[pa.Buffer], Any],
     stats: StageStats,
 ) -> Iterator[pa.Table]:
-    """The kept tables; rejected rows go to `reject` and are counted in `stats`."""
+    """The kept tables; rejected rows' lines go to `reject`, and are counted in `stats`."""
     for result in results:
         kept = result.kept.num_rows
         columnar.count_result(stats, result)
         stats.rows_out -= kept  # rows out are counted as the shards are written
-        for line in columnar.reject_lines(label, result):
-            reject(line)
+        if result.rejected.num_rows:
+            for text in columnar.reject_text(label, result):
+                reject(text)
         yield result.kept
 
 
