@@ -225,6 +225,28 @@ def test_decontamination_on_tables_matches_the_row_path(
     assert {r["item"] for r in raws} and all(r["pass"] == "ngram" for r in raws)
 
 
+@pytest.mark.slow
+def test_the_semantic_pass_on_tables_matches_the_row_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rephrased items (caught by the embedding pass only), n-gram copies and clean rows;
+    the semantic pass takes each batch's n-gram survivors, as on the row path."""
+    pytest.importorskip("sentence_transformers")
+    from tests.curate.test_decontaminate_semantic import PARAPHRASES
+
+    src = hostile(tmp_path / "in.jsonl", n=60, seed=5)
+    with open(src, "a", encoding="utf-8") as fh:
+        for k, (_, text) in enumerate(PARAPHRASES[:12]):
+            fh.write(json.dumps({"id": f"p{k}", "text": text, "n": k, "tags": []}) + "\n")
+    stages = [
+        {"use": "read", "path": str(src)},
+        {"use": "decontaminate", "semantic": {}, "batch_size": 5},
+    ]
+    fast = both_ways(tmp_path, "semantic", stages, monkeypatch)
+    counters = stage_stats(fast)["decontaminate"]["counters"]
+    assert counters["semantic"] >= 5 and counters["ngram"] >= 3
+
+
 def test_a_row_equal_to_a_one_word_item_and_a_short_item_inside_a_row(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -285,16 +285,17 @@ class Decontaminate(Check):
         """process() on a whole table: the n-gram pass sieves the rows with numpy and
         checks only those that may match as check() does; the semantic pass then takes
         the rows left, in the batches process() would have seen."""
-        texts = table_texts(table, self.columns)
-        # whitespace is never part of a \w+ word: collapsing it first changes no token
-        rows = [words(normalize(t, punctuation=False, whitespace=False)) for t in texts]
-        verdicts = [CLEAN] * len(rows)
-        if rows:
+        verdicts: list[Verdict] = []
+        for texts in table_texts(table, self.columns):
+            # whitespace is never part of a \w+ word: collapsing it first changes no token
+            rows = [words(normalize(t, punctuation=False, whitespace=False)) for t in texts]
+            found = [CLEAN] * len(rows)
             for i in np.flatnonzero(self.index().sieve.candidates(rows)).tolist():
-                verdicts[i] = self.verdict(rows[i])
+                found[i] = self.verdict(rows[i])
+            verdicts += found
         ctx.count("ngram", sum(not v.ok for v in verdicts))
         if self.semantic is not None:
-            self._semantic_table(table, texts, verdicts, ctx)
+            self._semantic_table(table, verdicts, ctx)
         return split_verdicts(
             table,
             self.label,
@@ -306,9 +307,7 @@ class Decontaminate(Check):
             ),
         )
 
-    def _semantic_table(
-        self, table: pa.Table, texts: list[str], verdicts: list[Verdict], ctx: StageContext
-    ) -> None:
+    def _semantic_table(self, table: pa.Table, verdicts: list[Verdict], ctx: StageContext) -> None:
         """The semantic pass over each batch_size rows' survivors, as process() runs it."""
         assert self.semantic is not None
         index = self.semantic_index(self.semantic)
@@ -317,7 +316,8 @@ class Decontaminate(Check):
             todo = [i for i in range(start, min(start + self.batch_size, len(verdicts)))]
             todo = [i for i in todo if verdicts[i].ok]
             records = table_to_records(table.take(pa.array(todo, pa.int64())))
-            found = semantic_verdicts(self.semantic, index, records, [texts[i] for i in todo], ctx)
+            texts = [text_of(r.data, self.columns) for r in records]
+            found = semantic_verdicts(self.semantic, index, records, texts, ctx)
             semantic += sum(not v.ok for v in found)
             for i, verdict in zip(todo, found, strict=True):
                 verdicts[i] = verdict

@@ -55,10 +55,10 @@ class LanguageFilter(Check):
     def check_table(self, table: pa.Table) -> TableVerdicts:
         """check() on a whole table: each row's text straight from its columns, no Record
         made (fastText sees one text a call either way)."""
-        texts = table_texts(table, self.columns)
-        if not texts:
+        if table.num_rows == 0:
             return TableVerdicts(np.zeros(0, dtype=bool), [])
-        ok, reasons, scores, raws = zip(*map(self.judge, texts), strict=True)
+        judged = [v for texts in table_texts(table, self.columns) for v in map(self.judge, texts)]
+        ok, reasons, scores, raws = zip(*judged, strict=True)
         return TableVerdicts(np.array(ok, dtype=bool), reasons, scores, raws)
 
     def judge(self, text: str) -> tuple[bool, str, float, Any]:

@@ -152,11 +152,9 @@ class QualityFilter(Check):
         """check() on a whole table: the same rules over each row's text, no Record made."""
         if table.num_rows == 0:
             return TableVerdicts(np.zeros(0, dtype=bool), [])
-        limits = self.limits()
-        texts = table_texts(table, self.columns)
-        ok, reasons, scores, raws = zip(
-            *map(partial(self.judge, limits=limits), texts), strict=True
-        )
+        judge = partial(self.judge, limits=self.limits())
+        judged = [v for texts in table_texts(table, self.columns) for v in map(judge, texts)]
+        ok, reasons, scores, raws = zip(*judged, strict=True)
         return TableVerdicts(np.array(ok, dtype=bool), reasons, scores, raws)
 
     def judge(self, text: str, limits: Thresholds) -> tuple[bool, str, float, Any]:

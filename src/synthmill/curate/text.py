@@ -6,7 +6,7 @@ import hashlib
 import re
 import string
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any, Literal
 
 import pyarrow as pa
@@ -74,9 +74,15 @@ def text_of(data: dict[str, Any], columns: list[str]) -> str:
     return "\n".join(str(data.get(c) or "") for c in columns)
 
 
-def table_texts(table: pa.Table, columns: list[str]) -> list[str]:
-    """text_of() for every row of a table in the shard layout, a column at a time."""
-    texts = text_values(table, columns[0])
-    for column in columns[1:]:
-        texts = list(map("\n".join, zip(texts, text_values(table, column), strict=True)))
-    return texts
+def table_texts(table: pa.Table, columns: list[str]) -> Iterator[list[str]]:
+    """text_of() for the rows of a table in the shard layout, a slice of rows at a time
+    (Python strings for a slice, not for a whole table)."""
+    for start in range(0, table.num_rows, TEXT_SLICE):
+        part = table.slice(start, TEXT_SLICE)
+        texts = text_values(part, columns[0])
+        for column in columns[1:]:
+            texts = list(map("\n".join, zip(texts, text_values(part, column), strict=True)))
+        yield texts
+
+
+TEXT_SLICE = 8192  # rows whose text table_texts() holds as Python strings at once
