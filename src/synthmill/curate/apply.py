@@ -6,7 +6,6 @@ rows go to OUT's `.rejects.jsonl` with their reason and raw payload, counts to `
 
 from __future__ import annotations
 
-import itertools
 import json
 import time
 from collections import Counter
@@ -97,23 +96,26 @@ def check_out_file(out: Path, inputs: Iterable[Path], written: Iterable[Path] = 
         )
 
 
-def first_columns(src: Path, seed: int = 0) -> set[str] | None:
-    """The columns of the first rows of a file (None when it has no rows)."""
-    first = list(itertools.islice(iter(FileRecords(src, seed)), SAMPLE_ROWS))
-    return columns_of(first) if first else None
+def column_samples(src: Path, seed: int = 0) -> Iterator[tuple[str, set[str]]]:
+    """(file, columns of its first rows) of each input file with rows (see Source.samples)."""
+    source = Read(path=str(src))
+    for name, first in source.samples(StageContext(seed, source.label), SAMPLE_ROWS):
+        if first:
+            yield name, columns_of(first)
 
 
 def check_columns(stages: list[Stage], src: Path, seed: int = 0) -> None:
-    """Every stage's declared columns must be in the file: a typo is one line, not data loss."""
-    if any(s.reads() for s in stages) and (columns := first_columns(src, seed)) is not None:
-        check_stages(stages, columns, f"the rows of {src}")
+    """Every stage's declared columns must be in each input file: a typo (or a file of a
+    glob without the column) is one line, not data loss."""
+    if any(s.reads() for s in stages):
+        for name, columns in column_samples(src, seed):
+            check_stages(stages, columns, f"the rows of {name}")
 
 
 def check_file_columns(who: str, src: Path, columns: list[str]) -> None:
     """The same for a command that reads `columns` of a file itself (measure)."""
-    found = first_columns(src)
-    if found is not None:
-        require(who, columns, found, f"the rows of {src}")
+    for name, found in column_samples(src):
+        require(who, columns, found, f"the rows of {name}")
 
 
 def apply(

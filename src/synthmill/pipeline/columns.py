@@ -9,7 +9,6 @@ one line naming the stage, the column, the closest existing column and all of th
 from __future__ import annotations
 
 import difflib
-import itertools
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -110,14 +109,14 @@ def check_stages(stages: Sequence[Stage], columns: set[str], rows: str = "the ro
 
 
 def check_pipeline(stages: Sequence[Stage], seed: int) -> None:
-    """Check a whole pipeline against its source's first rows, before anything runs."""
+    """Check a whole pipeline against its source's first rows (of each of its input files),
+    before anything runs."""
     source = stages[0]
     if not isinstance(source, Source) or not any(s.reads() for s in stages):
         return
-    first = list(itertools.islice(source.rows(StageContext(seed, source.label)), SAMPLE_ROWS))
-    if first:
-        path = getattr(source, "path", None)
-        check_stages(stages, columns_of(first), f"the rows of {path or repr(source.label)}")
+    for name, first in source.samples(StageContext(seed, source.label), SAMPLE_ROWS):
+        if first:
+            check_stages(stages, columns_of(first), f"the rows of {name}")
 
 
 def check_batch(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+from collections.abc import Hashable
 from pathlib import Path
 from typing import Any
 
@@ -12,20 +13,43 @@ from pydantic import BaseModel, ValidationError
 from synthmill.errors import ConfigError
 
 
+class _UniqueKeys(yaml.SafeLoader):
+    """safe_load, but a key written twice in one mapping is an error, not the last one
+    silently winning (`min_words: 3` then `min_words: 300` ran with 300)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *base`, resolved by super()
+                continue
+            key = self.construct_object(key_node, deep=True)
+            if not isinstance(key, Hashable):  # SafeLoader's own error
+                continue
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    problem=f"key {key!r} appears twice (also at line {seen[key]}); keep one",
+                    problem_mark=key_node.start_mark,
+                )
+            seen[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+
 def load_yaml(path: str | Path) -> dict[str, Any]:
     """Read a YAML mapping, or raise a ConfigError that says what is wrong with it."""
     p = Path(path)
     if not p.is_file():
         raise ConfigError(f"config file not found: {p} (check the path)")
     try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+        data = yaml.load(p.read_text(encoding="utf-8"), Loader=_UniqueKeys)  # a SafeLoader
     except (UnicodeDecodeError, OSError) as exc:
         raise ConfigError(f"{p}: cannot be read as UTF-8 text ({exc}); check the file") from exc
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise ConfigError(f"{p}{where}: {problem}; fix the YAML syntax") from exc
+        fix = "" if "appears twice" in problem else "; fix the YAML syntax"
+        raise ConfigError(f"{p}{where}: {problem}{fix}") from exc
     if not isinstance(data, dict):
         raise ConfigError(f"{p}: expected a mapping with name, stages and output at the top")
     return data

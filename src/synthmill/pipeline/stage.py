@@ -12,6 +12,7 @@ Each shape has an optional columnar form over Arrow tables (`process_table`, `ta
 
 from __future__ import annotations
 
+import itertools
 import random
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -160,6 +161,13 @@ class Source(Stage):
     def count(self) -> int | None:
         """How many rows rows() yields, when that is cheap to know (for progress bars)."""
         return None
+
+    def samples(self, ctx: StageContext, rows: int) -> Iterator[tuple[str, list[Record]]]:
+        """(name, first `rows` rows) of each input that the stages' declared columns are
+        checked against before the run. One sample of rows() by default; a source of many
+        files gives one per file, so a file without a column is caught, not read as nulls."""
+        name = getattr(self, "path", None) or repr(self.label)
+        yield str(name), list(itertools.islice(self.rows(ctx), rows))
 
 
 class GlobalStage(Stage):

@@ -121,6 +121,18 @@ class Read(Source):
                 n += 1
                 yield self._record(row, path.name, index)
 
+    def samples(self, ctx: StageContext, rows: int) -> Iterator[tuple[str, list[Record]]]:
+        """The first rows of each file: a file of a glob without a column a stage reads
+        is one line, not rows of nulls (deduplicated as copies of each other)."""
+        if self.limit is not None:  # the files past the limit are not read at all
+            yield from super().samples(ctx, rows)
+            return
+        for path in self.input_files():
+            fmt = self.format or sniff_format(path)
+            found = read_rows(path, fmt, text_column=self.text_column, per=self.per)
+            first = enumerate(itertools.islice(found, rows))
+            yield str(path), [self._record(row, path.name, i) for i, row in first]
+
     def tables(self, ctx: StageContext) -> Iterator[pa.Table]:
         """rows() as tables: files pyarrow reads as the row path would, columnar; others
         row by row, a chunk at a time. Same rows, ids and provenance as rows()."""

@@ -1,0 +1,95 @@
+"""Inputs that look fine at first: a file in the middle of a glob (or folder) without the
+column the stages read. Its rows must not go through as nulls (dedup.exact kept one of five
+distinct rows, calling the rest exact duplicates); the run stops before writing anything,
+naming the file. Real parts: JSONL and Parquet files, the CLI in this process.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import yaml
+
+from tests.helpers import cli
+
+
+def jsonl(path: Path, key: str, n: int = 5) -> None:
+    path.write_text("".join(json.dumps({key: f"row {i} of {path.stem}"}) + "\n" for i in range(n)))
+
+
+def config(tmp: Path, path: str, *stages: dict[str, object]) -> Path:
+    cfg = {"stages": [{"use": "read", "path": path}, *stages], "output": {"dir": str(tmp / "out")}}
+    (tmp / "p.yaml").write_text(yaml.safe_dump(cfg))
+    return tmp / "p.yaml"
+
+
+@pytest.mark.parametrize("stage", [{"use": "dedup.exact"}, {"use": "filter.length"}])
+def test_a_file_without_the_column_in_the_middle_of_a_glob_is_one_line(
+    tmp_path: Path, stage: dict[str, object]
+) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    jsonl(folder / "a.jsonl", "text")
+    jsonl(folder / "b.jsonl", "body")  # a misspelt export, say
+    pq.write_table(pa.table({"text": ["x y z"]}), folder / "c.parquet")
+    for path in (str(folder / "*.*"), str(folder)):
+        done = cli("run", str(config(tmp_path, path, stage)))
+        assert done.returncode == 2, done.stderr
+        assert done.stderr.splitlines() == [
+            f"error: stage {stage['use']!r} reads column 'text', which the rows of "
+            f"{folder / 'b.jsonl'} do not have; columns: 'body'"
+        ]
+        assert not (tmp_path / "out").exists()
+
+
+def test_files_that_all_have_the_column_run(tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    jsonl(folder / "a.jsonl", "text")
+    jsonl(folder / "b.jsonl", "text")
+    done = cli("run", str(config(tmp_path, str(folder), {"use": "dedup.exact"})))
+    assert done.returncode == 0, done.stderr
+    assert json.loads((tmp_path / "out" / "stats.json").read_text())["rows"] == 10
+
+
+@pytest.mark.parametrize(
+    ("command", "out"), [(["dedup", "--method", "exact"], "o.jsonl"), (["measure"], "o.json")]
+)
+def test_file_commands_check_each_file_of_a_folder(
+    tmp_path: Path, command: list[str], out: str
+) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    jsonl(folder / "a.jsonl", "text")
+    jsonl(folder / "b.jsonl", "body")
+    done = cli(command[0], str(folder), "--out", str(tmp_path / out), *command[1:])
+    assert done.returncode == 2, done.stderr
+    (line,) = done.stderr.splitlines()
+    assert f"reads column 'text', which the rows of {folder / 'b.jsonl'} do not have" in line
+    assert not list(tmp_path.glob("o.*"))
+
+
+def test_a_key_written_twice_in_the_config_is_one_line_not_the_last_one_winning(
+    tmp_path: Path,
+) -> None:
+    jsonl(tmp_path / "rows.jsonl", "text")
+    head = f"output: {{dir: {tmp_path / 'out'}}}\nstages:\n"
+    head += f"  - {{use: read, path: {tmp_path / 'rows.jsonl'}}}\n"
+    (tmp_path / "p.yaml").write_text(
+        head + "  - use: filter.length\n    min_words: 3\n    min_words: 300\n"
+    )
+    done = cli("run", str(tmp_path / "p.yaml"))
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [
+        f"error: {tmp_path / 'p.yaml'} at line 6: key 'min_words' appears twice "
+        "(also at line 5); keep one"
+    ]
+    assert not (tmp_path / "out").exists()
+    merged = "  - &f {use: filter.length, min_words: 2}\n  - <<: *f\n    name: longer\n"
+    (tmp_path / "p.yaml").write_text(head + merged + "    min_words: 3\n")  # a merge key is fine
+    done = cli("run", str(tmp_path / "p.yaml"))
+    assert done.returncode == 0, done.stderr
