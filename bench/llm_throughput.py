@@ -43,7 +43,7 @@ from synthmill.sources.range import Range
 PROMPTS = 6
 CURVE_PROMPTS = 16  # one batch of 16 structured calls per measurement
 PARALLEL = (1, 2, 4, 8, 16)
-QUICKSTART_N = 32  # two shards of the quickstart
+QUICKSTART_N = 60  # the quickstart as it is (n: 60)
 QUICKSTART_REPEATS = 3
 MAX_TOKENS = 64
 THREADS = 1  # on 2 shared cores, 2 spinning llama.cpp threads lose badly to other load
