@@ -93,3 +93,34 @@ def test_a_key_written_twice_in_the_config_is_one_line_not_the_last_one_winning(
     (tmp_path / "p.yaml").write_text(head + merged + "    min_words: 3\n")  # a merge key is fine
     done = cli("run", str(tmp_path / "p.yaml"))
     assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize(
+    ("rows", "expect"),
+    [
+        ([{"text": "a b c", "_meta": {"foo": 1}}], "row 1: column '_meta' has no id"),
+        ([{"text": "a b c", "_meta": "notes"}], ": column '_meta' holds text"),
+        ([{"text": "a b c", "_meta": {"id": "x", "parents": "p"}}], "_meta.parents is not a list"),
+    ],
+)
+def test_a_meta_column_that_is_not_provenance_is_one_line_before_the_run(
+    tmp_path: Path, rows: list[dict[str, object]], expect: str
+) -> None:
+    (tmp_path / "rows.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    done = cli("run", str(config(tmp_path, str(tmp_path / "rows.jsonl"), {"use": "dedup.exact"})))
+    assert done.returncode == 2, done.stderr
+    (line,) = done.stderr.splitlines()
+    assert line.startswith(f"error: {tmp_path / 'rows.jsonl'}") and expect in line, line
+    assert line.endswith("there; rename that column")
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_parquet_meta_struct_without_an_id_is_one_line(tmp_path: Path) -> None:
+    table = pa.table({"text": ["a b c"], "_meta": [{"note": "x"}]})
+    pq.write_table(table, tmp_path / "rows.parquet")
+    done = cli("run", str(config(tmp_path, str(tmp_path / "rows.parquet"))))
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.splitlines() == [
+        f"error: {tmp_path / 'rows.parquet'}: column '_meta' has no id; synthmill keeps each "
+        "row's provenance (a mapping with an id) there; rename that column"
+    ]

@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from synthmill.errors import DataError
+from synthmill.records import META_COLUMN as META
 
 FORMATS = ("csv", "jsonl", "parquet", "text")
 _SUFFIXES = {
@@ -76,6 +77,8 @@ class ColumnKinds:
     def add(self, column: str, kind: str | None, where: str) -> None:
         if kind is None:
             return
+        if column == META and kind != "object":
+            raise DataError(f"{where}: column {META!r} holds {kind}; {NOT_PROVENANCE}")
         first = self.seen.setdefault(column, (kind, where))
         if first[0] != kind:
             raise DataError(
@@ -96,12 +99,27 @@ class ColumnKinds:
                 "write it as a string"
             )
         self.add(column, kind, where)
+        if column == META and isinstance(value, dict):
+            check_meta(value.get("id"), value.get("parents"), where)
         if isinstance(value, dict):
             for key, inner in value.items():
                 self.add_value(f"{column}.{key}", inner, where)
         elif isinstance(value, list):
             for inner in value:
                 self.add_value(f"{column}[]", inner, where)
+
+
+NOT_PROVENANCE = (
+    "synthmill keeps each row's provenance (a mapping with an id) there; rename that column"
+)
+
+
+def check_meta(id_: Any, parents: Any, where: str) -> None:
+    """A `_meta` value read back must be provenance: an id, and parents as a list."""
+    if not isinstance(id_, str | int) or isinstance(id_, bool) or id_ == "":
+        raise DataError(f"{where}: column {META!r} has no id; {NOT_PROVENANCE}")
+    if parents is not None and not isinstance(parents, list | tuple):
+        raise DataError(f"{where}: {META}.parents is not a list; {NOT_PROVENANCE}")
 
 
 def value_kind(value: Any) -> str | None:
@@ -162,6 +180,9 @@ def _scan_parquet(path: Path, kinds: ColumnKinds, limit: int | None) -> int:
         pf = _parquet(path)
         for field in pf.schema_arrow:
             kinds.add(field.name, arrow_kind(field.type), str(path))
+            t = field.type
+            if field.name == META and not (pa.types.is_struct(t) and t.get_field_index("id") >= 0):
+                raise DataError(f"{path}: column {META!r} has no id; {NOT_PROVENANCE}")
         n = 0
         for batch in pf.iter_batches(batch_size=65536):
             n += batch.num_rows
