@@ -8,15 +8,22 @@ and still finish every row; stats and the card show requests, 429s and retries.
 from __future__ import annotations
 
 import json
+import os
+import signal
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
+import pytest
 from bench.mock_server import MockServer, serve_in_thread
 
 from synthmill.llm.openai import OpenAIBackend
 from synthmill.llm.transport import hub
+from synthmill.pipeline.executors import LocalExecutor
 from synthmill.pipeline.pipeline import Output, Pipeline
+from synthmill.pipeline.stage import Stage, StageContext
 from synthmill.recipes.generate import Generate
+from synthmill.records import Record
 from synthmill.sources.range import Range
 
 
@@ -83,3 +90,23 @@ def test_429_with_retry_after_halves_concurrency_and_pauses_the_stage(tmp_path: 
     assert min(lim.aimd.allowed for lim in limiters) <= 8  # halved from 16 at least once
     card = (tmp_path / "r" / "README.md").read_text()
     assert "## Model server traffic" in card and "| generate | 60 |" in card
+
+
+class Dies(Stage):
+    """A stage whose worker process is killed (as the OOM killer would) on its first batch."""
+
+    kind: ClassVar[str] = "test.dies"
+
+    def process(self, batch: list[Record], ctx: StageContext) -> list[Record]:
+        os.kill(os.getpid(), signal.SIGKILL)
+        return batch
+
+
+def test_a_killed_worker_is_named_with_its_exit_code() -> None:
+    """BrokenProcessPool alone says nothing of why; the exit codes say SIGKILL (-9)."""
+    stage = Dies(concurrency=2, executor="process", batch_size=1)
+    records = [Record.new({"i": i}, key=i, stage="src") for i in range(2)]
+    ctxs = [StageContext(0, stage.label) for _ in records]
+    with LocalExecutor([stage]) as executor, pytest.raises(BrokenProcessPool) as caught:
+        list(executor.map(stage, [[r] for r in records], ctxs))
+    assert "worker exit codes: " in str(caught.value) and "-9" in str(caught.value)

@@ -15,15 +15,18 @@ import multiprocessing
 import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import ExitStack
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from synthmill.pipeline.stage import Stage, StageContext
 from synthmill.records import Record
 
 if TYPE_CHECKING:
     from synthmill.pipeline.ray_executor import RayExecutor
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -95,7 +98,7 @@ class LocalExecutor:
         if pool is None:
             return (run_batch(stage, b, c) for b, c in zip(batches, ctxs, strict=True))
         if isinstance(pool, ProcessPoolExecutor):
-            return pool.map(_run_in_worker, batches, ctxs)
+            return _explain_broken(pool, pool.map(_run_in_worker, batches, ctxs))
         return pool.map(run_batch, _repeat(stage), batches, ctxs)
 
     def close(self) -> None:
@@ -106,6 +109,20 @@ class LocalExecutor:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _explain_broken(pool: ProcessPoolExecutor, results: Iterator[T]) -> Iterator[T]:
+    """A dead worker breaks the pool with a message that says nothing of why: add the
+    workers' exit codes (-9: SIGKILL, e.g. out of memory; 1: it crashed, see its traceback;
+    -15: stopped by the pool after another one died)."""
+    try:
+        yield from results
+    except BrokenProcessPool as exc:
+        processes = getattr(pool, "_processes", None) or {}
+        codes = sorted(str(p.exitcode) for p in processes.values())
+        raise BrokenProcessPool(
+            f"{exc} (worker exit codes: {', '.join(codes) or 'unknown'})"
+        ) from exc
 
 
 def _repeat(stage: Stage) -> Iterator[Stage]:
