@@ -124,3 +124,22 @@ def test_a_parquet_meta_struct_without_an_id_is_one_line(tmp_path: Path) -> None
         f"error: {tmp_path / 'rows.parquet'}: column '_meta' has no id; synthmill keeps each "
         "row's provenance (a mapping with an id) there; rename that column"
     ]
+
+
+def test_set_on_a_stage_label_two_stages_share_is_refused_not_applied_to_the_first(
+    tmp_path: Path,
+) -> None:
+    jsonl(tmp_path / "rows.jsonl", "text")
+    two = [{"use": "filter.length", "min_words": 1}, {"use": "filter.length", "name": "longer"}]
+    path = config(tmp_path, str(tmp_path / "rows.jsonl"), *two)
+    done = cli("run", str(path), "--set", "filter.length.min_words=40")
+    assert (done.returncode, done.stderr.splitlines()) == (
+        2,
+        [
+            "error: --set filter.length.min_words=40: 2 stages are 'filter.length' (stages.1, "
+            "stages.2); write stages.N.min_words, or give each a name: and use that"
+        ],
+    )
+    assert not (tmp_path / "out").exists()
+    done = cli("run", str(path), "--set", "longer.min_words=40")  # a name is one stage
+    assert done.returncode == 1 and "every row was rejected by 'longer'" in done.stderr

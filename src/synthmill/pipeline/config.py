@@ -105,12 +105,22 @@ def _resolve_stage_name(
         return parts
     for j in range(len(parts) - 1, 0, -1):
         label = ".".join(parts[:j])
-        for index, stage in enumerate(stages):
-            if isinstance(stage, dict) and label in (stage.get("name"), stage.get("use")):
-                return ["stages", str(index), *parts[j:]]
+        found = _stages_called(stages, label, "name") or _stages_called(stages, label, "use")
+        if len(found) > 1:  # never the first of several, silently
+            where = ", ".join(f"stages.{i}" for i in found)
+            raise ConfigError(
+                f"--set {item}: {len(found)} stages are {label!r} ({where}); write "
+                f"stages.N.{'.'.join(parts[j:])}, or give each a name: and use that"
+            )
+        if found:
+            return ["stages", str(found[0]), *parts[j:]]
     if top_keys and parts[0] not in top_keys:
         _suggest_stage(parts, _stage_labels(stages), item)
     return parts
+
+
+def _stages_called(stages: list[Any], label: str, key: str) -> list[int]:
+    return [i for i, s in enumerate(stages) if isinstance(s, dict) and s.get(key) == label]
 
 
 def _suggest_stage(parts: list[str], labels: list[str], item: str) -> None:
