@@ -82,3 +82,16 @@ def test_measure_never_writes_its_json_over_an_input_or_a_runs_files(tmp_path: P
         done = cli("measure", str(outer), "--embedder", "none", "--out", str(tmp_path / "m.json"))
         assert done.returncode == 0, done.stderr
     assert json.loads((tmp_path / "m.json").read_text())["rows"] > 0
+
+
+def test_export_never_writes_over_the_runs_own_input_file(tmp_path: Path) -> None:
+    _, outer = finished_run(tmp_path)
+    src = tmp_path / "rows.jsonl"
+    kept = src.read_bytes()
+    args = ["--format", "openai", "--prompt", "text", "--response", "text", "--out", str(src)]
+    done = cli("export", str(outer), *args)
+    assert (done.returncode, done.stderr.splitlines()[-1:]) == (
+        2,
+        [f"error: --out {src} is an input file of the run (its source data); choose another file"],
+    )
+    assert src.read_bytes() == kept

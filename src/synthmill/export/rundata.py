@@ -78,6 +78,19 @@ class RunData:
             )
         if target.is_dir():
             raise ConfigError(f"--out {out} is a directory; name a file")
+        if str(target) in self.inputs():
+            raise ConfigError(
+                f"--out {out} is an input file of the run (its source data); choose another file"
+            )
+
+    def inputs(self) -> set[str]:
+        """The input files run.json fingerprinted (absolute paths); none when unreadable."""
+        try:
+            run = json.loads((self.root / "run.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return set()
+        found = run.get("inputs") if isinstance(run, dict) else None
+        return set(found) if isinstance(found, dict) else set()
 
 
 def _parquet(path: Path) -> Iterator[dict[str, Any]]:
