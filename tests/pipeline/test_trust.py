@@ -326,6 +326,20 @@ def test_sigterm_and_kill_leave_an_honest_status(tmp_path: Path) -> None:
     assert "killed" in json.loads(shown.stdout)["error"]
 
 
+@pytest.mark.slow
+def test_ctrl_c_says_so_in_one_line_and_no_stage_claims_done(tmp_path: Path) -> None:
+    cfg = slow_config(tmp_path)
+    proc = start(cfg)
+    wait_running(tmp_path / "out", proc)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    lines = err.strip().splitlines()
+    assert lines[-1] == "error: interrupted (Ctrl-C); run the same command again to resume"
+    assert "Traceback" not in err and not any(" done " in line for line in lines), err
+    assert json.loads((tmp_path / "out" / "run.json").read_text())["status"] == "interrupted"
+
+
 def _interrupt_as_running_is_written(self: Any, path: Path, value: Any) -> None:
     REAL_WRITE_JSON(self, path, value)
     if path == self.run_json and value.get("status") == "running":

@@ -91,14 +91,14 @@ class RichProgress:
         self._ticker.start()
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, kind: type[BaseException] | None, *exc: object) -> None:
         if not self.lines:
             self.bars.stop()
             return
         self._stop.set()
         if self._ticker is not None:
             self._ticker.join(timeout=2)
-        self.emit(final=True)
+        self.emit(final=True, stopped=kind is not None)  # an error or Ctrl-C: not "done"
 
     def stage_started(self, stage: str, total: int | None) -> None:
         with self._lock:
@@ -156,7 +156,7 @@ class RichProgress:
         while not self._stop.wait(self.interval):
             self.emit()
 
-    def emit(self, final: bool = False) -> None:
+    def emit(self, final: bool = False, stopped: bool = False) -> None:
         """One line per stage: rows in (of its total), kept, rows/s, ETA (not when final),
         and the time from its first rows to its last."""
         with self._lock:
@@ -172,7 +172,7 @@ class RichProgress:
         for stage, seen, kept, total, rate in stages:
             elapsed = self._elapsed(stage)
             of = f"/{total:,}" if total is not None else ""
-            word = "done" if final else "progress"
+            word = ("stopped" if stopped else "done") if final else "progress"
             eta = "" if final else f", eta {_eta(seen, total, rate)}"
             self._write(
                 f"{word} {stage}: {seen:,}{of} rows in, {kept:,} kept, "

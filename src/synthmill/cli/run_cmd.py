@@ -69,13 +69,17 @@ def run(
 def execute(pipeline: Pipeline, overwrite: bool, what: Callable[[RunResult], str]) -> RunResult:
     """Run with rich progress bars on stderr, then say where the data and card are."""
     console = Console(stderr=True)
-    with RichProgress(console) as progress:
-        try:
-            result = pipeline.run(progress=progress, overwrite=overwrite)
-        except BaseException:
-            progress.bars.live.transient = True  # the one error line says what happened
-            console.quiet = True
-            raise
+    try:
+        with RichProgress(console) as progress:
+            try:
+                result = pipeline.run(progress=progress, overwrite=overwrite)
+            except BaseException:
+                progress.bars.live.transient = True  # the one error line says what happened
+                console.quiet = True
+                raise
+    except KeyboardInterrupt:  # typer would end with 130 and no word; SIGTERM says this too
+        typer.echo("error: interrupted (Ctrl-C); run the same command again to resume", err=True)
+        raise typer.Exit(130) from None
     console.print(
         f"[bold green]done[/]: {what(result)} in {result.root / 'data'}; "
         f"card: {result.root / 'README.md'}; inspect: synthmill inspect {result.root}"
