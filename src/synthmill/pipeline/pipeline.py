@@ -54,7 +54,12 @@ class Pipeline(BaseModel):
 
     name: str = "pipeline"
     seed: int = 0
-    shard_size: int = Field(default=1000, ge=1, description="Rows per checkpointed shard.")
+    shard_size: int = Field(
+        default=1000,
+        ge=1,
+        description="Rows per checkpointed shard. Unset, a segment of whole-table stages "
+        "(read, length and dedup, no model calls) uses shards of about 8 MiB instead.",
+    )
     backend: dict[str, Any] | None = Field(
         default=None, description="Default model backend for every stage that has a backend."
     )
