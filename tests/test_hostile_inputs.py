@@ -165,3 +165,31 @@ def test_a_language_code_the_detector_never_answers_is_one_line(
         ],
     )
     assert not list(tmp_path.glob("o*"))
+
+
+def test_editing_a_map_function_then_running_again_is_refused_not_mixed(tmp_path: Path) -> None:
+    """The function's file is an input (run.json fingerprints it): rows made by the old code
+    are never resumed or re-published as if the new code had made them."""
+    import sys
+
+    module = "hostile_steps_for_resume"
+    source = tmp_path / f"{module}.py"
+    source.write_text("def tag(batch):\n    return [r.with_data(tag=1) for r in batch]\n")
+    jsonl(tmp_path / "rows.jsonl", "text")
+    path = config(
+        tmp_path, str(tmp_path / "rows.jsonl"), {"use": "map", "function": f"{module}:tag"}
+    )
+    try:
+        assert cli("run", str(path), cwd=tmp_path).returncode == 0
+        run = json.loads((tmp_path / "out" / "run.json").read_text())
+        assert str(source) in run["inputs"]
+        source.write_text("def tag(batch):\n    return [r.with_data(tag=2) for r in batch]\n")
+        done = cli("run", str(path), cwd=tmp_path)
+        assert done.returncode == 2, done.stderr
+        assert done.stderr.startswith(f"error: input {source} changed (content differs) since")
+        sys.modules.pop(module, None)
+        assert cli("run", str(path), "--overwrite", cwd=tmp_path).returncode == 0
+        data = next((tmp_path / "out" / "data").glob("*.parquet"))
+        assert set(pq.read_table(data).column("tag").to_pylist()) == {2}
+    finally:
+        sys.modules.pop(module, None)

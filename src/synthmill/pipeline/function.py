@@ -7,6 +7,7 @@ import inspect
 import os
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, ClassVar
 
 from pydantic import Field, field_validator
@@ -40,6 +41,19 @@ def load_function(path: str) -> Callable[..., Any]:
     return obj  # type: ignore[no-any-return]
 
 
+def user_source(obj: Any) -> list[Path]:
+    """[the file defining obj] when it is not part of Python, an installed package or
+    synthmill itself (those are versioned, in run.json), else []."""
+    file = getattr(sys.modules.get(getattr(obj, "__module__", "") or ""), "__file__", None)
+    if not file:
+        return []
+    path = Path(file).resolve()
+    installed = {sys.prefix, sys.base_prefix, sys.exec_prefix, str(Path(__file__).parents[1])}
+    if any(Path(root).resolve() in path.parents for root in installed):
+        return []
+    return [path]
+
+
 class FunctionStage(Stage):
     """Runs an importable function on each batch; it may take (batch) or (batch, ctx)."""
 
@@ -67,6 +81,11 @@ class FunctionStage(Stage):
 
     def reads(self) -> list[str]:
         return list(self.input_columns)
+
+    def input_files(self) -> list[Path]:
+        """The function's source file when it is the user's code: run.json fingerprints it,
+        so a resume after editing it refuses to mix rows of the old and the new code."""
+        return user_source(load_function(self.function))
 
     def writes(self) -> list[str]:
         return [ANY_COLUMN] if self.output_columns is None else list(self.output_columns)
