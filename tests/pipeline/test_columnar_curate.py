@@ -247,6 +247,30 @@ def test_the_semantic_pass_on_tables_matches_the_row_path(
     assert counters["semantic"] >= 5 and counters["ngram"] >= 3
 
 
+def test_a_shard_emptied_by_an_earlier_stage_counts_the_same(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first shard's rows are all too short for filter.length: decontaminate gets an
+    empty table on the columnar path, and no batch on the row path; the same counters."""
+    src = tmp_path / "in.jsonl"
+    texts = ["short"] * 40 + [f"A longer row, number {i}, with the words." for i in range(40)]
+    src.write_text("".join(json.dumps({"text": t}) + "\n" for t in texts), encoding="utf-8")
+    stages = [
+        {"use": "read", "path": str(src)},
+        {"use": "filter.length", "min_words": 3},
+        {"use": "decontaminate"},
+        {"use": "filter.quality", "thresholds": {"min_stop_words": 0}},
+    ]
+    fast = both_ways(tmp_path, "emptied", stages, monkeypatch)
+    assert stage_stats(fast)["decontaminate"]["rows_in"] == 40
+    first = [
+        json.loads((d / "work" / "seg-00" / "shard-00000.done.json").read_text())["stages"]
+        for d in (fast, tmp_path / "emptied-rows")
+    ]
+    assert first[0]["decontaminate"]["rows_in"] == 0
+    assert first[0]["decontaminate"]["counters"] == first[1]["decontaminate"]["counters"]
+
+
 def test_a_row_equal_to_a_one_word_item_and_a_short_item_inside_a_row(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

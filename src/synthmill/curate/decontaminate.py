@@ -285,6 +285,8 @@ class Decontaminate(Check):
         """process() on a whole table: the n-gram pass sieves the rows with numpy and
         checks only those that may match as check() does; the semantic pass then takes
         the rows left, in the batches process() would have seen."""
+        if table.num_rows == 0:  # the row path has no batch to count
+            return split_verdicts(table, self.label, TableVerdicts(np.zeros(0, bool), []))
         verdicts: list[Verdict] = []
         for texts in table_texts(table, self.columns):
             # whitespace is never part of a \w+ word: collapsing it first changes no token
