@@ -128,3 +128,36 @@ def test_the_walk_names_every_nested_model_once() -> None:
     stage = PanelStage(panel=Panel(judges=[shared, shared], by_name={"a": make_backend(None)}))
     paths = [p for p, _ in models_within(stage, "stages.4")]
     assert paths == ["stages.4.panel", "stages.4.panel.judges.0", "stages.4.panel.by_name.a"]
+
+
+def test_the_pipeline_backend_reaches_a_nested_judge_and_is_checked_there(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`backend:` at the top is every stage's default, also for a backend nested in an
+    option: decontaminate's semantic judge used the embedded 135M model instead."""
+    from synthmill import Pipeline
+    from synthmill.llm.fake import FakeBackend
+
+    url = closed_url()
+    bench = tmp_path / "bench.jsonl"
+    bench.write_text(json.dumps({"prompt": "Write a function that adds two numbers."}) + "\n")
+    stage = {
+        "use": "decontaminate",
+        "benchmarks": [{"name": "mine", "path": str(bench), "columns": ["prompt"]}],
+        "semantic": {"judge": True},
+    }
+    path = write_config(tmp_path, stage)
+    config = yaml.safe_load(path.read_text())
+    path.write_text(yaml.safe_dump({**config, "backend": openai(url)}))
+    before = sorted(tmp_path.rglob("*"))
+    assert run_main(["run", path]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"error: backend openai (stages.1.semantic.backend) unreachable at {url}: "
+        "cannot connect (Connection refused); start the server or fix base_url"
+    ]
+    assert sorted(tmp_path.rglob("*")) == before
+    own = {**stage, "semantic": {"judge": True, "backend": {"type": "llamacpp"}}}
+    built = Pipeline.from_config({**config, "backend": {"type": "fake"}, "stages": [
+        config["stages"][0], stage, own]})  # fmt: skip
+    assert isinstance(built.stages[1].semantic.backend, FakeBackend)  # type: ignore[attr-defined]
+    assert type(built.stages[2].semantic.backend).__name__ == "LlamaCppBackend"  # type: ignore[attr-defined]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import yaml
 from pydantic import (
@@ -117,7 +117,8 @@ class Pipeline(BaseModel):
         """Validate `backend` (used or not) and give it to each stage that set none.
 
         One rule for YAML and Python: a stage's own `backend` wins; otherwise the
-        pipeline's, instead of the stage's default.
+        pipeline's, instead of the stage's default, also for a backend nested in an option
+        (decontaminate's `semantic.backend`).
         """
         if self.backend is None:
             return
@@ -125,9 +126,7 @@ class Pipeline(BaseModel):
 
         make_backend(self.backend, "backend")
         for i, stage in enumerate(self.stages):
-            if "backend" in type(stage).model_fields and "backend" not in stage.model_fields_set:
-                backend = make_backend(self.backend, "backend")
-                self.stages[i] = stage.model_copy(update={"backend": backend})
+            self.stages[i] = with_default_backend(stage, self.backend)
 
     def _name_stages(self) -> None:
         seen: dict[str, int] = {}
@@ -184,6 +183,28 @@ class Pipeline(BaseModel):
         from synthmill.pipeline.runner import Runner
 
         return Runner(self, progress=progress, overwrite=overwrite).run()
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def with_default_backend(model: M, backend: dict[str, Any]) -> M:
+    """`model` with `backend` given to each backend option it left unset, at any depth of
+    nested options (never one set explicitly, so a stage's own backend wins)."""
+    from synthmill.llm.base import Backend
+    from synthmill.llm.registry import make_backend
+
+    updates: dict[str, Any] = {}
+    for name in type(model).model_fields:
+        value = getattr(model, name, None)
+        if isinstance(value, Backend):
+            if name not in model.model_fields_set:
+                updates[name] = make_backend(backend, "backend")
+        elif isinstance(value, BaseModel):
+            inner = with_default_backend(value, backend)
+            if inner is not value:
+                updates[name] = inner
+    return model.model_copy(update=updates) if updates else model
 
 
 def _build_stage(spec: Any, index: int, backend: Any) -> Stage:
