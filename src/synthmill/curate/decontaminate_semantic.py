@@ -46,7 +46,7 @@ class SemanticPass(BaseModel):
     threshold: float = Field(default=0.75, gt=0, le=1, description="Cosine of a candidate.")
     top_k: int = Field(default=1, ge=1, description="Nearest items per row that are candidates.")
     judge: bool = Field(default=False, description="An LLM must confirm each candidate.")
-    backend: BackendField = backend_option("Judge model; defaults to the embedded model.")
+    backend: BackendField = backend_option("Judge model; default: the pipeline's, else embedded.")
     max_chars: int = Field(default=2000, ge=100, description="Chars of each text shown.")
     max_tokens: int = Field(default=128, ge=16, description="Judge reply token budget.")
     retries: int = Field(default=1, ge=0, description="Retries of an invalid judge reply.")
