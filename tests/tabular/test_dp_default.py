@@ -145,6 +145,23 @@ def test_the_run_with_most_draws_is_kept_not_the_largest_bin() -> None:
     assert Grid.nearest(np.array([at[2.0**40]]), keep)[0] == at[8]
 
 
+def test_the_noisy_counts_pick_the_data_and_both_sides_of_zero_stay() -> None:
+    grid = Grid(1)
+    at = {v: int(grid.index(np.array([v]))[0]) for v in (3.0, 6.0, 12.0, 2.0**40 * 1.5)}
+    counts = np.zeros(grid.size)
+    counts[[at[3.0], at[6.0], at[12.0], at[2.0**40 * 1.5]]] = [500, 600, 400, 2500]
+    noisy = np.zeros(grid.size)  # MST's one-way counts: the far bin's is noise
+    noisy[[at[3.0], at[6.0], at[12.0], at[2.0**40 * 1.5]]] = [45.0, 60.0, 38.0, 55.0]
+    assert list(np.flatnonzero(grid.kept(counts, noisy))) == [at[3.0], at[6.0], at[12.0]]
+    # a standardized column: draws on both sides, few near zero; one span, not one side
+    x = np.array([-0.05, 0.01, 0.04])
+    side = grid.index(x).astype(int)
+    counts = np.zeros(grid.size)
+    counts[side] = [1800, 500, 600]
+    keep = grid.kept(counts)
+    assert keep[side].all() and keep[grid.half]
+
+
 def test_merged_draws_go_where_the_noisy_counts_are() -> None:
     sigma, y = 20.0, np.zeros(10)
     y[[2, 3]] = [45.0, 30.0]  # the data's bins, one above 2 sigma

@@ -147,6 +147,7 @@ class DPSynthesizer:
         self.on_grid: list[str] = []  # numeric columns without bounds: on the public grid
         self.keep: dict[str, Any] = {}  # grid column -> bins the fitted model gives mass
         self.grid_outputs: dict[str, Grid] = {}  # MST's name of a grid column -> its grid
+        self.mst_names: dict[str, str] = {}  # grid column -> MST's name of it
         self.specs: list[ColumnSpec] = []
         self.modelled: list[ColumnSpec] = []
         self.edges: dict[str, tuple[float, float, str]] = {}
@@ -196,6 +197,7 @@ class DPSynthesizer:
             nullable = col.null_count > 0
             if spec.name in self.on_grid:
                 self.grid_outputs[f"col{at}"] = Grid(steps)
+                self.mst_names[spec.name] = f"col{at}"
             at += 1 + nullable
             if spec.kind not in NUMERIC:
                 out.append(LabelTransformer(nullable=nullable))
@@ -279,7 +281,8 @@ class DPSynthesizer:
         for name in self.on_grid:
             index = self._grid_index(frame[name].tolist())
             counts = np.bincount(index[index >= 0], minlength=self.grid.size)
-            self.keep[name] = self.grid.kept(counts)
+            noisy = getattr(self.model, "noisy", {}).get(self.mst_names.get(name, ""))
+            self.keep[name] = self.grid.kept(counts, noisy[0] if noisy else None)
             held = np.flatnonzero(self.keep[name])
             lo, hi = self.grid.edges(held[[0, -1]])
             self.edges[name] = (float(lo[0]), float(hi[1]), self.sources[name])

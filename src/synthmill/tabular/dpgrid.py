@@ -77,29 +77,45 @@ class Grid:
         out: Array = lo + rng.random(len(lo)) * (hi - lo)
         return out
 
-    def kept(self, counts: Array) -> Array:
+    def kept(self, counts: Array, noisy: Array | None = None) -> Array:
         """Bins to keep: the bins holding at least KEEP_SHARE of the draws are grouped into
-        runs (bins within BRIDGE widths, of the narrower of the two, join one run), and the
-        run holding the most draws is kept, with every bin inside it. Bins beyond are where
-        noise put mass far from the data (AIM keeps every grid bin; MST's merged bin is
-        drawn uniformly; and on a small table MST's largest noisy count can be an empty bin
-        far away, which then holds a share of the draws but less than the data's run);
-        their draws are moved to the nearest kept bin. Widths, not indices, measure the
-        gaps: across zero, ten bins of tiny values are a short way."""
+        runs (bins within BRIDGE widths, of the narrower of the two, join one run); the run
+        holding the most draws is kept (or, given MST's `noisy` one-way counts of the
+        bins, the run whose bins' noisy counts sum highest: the data's bins add up to
+        the row count, an empty bin is noise, however much of the draws the model put
+        there), with every other run whose gap to it is at most BRIDGE times its span,
+        and every bin in between. Bins beyond are where noise put
+        mass far from the data (AIM keeps every grid bin; MST's merged bin is drawn
+        uniformly; and on a small table MST's largest noisy count can be an empty bin far
+        away, which then holds a share of the draws but less than the data's run); their
+        draws are moved to the nearest kept bin. Widths, not indices, measure the gaps:
+        across zero, ten bins of tiny values are a short way, and values on both sides of
+        zero (standardized columns) stay together when the bins near zero hold few draws."""
         held = np.flatnonzero(counts >= KEEP_SHARE * max(float(counts.sum()), 1.0))
         if not held.size:
             held = np.array([int(np.argmax(counts))])
         cum = np.concatenate([[0.0], np.cumsum(counts, dtype=float)])
-        best, start = (-1.0, 0, 0), int(held[0])
-        for i, b in enumerate(held):
-            end_here = i + 1 == len(held) or not self.near(held[i + 1 : i + 2], start, int(b))[0]
-            if end_here:
-                mass = cum[b + 1] - cum[start]
-                best = max(best, (mass, start, int(b)))
+        runs: list[tuple[float, int, int]] = []
+        start = int(held[0])
+        for i, b in enumerate(held.tolist()):
+            if i + 1 == len(held) or not self.near(held[i + 1 : i + 2], start, b)[0]:
+                mass = float(cum[b + 1] - cum[start])
+                if noisy is not None and len(noisy) == self.size:
+                    mass = float(np.maximum(noisy[start : b + 1], 0.0).sum())
+                runs.append((mass, start, b))
                 if i + 1 < len(held):
                     start = int(held[i + 1])
+        _, lo, hi = max(runs)
+        lo_edge, hi_edge = self.edges(np.array([lo, hi]))
+        reach = BRIDGE * (hi_edge[1] - lo_edge[0])
+        first, last = lo, hi
+        for _, a, z in runs:
+            a_lo, b_hi = self.edges(np.array([a, z]))
+            gap = max(a_lo[0] - hi_edge[1], lo_edge[0] - b_hi[1], 0.0)
+            if gap <= reach:
+                first, last = min(first, a), max(last, z)
         keep = np.zeros(self.size, dtype=bool)
-        keep[best[1] : best[2] + 1] = True
+        keep[first : last + 1] = True
         return keep
 
     def near(self, bins: Array, lo: int, hi: int) -> Array:
