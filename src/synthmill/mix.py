@@ -284,8 +284,9 @@ class SeenIds:
             return
         self.runs.append(np.sort(keys))
         while len(self.runs) > 1 and len(self.runs[-2]) <= 2 * len(self.runs[-1]):
-            last = self.runs.pop()
-            self.runs[-1] = np.sort(np.concatenate((self.runs[-1], last)))
+            merged = np.concatenate((self.runs.pop(), self.runs.pop()))
+            merged.sort()  # in place: no second copy of the merged keys
+            self.runs.append(merged)
 
 
 def _take(records: list[Record], k: int, seed: int) -> list[Record]:
