@@ -60,7 +60,8 @@ VOCAB = ["alpha", "beta", "the", "of", "and", "gamma", "ünï", "東", "x"]
 
 def hostile(path: Path, n: int = 300, seed: int = 11) -> Path:
     """JSONL whose `text` holds prose, odd strings and benchmark copies; `n` is an int
-    column with nulls, `tags` a list column; some rows lack keys."""
+    column with nulls, `tags` a list column, `score` floats, `flag` booleans; some rows
+    lack keys."""
     rng = random.Random(seed)
     items = [i.text for i in Benchmark(name="humaneval").items()][:40]
     with open(path, "w", encoding="utf-8") as fh:
@@ -78,6 +79,8 @@ def hostile(path: Path, n: int = 300, seed: int = 11) -> Path:
                 text = " ".join(words)
             row: dict[str, Any] = {"id": f"r{i}", "text": text, "n": i if i % 4 else None}
             row["tags"] = [rng.choice(["a", "b", "the"]) for _ in range(i % 3)]
+            row["score"] = round(i / 7, 3) if i % 5 else None
+            row["flag"] = i % 3 == 0
             if i % 9 == 0:
                 del row["text"]
             if i % 11 == 0:
@@ -155,7 +158,12 @@ def test_quality_rules_on_tables_match_the_row_path(
         {"use": "read", "path": str(src)},
         {"use": "filter.quality", "name": "code", "profile": "code", "columns": ["text", "n"]},
         {"use": "filter.quality", "thresholds": {"min_stop_words": 0, "min_words": 3}},
-        {"use": "filter.quality", "name": "lists", "columns": ["tags", "n"], "profile": "math"},
+        {
+            "use": "filter.quality",
+            "name": "lists",
+            "columns": ["tags", "n", "score", "flag"],
+            "profile": "math",
+        },
     ]
     fast = both_ways(tmp_path, "quality", stages, monkeypatch)
     stats = stage_stats(fast)
