@@ -50,7 +50,7 @@ def test_rows_stats_and_card_name_the_engine_that_answered(
 
 def test_batches_in_flight_queue_twice_the_slots(monkeypatch: pytest.MonkeyPatch) -> None:
     server = LlamaCppBackend(engine="server", parallel=8)
-    assert [server.batches_in_flight(b) for b in (1, 8, 16, 64)] == [16, 2, 2, 2]
+    assert [server.batches_in_flight(b) for b in (1, 8, 16, 64)] == [16, 2, 1, 1]
     assert LlamaCppBackend(engine="python", parallel=8).batches_in_flight(1) == 1
     monkeypatch.setattr(llamacpp_module, "find_binary", lambda explicit=None: None)
     assert LlamaCppBackend(parallel=8).batches_in_flight(1) == 1  # auto without the binary

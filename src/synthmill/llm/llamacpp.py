@@ -99,11 +99,16 @@ class LlamaCppBackend(Backend):
 
     def batches_in_flight(self, batch_size: int) -> int:
         """Batches a stage runs at once: on the server, enough to keep 2 x `parallel` calls
-        queued, and never fewer than two, so the slots a batch's last (longest) replies
-        leave idle are taken by the next batch's calls; in-process, one (calls take turns)."""
+        queued; in-process, one (calls take turns).
+
+        Not more: a batch's structured retries would then decode beside another batch's
+        calls, and which ones is a matter of timing. llama.cpp's numerics differ in the last
+        bits with what shares a decode step, enough to change a retried reply now and then
+        (2 of 6 quickstart runs, one row each; 0 of 5 with one batch at a time).
+        """
         if self.resolved_engine() != "server":
             return 1
-        return max(2, -(-2 * self.parallel // batch_size))
+        return max(1, -(-2 * self.parallel // batch_size))
 
     def complete_each(self, requests: Sequence[Request], on_done: OnDone) -> list[Completion]:
         engine = self.resolved_engine()
