@@ -135,3 +135,22 @@ def test_failed_lines_stay_pending_and_unknown_ids_are_refused(tmp_path: Path, c
     assert stranger.returncode == 2 and stranger.stderr.startswith("error: ")
     bad = cli(cache, "batch", "export", str(cfg), "--stage", "nope")
     assert bad.returncode == 2 and "no such stage" in bad.stderr
+
+
+def test_import_reads_replies_holding_a_raw_line_separator(tmp_path: Path, cli: Any) -> None:
+    """A server that writes UTF-8 (ensure_ascii off) may put U+2028 raw inside a reply;
+    JSONL lines end at "\\n" only, so the reply must arrive whole, not split in two."""
+    dead = f"http://127.0.0.1:{free_port()}/v1"
+    cfg, cache = config(tmp_path, dead, "run"), tmp_path / "cache"
+    requests, results = tmp_path / "req.jsonl", tmp_path / "res.jsonl"
+    assert cli(cache, "batch", "export", str(cfg), "-o", str(requests)).returncode == 0
+    script = [sys.executable, str(HERE / "answer_batch.py"), str(requests), str(results)]
+    subprocess.run(script, check=True, timeout=60)
+    lines = [json.loads(t) for t in results.read_text().split("\n") if t.strip()]
+    for line in lines:
+        message = line["response"]["body"]["choices"][0]["message"]
+        message["content"] = "one\u2028two " + message["content"]
+    results.write_text("".join(json.dumps(x, ensure_ascii=False) + "\n" for x in lines))
+    assert "\u2028" in results.read_text(encoding="utf-8")
+    done = cli(cache, "batch", "import", str(results))
+    assert done.returncode == 0 and "imported 8 replies" in done.stdout, done.stderr

@@ -152,7 +152,9 @@ def _dry_pipeline(pipeline: Any, scratch: Path, folder: Path, dialect: str) -> A
 def _recorded(folder: Path, stage: str | None) -> Iterator[dict[str, Any]]:
     seen: set[str] = set()
     for path in sorted(folder.glob("calls-*.jsonl")):
-        for text in path.read_text(encoding="utf-8").splitlines():
+        for text in path.read_text(encoding="utf-8").split("\n"):
+            if not text.strip():
+                continue
             item = json.loads(text)
             key = item["line"]["custom_id"]
             if (stage is None or item["stage"] == stage) and key not in seen:
@@ -214,7 +216,7 @@ def _read_results(path: Path) -> list[dict[str, Any]]:
     if not path.is_file():
         raise DataError(f"{path}: no such file (the Batch API's output JSONL)")
     lines = []
-    for n, text in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for n, text in enumerate(path.read_text(encoding="utf-8").split("\n"), 1):
         if not text.strip():
             continue
         try:

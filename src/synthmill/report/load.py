@@ -84,7 +84,7 @@ def read_data(root: Path) -> pa.Table | None:
     if not files:
         jsonl = sorted((root / "data").glob("*.jsonl"))
         if jsonl:
-            rows = [json.loads(x) for f in jsonl for x in f.read_text("utf-8").splitlines() if x]
+            rows = [json.loads(x) for f in jsonl for x in f.read_text("utf-8").split("\n") if x]
             return pa.Table.from_pylist(rows) if rows else None
         files = sorted((root / "work").glob("seg-*/shard-*.parquet"))[-1:]
     if not files:
