@@ -77,6 +77,10 @@ def test_cli_refuses_to_overwrite_input_and_bad_options(data: Path, tmp_path: Pa
     assert r.returncode == 2 and ".jsonl or .parquet" in r.stderr
     r = cli("dedup", str(data), "--out", str(tmp_path / "x.jsonl"), "--threshold", "1.5")
     assert r.returncode == 2 and "threshold" in r.stderr
+    exact = ["--method", "exact", "--threshold", "0.5"]
+    r = cli("dedup", str(data), "--out", str(tmp_path / "e.jsonl"), *exact)
+    assert r.returncode == 2 and "does not apply" in r.stderr
+    assert not (tmp_path / "e.jsonl").exists()
     r = cli("filter", str(data), "--out", str(tmp_path / "y.jsonl"), "--thresholds", "{bad")
     assert r.returncode == 2 and "JSON" in r.stderr
 

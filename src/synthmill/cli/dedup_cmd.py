@@ -12,6 +12,7 @@ from rich.table import Table
 
 from synthmill.cli.progress import RichProgress
 from synthmill.curate.apply import SRC_HELP, Outcome, apply, build
+from synthmill.errors import ConfigError
 from synthmill.pipeline.stage import Stage
 
 
@@ -80,6 +81,12 @@ def dedup(
     ids = {"id_column": id_column} if id_column else {}
     if method is Method.exact:
         from synthmill.curate.exact_dedup import ExactDedup
+
+        if threshold is not None:
+            raise ConfigError(
+                "--threshold does not apply to --method exact (it removes identical texts only); "
+                "drop it, or use --method minhash for near-duplicates"
+            )
 
         stage = build(ExactDedup, {"columns": column, "memory_mb": memory_mb} | ids)
     elif method is Method.minhash:
