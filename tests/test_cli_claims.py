@@ -85,8 +85,9 @@ def test_run_json_holds_versions_seed_fingerprint_inputs_and_every_attempt(
         assert versions["synthmill"] == metadata.version("synthmill")
         assert versions["pyarrow"] == metadata.version("pyarrow")
         assert versions["python"] == sys.version.split()[0]
-    ((key, fp),) = run["inputs"].items()
-    assert Path(key).name == "in.jsonl"
+    # the data file and the `map` function's source file are both fingerprinted
+    assert sorted(Path(k).name for k in run["inputs"]) == ["in.jsonl", "shard_steps.py"]
+    (fp,) = [v for k, v in run["inputs"].items() if Path(k).name == "in.jsonl"]
     assert fp["size"] == src.stat().st_size
     assert fp["sha256"] == hashlib.sha256(src.read_bytes()).hexdigest()
     saved = yaml.safe_load((tmp_path / "out" / "config.yaml").read_text())
