@@ -55,6 +55,13 @@ def slow_config(tmp: Path, out: str = "out", min_words: int = 1, n: int = 40) ->
     return path
 
 
+def _default_sigint() -> None:
+    # A shell without job control starts background commands (`cmd &`, nohup) with SIGINT
+    # ignored, and the child inherits that: Python then never raises KeyboardInterrupt.
+    # A user's terminal delivers Ctrl-C, so the run under test gets the default disposition.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start(cfg: Path, *args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [*CLI, "run", str(cfg), *args],
@@ -62,6 +69,7 @@ def start(cfg: Path, *args: str) -> subprocess.Popen[str]:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=_default_sigint,
     )
 
 
