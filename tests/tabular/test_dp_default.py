@@ -59,7 +59,7 @@ def check_grid_columns(tmp_path: Path, report: dict[str, Any], placed: bool = Tr
         assert np.all((x >= lo) & (x <= hi)), (name, lo, hi)
         if not placed:  # AIM spreads its noise over every grid bin: it may miss the data
             continue
-        # the range the DP model found is where the data is (values 1-7), not 2^-10 .. 2^62;
+        # the range the DP model found is where the data is (values 1-7), not 2^-10 .. 2^53;
         # the fit's noise is not seeded: a noisy bin may widen it by a few octaves
         assert lo >= -64 and hi <= 64 and lo <= float(np.median(real.column(name))) <= hi
     assert set(data.column("species").to_pylist()) <= set(real.column("species").to_pylist())
@@ -175,3 +175,16 @@ def test_resolution_grows_with_rows_and_budget_never_with_the_data() -> None:
     assert per_octave(150, 5, 1.0, 1e-4) == 1
     assert per_octave(100_000, 20, 1.0, 1e-7) == 8
     assert per_octave(1000, 20, 1.0, 1e-5) < per_octave(1000, 20, 8.0, 1e-5)
+
+
+def test_the_grid_top_holds_integers_a_float_represents_exactly() -> None:
+    """At a tiny epsilon noise can keep the grid's top bin; a value drawn there and rounded
+    to an integer column must still convert to float64 (Arrow refuses |x| > 2^53)."""
+    import pyarrow as pa
+
+    grid = Grid(per_octave=1)
+    top = np.array([0, grid.size - 1] * 500, dtype=float)
+    x = grid.draw(top, np.random.default_rng(0))
+    ints = pa.array(np.round(x).astype(np.int64))
+    assert np.abs(ints.cast(pa.float64()).to_numpy()).max() <= 2.0**53
+    assert grid.index(np.array([1e30, -1e30])).tolist() == [grid.size - 1, 0]

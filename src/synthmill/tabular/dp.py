@@ -8,7 +8,7 @@ only says what is discrete and how, and turns the result back into typed columns
 - numeric and datetime columns are cut into bins. Bounds given by the user
   (`bounds: {col: [lo, hi]}`) cost nothing: 20 equal-width bins between them. Columns
   without given bounds (the default) go on a public, data-independent grid of signed
-  powers of two (`grid_bins` per octave, from 2^-10 to 2^62, and a bin around zero),
+  powers of two (`grid_bins` per octave, from 2^-10 to 2^53, and a bin around zero),
   whose resolution is a public function of the row count, column count, epsilon and
   delta; MST's own noisy one-way marginals find where the values lie (it merges bins
   below its noise into one), so no epsilon is spent on bounds. Draws outside the span of

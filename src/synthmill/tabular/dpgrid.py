@@ -16,7 +16,10 @@ import numpy as np
 from scipy import special
 
 Array = np.ndarray[Any, Any]
-OCT_LO, OCT_HI = -10, 62  # octaves covered: |x| from 2^-10 to 2^62; smaller is "zero"
+OCT_LO, OCT_HI = -10, 53  # octaves covered: |x| from 2^-10 to 2^53; smaller is "zero"
+# 2^53: every integer up to it is exact as a float64, so a drawn integer value (noise can
+# keep the top bin at a tiny epsilon) still converts to float downstream; larger values
+# fall in the top bin.
 MAX_PER_OCTAVE = 8
 SPAN_OCTAVES = 3  # a typical column's values span about this many octaves (each sign)
 NEEDED_SIGMAS = 5  # a typical bin's count over MST's noise, so it passes compression
@@ -158,12 +161,12 @@ def grid_mst(epsilon: float, delta: float, grid_columns: dict[str, Grid]) -> Any
 
     MST measures every one-way marginal (noise sigma), keeps the values whose noisy count
     is at least 3 sigma and merges the rest into one bin; when fewer than two pass, it
-    keeps the whole domain, which on a grid of 145 bins spreads the mass over every scale.
+    keeps the whole domain, which on a grid of 127 bins spreads the mass over every scale.
     For grid columns (MST's column name -> grid) the threshold is raised so that about
     FALSE_BINS empty bins pass by noise alone, the largest noisy count is always kept, and
     a draw of the merged bin lands on a merged bin in proportion to its noisy count above
     a level (`spread_weights`), or, when no merged bin's count is above 0, uniformly on a
-    merged bin near the kept ones (`Grid.near`), not anywhere between 2^-10 and 2^62.
+    merged bin near the kept ones (`Grid.near`), not anywhere between 2^-10 and 2^53.
     Not only near ones: on a small table (wine's 142 rows, sigma about 20 counts) the
     largest noisy count is an empty bin far from the data in about one column in ten, the
     data's own bins then fall below the threshold, and the merged mass is the data's;
@@ -183,7 +186,7 @@ def grid_mst(epsilon: float, delta: float, grid_columns: dict[str, Grid]) -> Any
             for m in measurements:
                 col, y, sigma = m.clique[0], np.asarray(m.noisy_measurement), m.stddev
                 sup = y >= 3 * sigma
-                if col in grid_columns:  # few false bins among ~145 empty ones
+                if col in grid_columns:  # few false bins among ~127 empty ones
                     sup = y >= float(special.ndtri(1 - FALSE_BINS / y.size)) * sigma
                     sup[int(np.argmax(y))] = True
                     self.noisy[col] = (y, float(sigma))
