@@ -76,17 +76,24 @@ def refused(tmp: Path, stage: dict[str, Any], capsys: pytest.CaptureFixture[str]
     return err[0]
 
 
+def semantic_judge_stage(tmp: Path, backend: dict[str, Any] | None = None) -> dict[str, Any]:
+    """decontaminate with a one-row benchmark and its semantic judge (on `backend`, or
+    the pipeline's when None)."""
+    bench = tmp / "bench.jsonl"
+    bench.write_text(json.dumps({"prompt": "Write a function that adds two numbers."}) + "\n")
+    semantic: dict[str, Any] = {"judge": True} | ({"backend": backend} if backend else {})
+    return {
+        "use": "decontaminate",
+        "benchmarks": [{"name": "mine", "path": str(bench), "columns": ["prompt"]}],
+        "semantic": semantic,
+    }
+
+
 def test_a_dead_judge_inside_decontaminates_semantic_pass_is_exit_2(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     url = closed_url()
-    bench = tmp_path / "bench.jsonl"
-    bench.write_text(json.dumps({"prompt": "Write a function that adds two numbers."}) + "\n")
-    stage = {
-        "use": "decontaminate",
-        "benchmarks": [{"name": "mine", "path": str(bench), "columns": ["prompt"]}],
-        "semantic": {"judge": True, "backend": openai(url)},
-    }
+    stage = semantic_judge_stage(tmp_path, backend=openai(url))
     line = refused(tmp_path, stage, capsys)
     assert line == (
         f"error: backend openai (stages.1.semantic.backend) unreachable at {url}: "
@@ -139,13 +146,7 @@ def test_the_pipeline_backend_reaches_a_nested_judge_and_is_checked_there(
     from synthmill.llm.fake import FakeBackend
 
     url = closed_url()
-    bench = tmp_path / "bench.jsonl"
-    bench.write_text(json.dumps({"prompt": "Write a function that adds two numbers."}) + "\n")
-    stage = {
-        "use": "decontaminate",
-        "benchmarks": [{"name": "mine", "path": str(bench), "columns": ["prompt"]}],
-        "semantic": {"judge": True},
-    }
+    stage = semantic_judge_stage(tmp_path)
     path = write_config(tmp_path, stage)
     config = yaml.safe_load(path.read_text())
     path.write_text(yaml.safe_dump({**config, "backend": openai(url)}))

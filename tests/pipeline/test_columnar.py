@@ -78,7 +78,8 @@ def rejects(run_dir: Path) -> dict[str, list[dict[str, Any]]]:
     path (as in the published data), so null row values are left out of the comparison."""
     out = {}
     for path in sorted((run_dir / "rejects").rglob("*.jsonl")):
-        lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+        text = path.read_text(encoding="utf-8")  # split at "\n" only: a text may hold U+2028
+        lines = [json.loads(line) for line in text.split("\n") if line]
         for line in lines:
             line["row"] = {k: v for k, v in line["row"].items() if v is not None}
         out[str(path.relative_to(run_dir))] = lines

@@ -27,7 +27,7 @@ from synthmill.pipeline.stage import StageContext
 from synthmill.records import Record
 from synthmill.sources.sample import Sample
 from tests.helpers import cli
-from tests.pipeline.test_columnar import card, published, run, stage_stats
+from tests.pipeline.test_columnar import assert_same, published, rejects, run, stage_stats
 
 PROSE = [
     "The committee met on Tuesday and agreed to fund the new library with the city.",
@@ -98,28 +98,6 @@ def quiz(path: Path) -> dict[str, Any]:
     ]
     path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     return {"name": "quiz", "path": str(path), "columns": ["q"]}
-
-
-def rejects(run_dir: Path) -> dict[str, list[dict[str, Any]]]:
-    """Each rejects file's lines (split at newlines only: a row's text may hold U+2028,
-    which str.splitlines() would split at); null row values left out, as a key a JSONL
-    row lacks reads as null on the columnar path (tests/pipeline/test_columnar.py)."""
-    out = {}
-    for path in sorted((run_dir / "rejects").rglob("*.jsonl")):
-        text = path.read_text(encoding="utf-8")
-        lines = [json.loads(line) for line in text.split("\n") if line]
-        for line in lines:
-            line["row"] = {k: v for k, v in line["row"].items() if v is not None}
-        out[str(path.relative_to(run_dir))] = lines
-    return out
-
-
-def assert_same(a: Path, b: Path) -> None:
-    rows = published(a)
-    assert rows and rows == published(b)
-    assert rejects(a) == rejects(b)
-    assert stage_stats(a) == stage_stats(b)
-    assert card(a) == card(b)
 
 
 def no_rows(*args: Any) -> Any:

@@ -82,6 +82,15 @@ def wait_running(run_dir: Path, proc: subprocess.Popen[str]) -> None:
     raise AssertionError(f"the first run ended early: {proc.communicate()}")
 
 
+def signalled(cfg: Path, run_dir: Path, sig: signal.Signals) -> tuple[int, str]:
+    """Start a run, send it `sig` once it is running; its exit code and stderr."""
+    proc = start(cfg)
+    wait_running(run_dir, proc)
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=60)
+    return proc.returncode, err
+
+
 def data_rows(run_dir: Path) -> list[dict[str, Any]]:
     files = sorted((run_dir / "data").glob("*.parquet"))
     return [r for f in files for r in pq.read_table(f).to_pylist()]
@@ -313,11 +322,8 @@ def test_debug_keeps_the_traceback_and_the_run_is_marked_failed(tmp_path: Path) 
 @pytest.mark.slow
 def test_sigterm_and_kill_leave_an_honest_status(tmp_path: Path) -> None:
     cfg = slow_config(tmp_path)
-    proc = start(cfg)
-    wait_running(tmp_path / "out", proc)
-    proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 143
+    code, err = signalled(cfg, tmp_path / "out", signal.SIGTERM)
+    assert code == 143
     assert err.strip().splitlines()[-1] == (
         "error: terminated (SIGTERM); run the same command again to resume"
     )
@@ -336,12 +342,8 @@ def test_sigterm_and_kill_leave_an_honest_status(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_ctrl_c_says_so_in_one_line_and_no_stage_claims_done(tmp_path: Path) -> None:
-    cfg = slow_config(tmp_path)
-    proc = start(cfg)
-    wait_running(tmp_path / "out", proc)
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130, err
+    code, err = signalled(slow_config(tmp_path), tmp_path / "out", signal.SIGINT)
+    assert code == 130, err
     lines = err.strip().splitlines()
     assert lines[-1] == "error: interrupted (Ctrl-C); run the same command again to resume"
     assert "Traceback" not in err and not any(" done " in line for line in lines), err
