@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from functools import cache
 
 import numpy as np
 import numpy.typing as npt
@@ -19,14 +20,13 @@ import pyarrow.compute as pc
 I64 = npt.NDArray[np.int64]
 
 
-def _whitespace_class() -> str:
-    """An RE2 character class of every character str.isspace() (so str.split()) knows,
-    other than the space."""
+@cache
+def not_plain_pattern() -> str:
+    """An RE2 pattern for text that is not plain: any character str.isspace() (so
+    str.split()) knows other than the space, two spaces, or a space at either end.
+    Built on first use (it scans every code point), not at import."""
     found = [c for c in range(sys.maxunicode + 1) if chr(c).isspace() and c != 0x20]
-    return "[" + "".join(f"\\x{{{c:x}}}" for c in found) + "]"
-
-
-NOT_PLAIN = _whitespace_class() + "|  |^ | $"
+    return "[" + "".join(f"\\x{{{c:x}}}" for c in found) + "]|  |^ | $"
 
 
 def text_column(table: pa.Table, column: str) -> pa.Array | None:
@@ -42,7 +42,8 @@ def text_column(table: pa.Table, column: str) -> pa.Array | None:
 
 def not_plain(values: pa.Array) -> npt.NDArray[np.bool_]:
     """Rows with whitespace other than single spaces between words."""
-    return np.asarray(pc.match_substring_regex(values, NOT_PLAIN).to_numpy(zero_copy_only=False))
+    found = pc.match_substring_regex(values, not_plain_pattern())
+    return np.asarray(found.to_numpy(zero_copy_only=False))
 
 
 def word_counts(values: pa.Array) -> I64:
