@@ -4,10 +4,14 @@
     .venv/bin/python bench/tabular.py --sdv-python /work/sdvenv/bin/python
     .venv/bin/python bench/tabular.py --methods dp,argn       # adds them to the same file
 
-`copula` runs on 3 seeds; `dp` (smartnoise-synth MST at epsilon 1, default delta, its
+Every method runs on the same 3 seeds (`--seeds`; a seed picks the holdout split and
+seeds the method): `copula`, `dp` (smartnoise-synth MST at epsilon 1, default delta, its
 defaults: numeric columns on a public power-of-two grid, no bounds, all of epsilon to MST)
-and `argn` (mostlyai-engine TabularARGN, default epochs with early stopping) on seed 0
-only: they take minutes on 2 cores. An error of a method is recorded, not raised.
+and `argn` (mostlyai-engine TabularARGN, default epochs with early stopping). dp and argn
+take minutes on 2 cores: run them per dataset (`--datasets`), each run merges into the
+file. Each method's entry holds its runs, their mean and, over 2 or more seeds, the
+spread (min, max, standard deviation) of the privacy numbers, so a mean near a goal can
+be told from noise. An error of a method is recorded, not raised.
 `--dp-variants` picks which dp runs (default: all three).
 `dp_bounds_given` (germancredit) is MST with round public bounds (a term up to 6 years,
 amounts up to 20,000 DM, ages 18 to 100): all of epsilon goes to the synthesizer.
@@ -40,7 +44,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -182,20 +186,71 @@ def scored(
 
 
 def mean_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    runs = [r for r in runs if "error" not in r] or runs
     if "error" in runs[0]:
         return {"error": runs[0]["error"]}
-    keys = [k for k, v in runs[0].items() if isinstance(v, int | float)]
+    keys = [k for k, v in runs[0].items() if isinstance(v, int | float) and k != "seed"]
     return {k: round(statistics.fmean(r[k] for r in runs if r.get(k) is not None), 4) for k in keys}
+
+
+SPREAD = ("dcr_share", "dcr_share_equal_size", "mia_auc", "fidelity", "detection_auc")
+
+
+def spread_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per-seed values of the privacy (and fidelity) numbers, their min, max and sample
+    standard deviation: the seed-to-seed spread a 3-seed mean carries."""
+    found: dict[str, Any] = {}
+    for key in SPREAD:
+        values = [float(r[key]) for r in runs if isinstance(r.get(key), int | float)]
+        if len(values) < 2:
+            continue
+        found[key] = {
+            "per_seed": [round(v, 4) for v in values],
+            "min": round(min(values), 4),
+            "max": round(max(values), 4),
+            "sd": round(statistics.stdev(values), 4),
+        }
+    return found
+
+
+def method_entry(runs: list[dict[str, Any]], seeds: list[int]) -> dict[str, Any]:
+    found: dict[str, Any] = {"seeds": seeds, "mean": mean_of(runs), "runs": runs}
+    errors = [r["error"] for r in runs if "error" in r]
+    if errors:
+        found["errors"] = errors
+    spread = spread_of(runs)
+    if spread:
+        found["spread"] = spread
+    return found
 
 
 DP_VARIANTS = ("dp", "dp_bounds_given", "dp_bounds_from_data")
 
 
 def bench_slow_methods(
-    name: str, table: pa.Table, target: str, wanted: list[str], dp_variants: tuple[str, ...]
+    name: str,
+    table: pa.Table,
+    target: str,
+    wanted: list[str],
+    dp_variants: tuple[str, ...],
+    seeds: tuple[int, ...] = SEEDS,
 ) -> dict[str, list[dict[str, Any]]]:
-    """dp and argn on the seed-0 split."""
-    seed = SEEDS[0]
+    """dp and argn on the same splits as copula."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    for seed in seeds:
+        for label, runs in bench_slow_seed(name, table, target, wanted, dp_variants, seed).items():
+            found.setdefault(label, []).extend(runs)
+    return found
+
+
+def bench_slow_seed(
+    name: str,
+    table: pa.Table,
+    target: str,
+    wanted: list[str],
+    dp_variants: tuple[str, ...],
+    seed: int,
+) -> dict[str, list[dict[str, Any]]]:
     train, hold = split_holdout(table, 0.2, seed, target)
     variants: list[tuple[str, str, run.Options]] = []
     if "dp" in wanted:
@@ -211,11 +266,26 @@ def bench_slow_methods(
         try:
             syn, fit_s, sample_s, extra = run_method(method, train, target, seed, options)
         except DataError as exc:  # a method's one-line error is a result too
-            found[label] = [{"error": str(exc)}]
+            found[label] = [{"seed": seed, "error": str(exc)}]
         else:
-            found[label] = [{**scored(train, syn, hold, target, seed, fit_s, sample_s), **extra}]
-        print(name, label, json.dumps(found[label][0]), flush=True)
+            result = scored(train, syn, hold, target, seed, fit_s, sample_s)
+            found[label] = [{"seed": seed, **result, **extra}]
+        print(name, seed, label, json.dumps(found[label][0]), flush=True)
     return found
+
+
+def merged(old: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, Any]:
+    """A method's fresh runs beside its earlier runs of other seeds (a slow method can be
+    run a seed at a time); runs without a recorded seed (older files) are dropped."""
+    fresh = {r["seed"] for r in new["runs"]}
+    kept = [r for r in (old or {}).get("runs", []) if "seed" in r and r["seed"] not in fresh]
+    runs = sorted(kept + new["runs"], key=lambda r: int(r["seed"]))
+    return method_entry(runs, [int(r["seed"]) for r in runs])
+
+
+def stamp(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return [{**r, "measured_at": at} for r in runs]
 
 
 def bench_dataset(
@@ -225,6 +295,7 @@ def bench_dataset(
     sdv: str | None,
     wanted: list[str],
     dp_variants: tuple[str, ...] = DP_VARIANTS,
+    seeds: tuple[int, ...] = SEEDS,
 ) -> dict[str, Any]:
     result: dict[str, Any] = {
         "rows": table.num_rows,
@@ -232,21 +303,21 @@ def bench_dataset(
         "target": target,
     }
     methods: dict[str, list[dict[str, Any]]] = {}
-    for seed in SEEDS if "copula" in wanted else ():
+    for seed in seeds if "copula" in wanted else ():
         train, hold = split_holdout(table, 0.2, seed, target)
         syn, fit_s, sample_s = run_copula(train, target, seed, REPEAT)
         methods.setdefault("copula", []).append(
-            scored(train, syn, hold, target, seed, fit_s, sample_s)
+            {"seed": seed, **scored(train, syn, hold, target, seed, fit_s, sample_s)}
         )
         print(name, seed, "copula", json.dumps(methods["copula"][-1]), flush=True)
         if sdv:  # the peer on the same split, in the same run
             syn, fit_s, sample_s = run_sdv(sdv, train, seed, REPEAT)
             methods.setdefault("sdv_gaussian_copula", []).append(
-                scored(train, syn, hold, target, seed, fit_s, sample_s)
+                {"seed": seed, **scored(train, syn, hold, target, seed, fit_s, sample_s)}
             )
             print(name, seed, "sdv", json.dumps(methods["sdv_gaussian_copula"][-1]), flush=True)
-    methods |= bench_slow_methods(name, table, target, wanted, dp_variants)
-    result["methods"] = {m: {"mean": mean_of(runs), "runs": runs} for m, runs in methods.items()}
+    methods |= bench_slow_methods(name, table, target, wanted, dp_variants, seeds)
+    result["methods"] = {m: method_entry(stamp(runs), list(seeds)) for m, runs in methods.items()}
     train, hold = split_holdout(table, 0.2, SEEDS[0], target)
     floor = headline(evaluate(train, hold, seed=SEEDS[0]))  # real vs real: the noise floor
     result["real_holdout_as_synthetic"] = {
@@ -270,18 +341,28 @@ def bench_dataset(
 
 def summary(found: dict[str, Any]) -> None:
     """Ours beside the peer (SDV) per dataset and method, as 3-seed means where run."""
-    print("dataset | method | fidelity | detection | TSTR/TRTR | DCR share (equal-size) | MIA")
+    print(
+        "dataset | method | seeds | fidelity | detection | TSTR/TRTR | "
+        "DCR share [min-max] | equal-size [min-max] | MIA [min-max]"
+    )
     for name, entry in found.items():
         for method, res in entry["methods"].items():
             m = res["mean"]
             if "error" in m:
                 print(f"{name} | {method} | error: {m['error']}")
                 continue
+            spread = res.get("spread", {})
+
+            def span(key: str, m: dict[str, Any] = m, spread: dict[str, Any] = spread) -> str:
+                low_high = spread.get(key)
+                mean = f"{m.get(key, float('nan')):.2f}"
+                return f"{mean} [{low_high['min']:.2f}-{low_high['max']:.2f}]" if low_high else mean
+
             print(
-                f"{name} | {method} | {m['fidelity']:.3f} | {m['detection_auc']:.2f} | "
+                f"{name} | {method} | {len(res['runs'])} | {m['fidelity']:.3f} | "
+                f"{m['detection_auc']:.2f} | "
                 f"{m.get('tstr', float('nan')):.3f}/{m.get('trtr', float('nan')):.3f} | "
-                f"{m['dcr_share']:.2f} ({m.get('dcr_share_equal_size', float('nan')):.2f}) | "
-                f"{m['mia_auc']:.2f}"
+                f"{span('dcr_share')} | {span('dcr_share_equal_size')} | {span('mia_auc')}"
             )
         ratio = entry.get("sdv_over_copula")
         if ratio:
@@ -349,14 +430,16 @@ def main() -> None:
     parser.add_argument("--methods", default="copula", help="copula,dp,argn (comma-separated)")
     parser.add_argument("--datasets", default="", help="only these (comma-separated)")
     parser.add_argument("--dp-variants", default=",".join(DP_VARIANTS), help="which dp runs")
+    parser.add_argument("--seeds", default=",".join(map(str, SEEDS)), help="split/method seeds")
     args = parser.parse_args()
+    seeds = tuple(int(s) for s in args.seeds.split(",") if s.strip())
     wanted = [m.strip() for m in args.methods.split(",") if m.strip()]
     out = Path(args.out)
     previous = json.loads(out.read_text(encoding="utf-8")) if out.exists() else {}
     report: dict[str, Any] = {
         "machine": machine(),
         "scipy": metadata.version("scipy"),
-        "seeds": list(SEEDS),
+        "seeds": list(seeds),
     }
     for package in ("smartnoise-synth", "mostlyai-engine", "torch"):
         try:
@@ -385,12 +468,13 @@ def main() -> None:
                 continue
             sdv = args.sdv_python if "copula" in wanted else None
             variants = tuple(v for v in args.dp_variants.split(",") if v)
-            fresh = bench_dataset(name, t, target, sdv, wanted, variants)
+            fresh = bench_dataset(name, t, target, sdv, wanted, variants, seeds)
             if name in found:
                 if "copula" in wanted and not args.sdv_python:  # its ratio would be stale
                     found[name].pop("sdv_over_copula", None)
                     found[name]["methods"].pop("sdv_gaussian_copula", None)
-                found[name]["methods"] |= fresh.pop("methods")
+                for method, new in fresh.pop("methods").items():
+                    found[name]["methods"][method] = merged(found[name]["methods"].get(method), new)
                 found[name] |= fresh
             else:
                 found[name] = fresh
