@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from synthmill.cli.dedup_cmd import run, show
+from synthmill.cli.dedup_cmd import ALLOW_EMPTY_HELP, run, show
 from synthmill.curate.apply import SRC_HELP, Outcome, build
 from synthmill.curate.decontaminate import Decontaminate
 
@@ -48,6 +48,7 @@ def decontaminate(
     ),
     seed: int = typer.Option(0, help="Run seed (stages draw their random numbers from it)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing OUT."),
+    allow_empty: bool = typer.Option(False, "--allow-empty", help=ALLOW_EMPTY_HELP),
 ) -> None:
     """Remove rows that overlap benchmark items (n-grams; rephrasings with --semantic).
 
@@ -71,7 +72,7 @@ def decontaminate(
         opts = {"threshold": semantic_threshold, "top_k": semantic_top_k, "judge": judge}
         options["semantic"] = opts
     stage = build(Decontaminate, options)
-    outcome = run([stage], src, out, seed, overwrite)
+    outcome = run([stage], src, out, seed, overwrite, allow_empty)
     show(outcome)
     matched_items(outcome)
 

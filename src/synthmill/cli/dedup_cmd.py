@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from synthmill.cli.progress import RichProgress
-from synthmill.curate.apply import SRC_HELP, Outcome, apply, build
+from synthmill.curate.apply import SRC_HELP, EverythingRejected, Outcome, apply, build
 from synthmill.errors import ConfigError
 from synthmill.pipeline.stage import Stage
 
@@ -24,6 +24,14 @@ class Method(str, Enum):
 
 def show(outcome: Outcome) -> None:
     """Print what each stage kept and rejected, and where the files are."""
+    show_table(outcome).print(
+        f"[bold green]done[/]: {outcome.rows_out} of {outcome.rows_in} rows kept in "
+        f"{outcome.out}; rejects: {outcome.rejects}; stats: {outcome.stats}"
+    )
+
+
+def show_table(outcome: Outcome) -> Console:
+    """Print what each stage kept and rejected."""
     table = Table("stage", "rows in", "kept", "rejected", "reasons")
     for label, s in outcome.stages.items():
         reasons = ", ".join(f"{r}: {n}" for r, n in s["rejected"].items())
@@ -32,16 +40,40 @@ def show(outcome: Outcome) -> None:
         )
     console = Console(stderr=True)
     console.print(table)
-    console.print(
-        f"[bold green]done[/]: {outcome.rows_out} of {outcome.rows_in} rows kept in "
-        f"{outcome.out}; rejects: {outcome.rejects}; stats: {outcome.stats}"
-    )
+    return console
 
 
-def run(stages: list[Stage], src: Path, out: Path, seed: int, overwrite: bool) -> Outcome:
-    """apply() with rich progress bars on stderr."""
-    with RichProgress(Console(stderr=True)) as progress:
-        return apply(stages, src, out, seed=seed, overwrite=overwrite, progress=progress)
+# --allow-empty of the file commands (filter, dedup, decontaminate): a pipeline's allow_empty.
+ALLOW_EMPTY_HELP = (
+    "Write an empty OUT (exit 0) when every row is rejected; without it that is exit 1, "
+    "OUT is not written and the rejects say why."
+)
+
+
+def run(
+    stages: list[Stage],
+    src: Path,
+    out: Path,
+    seed: int,
+    overwrite: bool,
+    allow_empty: bool = False,
+) -> Outcome:
+    """apply() with rich progress bars on stderr; every row rejected shows the table, then
+    fails (exit 1) unless allow_empty."""
+    try:
+        with RichProgress(Console(stderr=True)) as progress:
+            return apply(
+                stages,
+                src,
+                out,
+                seed=seed,
+                overwrite=overwrite,
+                allow_empty=allow_empty,
+                progress=progress,
+            )
+    except EverythingRejected as exc:
+        show_table(exc.outcome)
+        raise
 
 
 def dedup(
@@ -75,6 +107,7 @@ def dedup(
     ),
     seed: int = typer.Option(0, help="Run seed (stages draw their random numbers from it)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing OUT."),
+    allow_empty: bool = typer.Option(False, "--allow-empty", help=ALLOW_EMPTY_HELP),
 ) -> None:
     """Remove duplicate rows; each removed row names the kept row it duplicated."""
     stage: Stage
@@ -114,7 +147,7 @@ def dedup(
             | ids
             | ({"threshold": threshold} if threshold is not None else {}),
         )
-    show(run([stage], src, out, seed, overwrite))
+    show(run([stage], src, out, seed, overwrite, allow_empty))
 
 
 def register(app: typer.Typer) -> None:

@@ -8,7 +8,7 @@ from typing import Literal
 
 import typer
 
-from synthmill.cli.dedup_cmd import run, show
+from synthmill.cli.dedup_cmd import ALLOW_EMPTY_HELP, run, show
 from synthmill.curate.apply import SRC_HELP, build
 from synthmill.curate.language import LanguageFilter
 from synthmill.curate.quality import QualityFilter
@@ -37,6 +37,7 @@ def filter_(
     column: list[str] = typer.Option(["text"], "--column", "-c", help="Text column(s) judged."),
     seed: int = typer.Option(0, help="Run seed (stages draw their random numbers from it)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing OUT."),
+    allow_empty: bool = typer.Option(False, "--allow-empty", help=ALLOW_EMPTY_HELP),
 ) -> None:
     """Drop rows failing heuristic quality rules or in unwanted languages."""
     stages: list[Stage] = []
@@ -58,7 +59,7 @@ def filter_(
         stages.append(build(QualityFilter, options))
     if not stages:
         raise ConfigError("nothing to do: give --profile and/or --language")
-    show(run(stages, src, out, seed, overwrite))
+    show(run(stages, src, out, seed, overwrite, allow_empty))
 
 
 def register(app: typer.Typer) -> None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from synthmill.errors import ConfigError
+from synthmill.errors import ConfigError, RunFailedError
 from synthmill.io.atomic import write_text_atomic
 from synthmill.io.records_io import write_records, write_rejects
 from synthmill.pipeline.columns import SAMPLE_ROWS, check_stages, columns_of, require
@@ -52,6 +52,15 @@ class Outcome:
     rejects: Path
     stats: Path
     stages: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+class EverythingRejected(RunFailedError):
+    """The stages rejected every row of a non-empty input: OUT is not written (exit 1);
+    the rejects and stats are, so the reasons can be read. `--allow-empty` writes it."""
+
+    def __init__(self, message: str, outcome: Outcome) -> None:
+        super().__init__(message)
+        self.outcome = outcome
 
 
 def build(cls: type[S], options: dict[str, Any], where: str = "options") -> S:
@@ -125,9 +134,14 @@ def apply(
     *,
     seed: int = 0,
     overwrite: bool = False,
+    allow_empty: bool = False,
     progress: Progress | None = None,
 ) -> Outcome:
-    """Run stages in order over the rows of `src`; write kept rows, rejects and stats."""
+    """Run stages in order over the rows of `src`; write kept rows, rejects and stats.
+
+    When the stages reject every row of a non-empty input, OUT is not written and
+    EverythingRejected is raised (rejects and stats are written), unless `allow_empty`.
+    """
     check_paths(src, out, overwrite)
     check_columns(stages, src, seed)
     progress = progress or LogProgress()
@@ -146,12 +160,31 @@ def apply(
         rows = kept
     kept = list(rows)
     rejects, stats = side_paths(out)
-    write_records(out, kept, OUT_FORMATS[out.suffix.lower()])
     write_rejects(rejects, rejected)
     outcome = Outcome(rows_in, len(kept), out, rejects, stats, report)
     summary = {"input": str(src), "output": str(out), "rows_in": rows_in, "rows_out": len(kept)}
+    if rows_in and not kept and not allow_empty:
+        error = everything_rejected(outcome, src, rejected)
+        summary |= {"output": None, "error": error}
+        write_text_atomic(stats, json.dumps({**summary, "stages": report}, indent=2) + "\n")
+        raise EverythingRejected(error, outcome)
+    write_records(out, kept, OUT_FORMATS[out.suffix.lower()])
     write_text_atomic(stats, json.dumps({**summary, "stages": report}, indent=2) + "\n")
     return outcome
+
+
+def everything_rejected(outcome: Outcome, src: Path, rejected: list[Record]) -> str:
+    """One line: all N rows rejected, the top reasons, where they are, how to allow it."""
+    why = Counter(
+        f"{r.meta.rejection.stage}: {r.meta.rejection.reason}" for r in rejected if r.meta.rejection
+    )
+    top = "; ".join(f"{reason} ({n})" for reason, n in why.most_common(3))
+    more = "; ..." if len(why) > 3 else ""
+    how = f"rejected ({top}{more}); see {outcome.rejects}" if why else "dropped"
+    return (
+        f"all {outcome.rows_in} rows of {src} were {how}; nothing written to {outcome.out}; "
+        f"to write an empty {outcome.out}, run again with --allow-empty --overwrite"
+    )
 
 
 def _run(
