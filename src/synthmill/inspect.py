@@ -13,6 +13,7 @@ import pyarrow.parquet as pq
 import yaml
 
 from synthmill.errors import DataError
+from synthmill.io.rows import run_file
 from synthmill.pipeline.rundir import RunDir
 from synthmill.pipeline.stats import merge
 from synthmill.records import META_COLUMN
@@ -92,7 +93,8 @@ def _samples(rd: RunDir, n: int) -> list[dict[str, Any]]:
     )
     rows: list[dict[str, Any]]
     if files:
-        rows = pq.read_table(files[0]).slice(0, n).to_pylist()
+        with run_file(files[0]):
+            rows = pq.read_table(files[0]).slice(0, n).to_pylist()
     else:
         rows = _jsonl_head(sorted(rd.data_dir.glob("*.jsonl")), n)
     for row in rows:
@@ -106,7 +108,7 @@ def _samples(rd: RunDir, n: int) -> list[dict[str, Any]]:
 def _jsonl_head(files: list[Path], n: int) -> list[dict[str, Any]]:
     if not files or n == 0:
         return []
-    with open(files[0], encoding="utf-8") as fh:
+    with run_file(files[0]), open(files[0], encoding="utf-8") as fh:
         return [dict(json.loads(line)) for _, line in zip(range(n), fh, strict=False)]
 
 
@@ -193,7 +195,9 @@ def find_rows(root: Path, ids: set[str]) -> dict[str, dict[str, Any]]:
         wanted = ids - set(found)
         if not wanted:
             break
-        for row in _rows_with_ids(path, wanted):
+        with run_file(path):
+            rows = _rows_with_ids(path, wanted)
+        for row in rows:
             found.setdefault(str(row[META_COLUMN]["id"]), decode_meta(row))
     return found
 

@@ -11,6 +11,7 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from synthmill.errors import ConfigError, DataError, RunDirError
+from synthmill.io.rows import run_file
 from synthmill.records import META_COLUMN, Meta
 
 
@@ -44,11 +45,12 @@ class RunData:
         """Every data column of the run, in first-seen order (provenance excluded)."""
         names: dict[str, None] = {}
         for path in self.files:
-            if path.suffix == ".parquet":
-                names.update(dict.fromkeys(pq.read_schema(path).names))
-            else:
-                for row in _jsonl(path):
-                    names.update(dict.fromkeys(row))
+            with run_file(path):
+                if path.suffix == ".parquet":
+                    names.update(dict.fromkeys(pq.read_schema(path).names))
+                else:
+                    for row in _jsonl(path):
+                        names.update(dict.fromkeys(row))
         names.pop(META_COLUMN, None)
         return list(names)
 
@@ -56,16 +58,17 @@ class RunData:
         """How many rows the run has, from Parquet footers (None for JSONL runs)."""
         if any(p.suffix != ".parquet" for p in self.files):
             return None
-        return sum(int(pq.ParquetFile(p).metadata.num_rows) for p in self.files)
+        return sum(_num_rows(p) for p in self.files)
 
     def rows(self) -> Iterator[Row]:
         """Every row with its provenance, one batch of one file in memory at a time."""
         index = 0
         for path in self.files:
-            for raw in _parquet(path) if path.suffix == ".parquet" else _jsonl(path):
-                meta = raw.pop(META_COLUMN, None) or {"id": f"row-{index}"}
-                yield Row(index, raw, Meta.from_row(meta))
-                index += 1
+            with run_file(path):
+                for raw in _parquet(path) if path.suffix == ".parquet" else _jsonl(path):
+                    meta = raw.pop(META_COLUMN, None) or {"id": f"row-{index}"}
+                    yield Row(index, raw, Meta.from_row(meta))
+                    index += 1
 
     def check_target(self, out: Path) -> None:
         """Refuse an output path among the run's own files (its data is the export's input)."""
@@ -91,6 +94,11 @@ class RunData:
             return set()
         found = run.get("inputs") if isinstance(run, dict) else None
         return set(found) if isinstance(found, dict) else set()
+
+
+def _num_rows(path: Path) -> int:
+    with run_file(path):
+        return int(pq.ParquetFile(path).metadata.num_rows)
 
 
 def _parquet(path: Path) -> Iterator[dict[str, Any]]:

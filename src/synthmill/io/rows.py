@@ -8,6 +8,7 @@ so a run can refuse bad input before it writes anything.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 from collections.abc import Iterator
@@ -17,7 +18,7 @@ from typing import Any, Literal
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from synthmill.errors import DataError
+from synthmill.errors import DataError, RunDirError, SynthmillError
 from synthmill.records import META_COLUMN as META
 
 FORMATS = ("csv", "jsonl", "parquet", "text")
@@ -271,6 +272,24 @@ def _text_rows(path: Path, column: str, per: str) -> Iterator[dict[str, Any]]:
     for _, text_line in _lines(path):
         if text_line.strip():
             yield {column: text_line.rstrip("\r\n")}
+
+
+@contextlib.contextmanager
+def run_file(path: Path) -> Iterator[None]:
+    """Read a file of a run directory (its data or a checkpoint): bytes that do not decode
+    (a truncated or damaged Parquet or JSONL file) are one RunDirError naming the file
+    (exit 2), not a traceback; disk and permission errors stay OSErrors."""
+    try:
+        yield
+    except (pa.ArrowException, ValueError, OSError) as exc:
+        if isinstance(exc, SynthmillError) or (
+            isinstance(exc, OSError) and not isinstance(exc, pa.ArrowException) and exc.errno
+        ):
+            raise
+        raise RunDirError(
+            f"{path} is damaged ({_first_line(exc)}); run the pipeline again to write it anew "
+            "(synthmill run CONFIG; with --overwrite to start the run over)"
+        ) from exc
 
 
 def _bad_parquet(path: Path, exc: BaseException) -> str:

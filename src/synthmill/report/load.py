@@ -19,6 +19,7 @@ import yaml
 
 from synthmill.errors import RunDirError
 from synthmill.inspect import ancestors_of, decode_meta, reject_samples, summarize
+from synthmill.io.rows import run_file
 from synthmill.pipeline.rundir import RunDir
 from synthmill.records import META_COLUMN
 
@@ -84,13 +85,23 @@ def read_data(root: Path) -> pa.Table | None:
     if not files:
         jsonl = sorted((root / "data").glob("*.jsonl"))
         if jsonl:
-            rows = [json.loads(x) for f in jsonl for x in f.read_text("utf-8").split("\n") if x]
+            rows = [row for f in jsonl for row in _jsonl_rows(f)]
             return pa.Table.from_pylist(rows) if rows else None
         files = sorted((root / "work").glob("seg-*/shard-*.parquet"))[-1:]
     if not files:
         return None
-    tables = [pq.read_table(f) for f in files]
+    tables = [_parquet_table(f) for f in files]
     return pa.concat_tables(tables, promote_options="permissive")
+
+
+def _parquet_table(path: Path) -> pa.Table:
+    with run_file(path):
+        return pq.read_table(path)
+
+
+def _jsonl_rows(path: Path) -> list[Any]:
+    with run_file(path):
+        return [json.loads(x) for x in path.read_text("utf-8").split("\n") if x]
 
 
 def sample_rows_of(table: pa.Table, most: int, seed: int) -> list[dict[str, Any]]:
