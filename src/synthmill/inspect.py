@@ -12,7 +12,7 @@ from typing import Any
 import pyarrow.parquet as pq
 import yaml
 
-from synthmill.errors import DataError
+from synthmill.errors import DataError, RunDirError
 from synthmill.io.rows import run_file
 from synthmill.pipeline.rundir import RunDir
 from synthmill.pipeline.stats import merge
@@ -38,8 +38,7 @@ class RunSummary:
 
 def summarize(root: Path, n_samples: int = 3) -> RunSummary:
     rd = RunDir(root)
-    config_yaml = rd.config_path.read_text(encoding="utf-8")
-    config = yaml.safe_load(config_yaml)
+    config_yaml, config = _config(rd)
     run = rd.read_json(rd.run_json) or {}
     stats = rd.read_json(rd.stats_path)
     if stats is None or run.get("status") != "finished":
@@ -57,6 +56,23 @@ def summarize(root: Path, n_samples: int = 3) -> RunSummary:
         samples=_samples(rd, n_samples),
         error=error,
     )
+
+
+def _config(rd: RunDir) -> tuple[str, dict[str, Any]]:
+    """The run's config.yaml as text and as a mapping; a damaged one is one line (exit 2)."""
+    try:
+        text = rd.config_path.read_text(encoding="utf-8")
+        config = yaml.safe_load(text)
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        config, why = None, type(exc).__name__
+    else:
+        why = "not a pipeline config"
+    if not isinstance(config, dict) or not isinstance(config.get("stages"), list):
+        raise RunDirError(
+            f"{rd.config_path} is damaged ({why}); restore it, or run the pipeline again "
+            "with --overwrite"
+        )
+    return text, config
 
 
 def run_status(rd: RunDir, run: dict[str, Any]) -> tuple[str, str | None]:

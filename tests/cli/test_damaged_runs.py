@@ -91,3 +91,14 @@ def test_the_same_run_undamaged_works_and_a_rerun_mends_it(tmp_path: Path) -> No
     done = cli(*export)
     assert done.returncode == 0, done.stderr
     assert len((tmp_path / "a.jsonl").read_text().splitlines()) == len(TEXTS)
+
+
+@pytest.mark.parametrize("text", ["stages: [\n  - bad: : :\n", "just text\n"])
+@pytest.mark.parametrize("command", ["inspect", "report"])
+def test_a_damaged_config_is_one_line_exit_2(tmp_path: Path, command: str, text: str) -> None:
+    run = make_run(tmp_path)
+    (run / "config.yaml").write_text(text)
+    done = cli(*COMMANDS[command](run, tmp_path))
+    assert done.returncode == 2, done.stderr
+    (line,) = done.stderr.strip().splitlines()
+    assert line.startswith(f"error: {run / 'config.yaml'} is damaged ("), line
