@@ -95,3 +95,55 @@ def test_export_never_writes_over_the_runs_own_input_file(tmp_path: Path) -> Non
         [f"error: --out {src} is an input file of the run (its source data); choose another file"],
     )
     assert src.read_bytes() == kept
+
+
+def test_report_never_writes_its_html_over_a_runs_data_or_input(tmp_path: Path) -> None:
+    _, outer = finished_run(tmp_path)
+    data = next((outer / "data").glob("*.parquet"))
+    src = tmp_path / "rows.jsonl"
+    kept = {p: p.read_bytes() for p in (data, src, outer / "config.yaml")}
+    for out in kept:
+        done = cli("report", str(outer), "--out", str(out))
+        line = f"error: --out {out}: the report is HTML; end it in .html"
+        assert (done.returncode, done.stderr.splitlines()) == (2, [line])
+    (tmp_path / "d.html").mkdir()
+    done = cli("report", str(outer), "--out", str(tmp_path / "d.html"))
+    assert done.returncode == 2 and "is a directory" in done.stderr
+    assert {p: p.read_bytes() for p in kept} == kept
+    done = cli("report", str(outer), "--out", str(tmp_path / "r.html"))
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "r.html").read_text().startswith("<!DOCTYPE html>")
+
+
+def test_decontaminate_never_writes_over_its_benchmark_file(tmp_path: Path) -> None:
+    src = tmp_path / "rows.jsonl"
+    src.write_text("".join(json.dumps({"text": f"row {i} of the data"}) + "\n" for i in range(5)))
+    item = json.dumps({"text": "a test item that must stay as it is"}) + "\n"
+    # OUT itself, and the rejects file written beside OUT, each named as the benchmark file
+    for out, bench in [("b.jsonl", "b.jsonl"), ("o.jsonl", "o.rejects.jsonl")]:
+        (tmp_path / bench).write_text(item)
+        args = ["--benchmark-file", str(tmp_path / bench), "--overwrite"]
+        done = cli("decontaminate", str(src), "--out", str(tmp_path / out), *args)
+        assert (done.returncode, done.stderr.splitlines()) == (
+            2,
+            [f"error: --out {tmp_path / out} would overwrite the input; choose another file"],
+        )
+        assert (tmp_path / bench).read_text() == item
+
+
+def test_batch_export_never_writes_over_the_config_or_an_input(tmp_path: Path) -> None:
+    import yaml
+
+    src, config = tmp_path / "rows.jsonl", tmp_path / "p.yaml"
+    src.write_text("".join(json.dumps({"text": f"row {i}"}) + "\n" for i in range(3)))
+    ask = {"use": "generate", "prompt": "Say {{ text }}", "output": "reply"}
+    stages = [{"use": "read", "path": str(src)}, ask | {"backend": {"type": "fake"}}]
+    config.write_text(yaml.safe_dump({"stages": stages, "output": {"dir": str(tmp_path / "o")}}))
+    kept = {p: p.read_bytes() for p in (src, config)}
+    for out in kept:  # refused before the dry run: no model call is made
+        done = cli("batch", "export", str(config), "--out", str(out))
+        assert (done.returncode, done.stderr.splitlines()) == (
+            2,
+            [f"error: --out {out} would overwrite the input; choose another file"],
+        )
+    assert {p: p.read_bytes() for p in kept} == kept

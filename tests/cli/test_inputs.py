@@ -75,3 +75,16 @@ def test_tabular_evaluate_reads_a_glob(
     args = ["tabular", "evaluate", "--real", "a.csv", "--synthetic", "*.csv", "--json"]
     assert run_main(args) == 0
     assert json.loads(capsys.readouterr().out)["rows"]["synthetic"] == 80
+
+
+def test_an_empty_reference_is_one_line_and_leaves_the_card(
+    inputs: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (inputs / "none.jsonl").write_text("")
+    card = (inputs / "runs/docs/README.md").read_text()
+    args = ["measure", "runs/docs", "--embedder", "hashed", "--reference", "none.jsonl"]
+    assert run_main([*args, "-o", "m.json"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "error: --reference none.jsonl has no rows; give real data to compare with"
+    assert (inputs / "runs/docs/README.md").read_text() == card
+    assert not (inputs / "m.json").exists()

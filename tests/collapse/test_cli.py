@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import cli as run_cli
+
 CLI = [sys.executable, "-m", "synthmill"]
 
 
@@ -89,3 +91,15 @@ def test_collapse_bad_parameters_fail_before_any_work(
     assert out.returncode == 2, out.stderr
     assert out.stderr.strip().startswith("error:") and message in out.stderr, out.stderr
     assert not (tmp_path / "lab").exists()
+
+
+def test_collapse_out_naming_a_file_is_one_line_and_leaves_it(tmp_path: Path) -> None:
+    data = tmp_path / "rows.jsonl"
+    data.write_text('{"text": "kept as it is"}\n')
+    args = ["collapse", "run", "-f", "gaussian", "-g", "1", "-s", "1", "-o", str(data)]
+    done = run_cli(*args)
+    assert (done.returncode, done.stderr.strip().splitlines()[-1:]) == (
+        2,
+        [f"error: --out {data} is a file; name a folder for collapse.json and the plots"],
+    )
+    assert data.read_text() == '{"text": "kept as it is"}\n'

@@ -148,6 +148,12 @@ def test_threads_default_to_the_usable_cores_that_are_not_busy(
          "--steps must be at least 1"),
         (["qa.jsonl", "--reference", "nope.jsonl", "-o", "o.json"],
          "--reference nope.jsonl matches no file"),
+        (["qa.jsonl", "--reference", "ref.json", "-o", "ref.json"],
+         "--out ref.json would overwrite the input"),
+        (["qa.jsonl", "--reference", "ref.jsonl", "--baseline", "ref.json", "-o", "ref.json"],
+         "--out ref.json would overwrite the input"),
+        (["qa.jsonl", "--reference", "ref.jsonl", "-o", "qa.jsonl"],
+         "--out qa.jsonl: the results are JSON; end it in .json"),
         (["qa.jsonl", "--reference", "ref.jsonl"], "is not a run directory; name the JSON"),
         (["qa.jsonl", "--reference", "ref.jsonl", "-o", "o.json", "--seeds", "0,x"],
          "--seeds '0,x'"),
@@ -161,6 +167,7 @@ def test_bad_input_is_one_line_and_writes_nothing(
     qa = [{"question": "Why is the sky blue?", "answer": "Air scatters blue light most."}] * 2
     write_jsonl(tmp_path / "qa.jsonl", qa)
     write_jsonl(tmp_path / "ref.jsonl", qa)
+    write_jsonl(tmp_path / "ref.json", qa)  # JSONL by another name, as --out would be
     write_jsonl(tmp_path / "text.jsonl", [{"text": "some words"}])
     write_jsonl(tmp_path / "odd.jsonl", [{"x": 1}])
     (tmp_path / "empty.jsonl").write_text("", encoding="utf-8")

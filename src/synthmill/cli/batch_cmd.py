@@ -39,6 +39,7 @@ def export(
     earlier replies show theirs after those replies are imported: export, answer, import
     again until nothing is left, then `synthmill run` makes no calls.
     """
+    from synthmill.curate.apply import check_out_file
     from synthmill.errors import ConfigError
     from synthmill.llm.batchfile import export_pending
     from synthmill.pipeline.pipeline import Pipeline
@@ -46,6 +47,8 @@ def export(
     if dialect not in ("json_schema", "json_object", "prompt"):
         raise ConfigError(f"--dialect {dialect!r}: use json_schema, json_object or prompt")
     pipeline = Pipeline.from_yaml(config, set_)
+    # the request file never replaces the config or a file the pipeline reads
+    check_out_file(out, [config, *(p for st in pipeline.stages for p in st.input_files())])
     result = export_pending(pipeline, out, stage, dialect)
     if not result.requests:
         typer.echo(f"nothing to export: the cache answers every call {config} makes now")

@@ -83,6 +83,8 @@ def run(
     params = parse_params(param, families)
     how = Verification(rows=verify_rows, oversample=verify_oversample)
     check_run(generations, seeds, real_fraction, scale, rows, how)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out} is a file; name a folder for collapse.json and the plots")
     for name in families:  # every value is validated by building the family once
         make_family(name, scale, rows, params[name])
     console = Console(stderr=True)

@@ -11,7 +11,14 @@ from rich.console import Console
 from rich.table import Table
 
 from synthmill.cli.dedup_cmd import ALLOW_EMPTY_HELP, run, show
-from synthmill.curate.apply import SRC_HELP, Outcome, build
+from synthmill.curate.apply import (
+    SRC_HELP,
+    Outcome,
+    build,
+    check_out_file,
+    input_files,
+    side_paths,
+)
 from synthmill.curate.decontaminate import Decontaminate
 
 
@@ -72,6 +79,8 @@ def decontaminate(
         opts = {"threshold": semantic_threshold, "top_k": semantic_top_k, "judge": judge}
         options["semantic"] = opts
     stage = build(Decontaminate, options)
+    for found in benchmark_file:  # test sets are inputs too: OUT and its side files spare them
+        check_out_file(out, input_files(found, "--benchmark-file"), side_paths(out))
     outcome = run([stage], src, out, seed, overwrite, allow_empty)
     show(outcome)
     matched_items(outcome)

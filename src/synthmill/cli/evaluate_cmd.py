@@ -89,6 +89,11 @@ def evaluate(
     settings.check()
     cl.require_extras()
     target, run_dir = _target(src, out)
+    _spare_inputs(
+        src,
+        out,
+        [(src, "input"), (reference, "--reference")] + [(b, "--baseline") for b in baseline],
+    )
     columns = {"prompt": prompt, "response": response, "text": text}
     arms, held = _datasets(src, reference, baseline, real_baseline, heldout, columns)
     plan = None
@@ -131,6 +136,19 @@ def _target(src: Path, out: Path | None) -> tuple[Path, Path | None]:
     if target.is_dir() or not target.parent.is_dir():
         raise ConfigError(f"--out {target}: give a file in an existing folder")
     return target, run_dir
+
+
+def _spare_inputs(src: Path, out: Path | None, inputs: list[tuple[Path, str]]) -> None:
+    """An --out other than RUN/closed_loop.json is a .json file that is no input (SRC,
+    --reference, --baseline) and not in a run directory but under its export/: the JSON,
+    written after minutes of training, would replace it."""
+    if out is None or out.resolve() == (src / "closed_loop.json").resolve():
+        return
+    if out.suffix.lower() != ".json":
+        raise ConfigError(f"--out {out}: the results are JSON; end it in .json")
+    from synthmill.curate.apply import check_out_file, input_files
+
+    check_out_file(out, [f for path, what in inputs for f in input_files(path, what)])
 
 
 def _datasets(

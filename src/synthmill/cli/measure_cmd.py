@@ -40,6 +40,15 @@ def read_texts(src: Path, columns: list[str], limit: int | None) -> list[str]:
     return texts
 
 
+def check_reference(reference: Path, columns: list[str]) -> None:
+    """--reference names files with the columns and at least one row: tails measured
+    against nothing would read as 0% coverage (and go into a run's card)."""
+    input_files(reference, "--reference")
+    check_file_columns("measure --reference", reference, columns)
+    if next(iter(FileRecords(reference, 0)), None) is None:
+        raise DataError(f"--reference {reference} has no rows; give real data to compare with")
+
+
 def vectors(texts: list[str], how: Embedder) -> tuple[str, diversity.F32 | None]:
     """The embedder's name and the unit-length vectors (None when switched off)."""
     if how is Embedder.none:
@@ -75,8 +84,7 @@ def measure(
 ) -> None:
     """Print distinct-n, entropy, compression, self-BLEU, cosine, Vendi and cluster metrics."""
     if reference is not None:  # checked first: a bad reference fails before any work
-        input_files(reference, "--reference")
-        check_file_columns("measure --reference", reference, column)
+        check_reference(reference, column)
     if out is not None:  # before any work: never over an input, a run's files, or non-JSON
         check_out_file(
             out, [*input_files(src), *(input_files(reference, "--reference") if reference else [])]

@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from synthmill.errors import ConfigError
 from synthmill.io.atomic import write_text_atomic
 from synthmill.records import META_COLUMN
 from synthmill.report import extra, sections
@@ -40,6 +41,7 @@ def build_report(
     if reference is not None:
         extra.check_reference(reference)  # a misspelt reference fails before any work
     target = out or root / "report.html"
+    check_target(target)
     if is_collapse_folder(root):
         result = load_collapse(root)
         body = extra.collapse_section(root, result)
@@ -48,6 +50,15 @@ def build_report(
         page = render_run(load_run(root, rows, seed), reference, seed)
     write_text_atomic(target, page)
     return target
+
+
+def check_target(target: Path) -> None:
+    """The report is an .html file: any other name could be the run's data, config or
+    input (or a dataset of the user's), which the report would replace."""
+    if target.suffix.lower() not in (".html", ".htm"):
+        raise ConfigError(f"--out {target}: the report is HTML; end it in .html")
+    if target.is_dir():
+        raise ConfigError(f"--out {target} is a directory; name an .html file")
 
 
 def render_run(d: RunData, reference: Path | None, seed: int) -> str:
