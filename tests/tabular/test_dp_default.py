@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
@@ -188,3 +189,53 @@ def test_the_grid_top_holds_integers_a_float_represents_exactly() -> None:
     ints = pa.array(np.round(x).astype(np.int64))
     assert np.abs(ints.cast(pa.float64()).to_numpy()).max() <= 2.0**53
     assert grid.index(np.array([1e30, -1e30])).tolist() == [grid.size - 1, 0]
+
+
+def wine_like_measurement(grid: Grid) -> tuple[Any, Any, np.ndarray]:
+    """MST's one-way measurement of a grid column on a ~150-row table at epsilon 1 (sigma
+    20): the data in three neighbouring bins at 2.5-3 sigma each, and an empty bin of
+    negative values whose noise (3.5 sigma) beats every data bin."""
+    from mbi import Dataset, Domain, LinearMeasurement
+
+    data_bins = [int(grid.index(np.array([v]))[0]) for v in (1.5, 3.0, 6.0)]
+    far = int(grid.index(np.array([-3000.0]))[0])
+    y = np.zeros(grid.size)
+    y[data_bins] = [50.0, 60.0, 50.0]
+    y[far] = 70.0
+    codes = np.repeat(data_bins, [45, 55, 40])
+    data = Dataset(pd.DataFrame({"col0": codes}), Domain(["col0"], [grid.size]))
+    return data, LinearMeasurement(y, ("col0",), 20.0), np.array(data_bins)
+
+
+def test_the_support_is_the_data_run_not_the_largest_noisy_bin() -> None:
+    """Old rule: bins over 3.8 sigma, else the largest noisy count alone (here the empty
+    negative bin), so every draw of the merged data went far away."""
+    from synthmill.tabular.dpgrid import grid_mst
+
+    grid = Grid(1)
+    data, measured, data_bins = wine_like_measurement(grid)
+    model = grid_mst(1.0, 1e-4, {"col0": grid})
+    small, _, undo = model.compress_domain(data, [measured])
+    start, stop, z, level = model.windows["col0"]
+    assert (start, stop) == (data_bins[0], data_bins[-1] + 1)
+    assert z == pytest.approx(160.0 / (20.0 * np.sqrt(3))) and z >= level
+    assert small.domain.shape == (4,)  # the data's three bins and the merged rest
+    # every row drawn from the merged rest lands next to the data's run, never at -3000
+    from mbi import Dataset, Domain
+
+    merged = Dataset(pd.DataFrame({"col0": [3] * 400}), Domain(["col0"], [4]))
+    back = undo(merged).df["col0"].to_numpy()
+    lo, hi = grid.edges(back)
+    assert lo.min() >= 0.5 and hi.max() <= 16.0  # an octave beyond the run at most
+
+
+def test_a_run_below_the_noise_level_is_stated_as_not_located() -> None:
+    from synthmill.tabular.dpgrid import best_window, located_level
+
+    y = np.zeros(127)
+    y[[70, 71]] = [30.0, 25.0]  # 55 rows at sigma 60 (epsilon ~0.3 on ~150 rows)
+    start, stop, z = best_window(y, 60.0, 8)
+    assert z < located_level(127, 8)
+    y[[70, 71]] = [90.0, 80.0]  # the same table at sigma 20: found
+    start, stop, z = best_window(y, 20.0, 8)
+    assert (start, stop) == (70, 72) and z > located_level(127, 8)

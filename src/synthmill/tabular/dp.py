@@ -10,8 +10,10 @@ only says what is discrete and how, and turns the result back into typed columns
   without given bounds (the default) go on a public, data-independent grid of signed
   powers of two (`grid_bins` per octave, from 2^-10 to 2^53, and a bin around zero),
   whose resolution is a public function of the row count, column count, epsilon and
-  delta; MST's own noisy one-way marginals find where the values lie (it merges bins
-  below its noise into one), so no epsilon is spent on bounds. Draws outside the span of
+  delta; MST's own noisy one-way marginals find where the values lie (the run of
+  neighbouring bins that stands out most from the noise is kept, the rest merged into
+  one bin; `dpgrid.grid_mst`), so no epsilon is spent on bounds; a column whose run does
+  not stand out above what noise alone reaches is stated as NOT located. Draws outside the span of
   bins around the model's mode that hold at least 1% of its draws each (gaps of up to 4
   bin widths bridged) are moved to the nearest bin of that span: post-processing of the
   model, no privacy cost. smartnoise's DP
@@ -146,6 +148,7 @@ class DPSynthesizer:
         self.grid: Grid | None = None
         self.on_grid: list[str] = []  # numeric columns without bounds: on the public grid
         self.keep: dict[str, Any] = {}  # grid column -> bins the fitted model gives mass
+        self.located: dict[str, dict[str, float | bool]] = {}  # grid column -> its window's z
         self.grid_outputs: dict[str, Grid] = {}  # MST's name of a grid column -> its grid
         self.mst_names: dict[str, str] = {}  # grid column -> MST's name of it
         self.specs: list[ColumnSpec] = []
@@ -283,6 +286,10 @@ class DPSynthesizer:
             counts = np.bincount(index[index >= 0], minlength=self.grid.size)
             noisy = getattr(self.model, "noisy", {}).get(self.mst_names.get(name, ""))
             self.keep[name] = self.grid.kept(counts, noisy[0] if noisy else None)
+            window = getattr(self.model, "windows", {}).get(self.mst_names.get(name, ""))
+            if window:
+                z, level = window[2], window[3]
+                self.located[name] = {"z": round(z, 2), "level": round(level, 2), "ok": z >= level}
             held = np.flatnonzero(self.keep[name])
             lo, hi = self.grid.edges(held[[0, -1]])
             self.edges[name] = (float(lo[0]), float(hi[1]), self.sources[name])
@@ -320,7 +327,15 @@ class DPSynthesizer:
                 "columns": self.on_grid,
                 "bins_per_octave": self.grid.per_octave,
                 "kept_share": KEEP_SHARE,
+                # the data's run of bins: its noisy z, the z noise alone reaches (5%)
+                "located": self.located,
             }
+            lost = [name for name, v in self.located.items() if not v["ok"]]
+            if lost:
+                found["not_located"] = (
+                    f"{', '.join(lost)}: at this epsilon and row count the noisy counts do "
+                    "not tell where the values lie from noise; their range may be anywhere"
+                )
         return found
 
     def sample_shard(self, rows: int, shard: int) -> pa.Table:
@@ -382,6 +397,8 @@ class DPSynthesizer:
                     f"bins per octave; the DP model puts its mass in [{lo:.4g}, {hi:.4g}] "
                     "(no epsilon spent on bounds)"
                 )
+                if not self.located.get(spec.name, {}).get("ok", True):
+                    how += "; NOT located: at this epsilon that range may be noise"
             elif spec.name in self.edges:
                 lo, hi, source = self.edges[spec.name]
                 how = f"{self.bins} equal-width bins over [{lo:g}, {hi:g}], bounds {source}"

@@ -2,9 +2,12 @@
 
 A value's bin depends only on the value (its sign and its octave, cut into `per_octave`
 equal-ratio parts), never on the other rows, so binning costs no privacy and needs no
-bounds. The synthesizer's noisy marginals then say which bins hold the data. The
-resolution is a public function of the row count, the column count and the budget: as
-many bins per octave as keep a typical bin's count above MST's noise.
+bounds. The synthesizer's noisy marginals then say which bins hold the data: the run of
+neighbouring bins whose noisy counts stand out most (a scan over runs, not bin by bin).
+The resolution is a public function of the row count, the column count and the budget:
+as many bins per octave as keep a typical bin's count at NEEDED_SIGMAS of MST's noise,
+1 at least (wine's 142 rows at epsilon 1 would afford a quarter of one; there a column's
+run is found, but its values are drawn across whole octaves).
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ BRIDGE = 4  # a gap of up to this many bin widths between kept bins is bridged
 SPREAD_SIGMAS = (2, 1, 0)  # merged bins above the first of these (in sigmas) that any
 # merged bin passes get the merged bin's draws
 FALSE_BINS = 0.01  # expected empty grid bins a column keeps by noise alone (MST's 3 sigma: 0.2)
+WINDOW_OCTAVES = 8  # the data's run may span this many octaves on each side of zero
+FALSE_WINDOWS = 0.05  # chance that noise alone gives some window a z above the "located" level
 
 
 def per_octave(rows: int, width: int, epsilon: float, delta: float) -> int:
@@ -144,6 +149,30 @@ class Grid:
         return np.where(keep[index.astype(int)], index, out)
 
 
+def best_window(y: Array, sigma: float, widest: int) -> tuple[int, int, float]:
+    """The run of contiguous bins (start, stop) whose noisy counts are least likely to be
+    noise alone: the scan statistic max over runs of sum / (sigma sqrt(width)), widths 1 to
+    `widest`, and that z. A column's values fill a run of neighbouring bins (the grid's
+    index grows with the value) and add up to the row count, so their run's sum stands
+    out of the noise by n / (sigma sqrt(width)) even where each of its bins is at 1-2
+    sigma, as on a table of ~150 rows at epsilon 1, where a bin-by-bin threshold keeps a
+    noise bin as often as a data bin."""
+    best = (0, 1, -np.inf)
+    cum = np.concatenate([[0.0], np.cumsum(y, dtype=float)])
+    for width in range(1, min(widest, len(y)) + 1):
+        z = (cum[width:] - cum[:-width]) / (sigma * math.sqrt(width))
+        start = int(np.argmax(z))
+        if z[start] > best[2]:
+            best = (start, start + width, float(z[start]))
+    return best
+
+
+def located_level(size: int, widest: int) -> float:
+    """The z that noise alone passes in some run with chance about FALSE_WINDOWS (a
+    Bonferroni bound over the size * widest runs scanned)."""
+    return float(special.ndtri(1 - FALSE_WINDOWS / (size * widest)))
+
+
 def spread_weights(y: Array, sigma: float, bins: Array) -> Array:
     """Weights of merged `bins` for the merged bin's draws: their noisy counts above the
     first of SPREAD_SIGMAS sigmas that any of them passes (2 sigma: few empty bins; lower
@@ -162,34 +191,42 @@ def grid_mst(epsilon: float, delta: float, grid_columns: dict[str, Grid]) -> Any
     MST measures every one-way marginal (noise sigma), keeps the values whose noisy count
     is at least 3 sigma and merges the rest into one bin; when fewer than two pass, it
     keeps the whole domain, which on a grid of 127 bins spreads the mass over every scale.
-    For grid columns (MST's column name -> grid) the threshold is raised so that about
-    FALSE_BINS empty bins pass by noise alone, the largest noisy count is always kept, and
-    a draw of the merged bin lands on a merged bin in proportion to its noisy count above
-    a level (`spread_weights`), or, when no merged bin's count is above 0, uniformly on a
-    merged bin near the kept ones (`Grid.near`), not anywhere between 2^-10 and 2^53.
-    Not only near ones: on a small table (wine's 142 rows, sigma about 20 counts) the
-    largest noisy count is an empty bin far from the data in about one column in ten, the
-    data's own bins then fall below the threshold, and the merged mass is the data's;
-    `Grid.kept` later keeps the run of bins with the most draws and moves the rest. All of
-    this is post-processing of the same noisy measurements; the re-expression of the
-    merged bin is smartnoise's own.
+    On a small table no bin of the data may pass (wine's 142 rows, 14 columns, epsilon 1:
+    sigma about 20 counts, the data's bins at 1-3 sigma each), and the largest of ~125
+    empty bins' noise is as large, so a bin-by-bin rule kept noise bins far from the data
+    (a third of some columns' draws came out negative for all-positive data). For grid
+    columns (MST's column name -> grid) the support is the run of contiguous bins whose
+    noisy counts stand out most (`best_window`: the data fill neighbouring bins and add up
+    to the row count), plus any bin above a threshold that about FALSE_BINS empty bins
+    pass by noise (a far mode); the merged rest's draws land on the merged bins within an
+    octave of the run (the data's tails), in proportion to their noisy counts above a
+    level (`spread_weights`), or uniformly when none is above 0. `windows` records each
+    grid column's run, its z and the z that noise alone reaches (`located_level`): below
+    it, the run may be noise (epsilon 0.3 on 142 rows). All of this is post-processing of
+    the same noisy measurements; the re-expression of the merged bin is smartnoise's own.
     """
     from mbi import Dataset, Domain, LinearMeasurement  # type: ignore[import-untyped]
     from snsynth.mst.mst import MSTSynthesizer
 
     class GridMST(MSTSynthesizer):  # type: ignore[misc]
-        noisy: dict[str, tuple[Array, float]] = {}  # grid column -> (noisy counts, sigma)
+        noisy: dict[str, tuple[Array, float]]  # grid column -> (noisy counts, sigma)
+        windows: dict[str, tuple[int, int, float, float]]  # -> (start, stop, z, level)
 
         def compress_domain(self, data: Any, measurements: list[Any]) -> Any:
+            self.noisy, self.windows = {}, {}
             supports: dict[str, Array] = {}
             kept = []
             for m in measurements:
                 col, y, sigma = m.clique[0], np.asarray(m.noisy_measurement), m.stddev
                 sup = y >= 3 * sigma
-                if col in grid_columns:  # few false bins among ~127 empty ones
+                if col in grid_columns:
+                    widest = (2 * WINDOW_OCTAVES + 1) * grid_columns[col].per_octave
+                    start, stop, z = best_window(y, float(sigma), widest)
+                    # a far mode: few false bins among ~127 empty ones
                     sup = y >= float(special.ndtri(1 - FALSE_BINS / y.size)) * sigma
-                    sup[int(np.argmax(y))] = True
+                    sup[start:stop] = True
                     self.noisy[col] = (y, float(sigma))
+                    self.windows[col] = (start, stop, z, located_level(y.size, widest))
                 elif sup.sum() < 2 and y.size >= 2:
                     sup[:] = True
                 supports[col] = sup
@@ -209,12 +246,13 @@ def grid_mst(epsilon: float, delta: float, grid_columns: dict[str, Grid]) -> Any
                 idx, extra = np.flatnonzero(support), np.flatnonzero(~support)
                 p = None
                 if col in grid_columns and extra.size:
+                    start, stop = self.windows[col][:2]  # the data's tails: an octave a side
+                    reach = grid_columns[col].per_octave
+                    near = extra[(extra >= start - reach) & (extra < stop + reach)]
+                    extra = near if near.size else extra
                     w = spread_weights(*self.noisy[col], extra)
                     if w.sum() > 0:  # where the noisy counts say the merged mass lies
                         p = w / w.sum()
-                    else:  # no merged bin above 0: near the kept bins, uniformly
-                        near = extra[grid_columns[col].near(extra, idx.min(), idx.max())]
-                        extra = near if near.size else extra
                 codes = df[col].to_numpy().astype(np.int64)  # a grid outgrows uint8
                 mask = codes == support.sum()
                 out = np.empty(len(codes), dtype=np.int64)

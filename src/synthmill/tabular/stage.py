@@ -155,5 +155,15 @@ class Synthesize(GlobalStage):
             }
             if guarantee.get("seeding"):
                 head["dp_seed"] = {"score": "fit unseeded", "detail": guarantee["seeding"]}
+            grid = guarantee.get("grid")
+            if grid:
+                lost = [k for k, v in grid.get("located", {}).items() if not v["ok"]]
+                head["dp_grid"] = {
+                    "score": f"{grid['bins_per_octave']} bins/octave",
+                    "detail": "bins per octave from rows, columns, epsilon and delta (a "
+                    "typical bin at 5 sigma of MST's noise, 1 at least); each column's run "
+                    "of bins found in MST's noisy counts"
+                    + (f"; NOT located at this epsilon: {', '.join(lost)}" if lost else ""),
+                }
             rows = {**head, **rows}
         return rows
