@@ -149,7 +149,11 @@ def run_method(
     model = run.make(method, seed, target, options).fit(train)
     fitted = time.perf_counter()
     syn = pa.concat_tables(list(model.sample(train.num_rows)))
-    extra = {k: v for k, v in (run.guarantee(model) or {}).items() if k in ("epsilon", "delta")}
+    guarantee = run.guarantee(model) or {}
+    extra = {k: v for k, v in guarantee.items() if k in ("epsilon", "delta")}
+    located = guarantee.get("grid", {}).get("located", {})
+    if located:  # dp's grid columns whose run of bins did not stand out of MST's noise
+        extra["grid_not_located"] = sorted(k for k, v in located.items() if not v["ok"])
     return syn, fitted - start, time.perf_counter() - fitted, extra
 
 
