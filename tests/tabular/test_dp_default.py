@@ -234,8 +234,30 @@ def test_a_run_below_the_noise_level_is_stated_as_not_located() -> None:
 
     y = np.zeros(127)
     y[[70, 71]] = [30.0, 25.0]  # 55 rows at sigma 60 (epsilon ~0.3 on ~150 rows)
-    start, stop, z = best_window(y, 60.0, 8)
+    _, z = best_window(y, 60.0, 8)
     assert z < located_level(127, 8)
     y[[70, 71]] = [90.0, 80.0]  # the same table at sigma 20: found
-    start, stop, z = best_window(y, 20.0, 8)
-    assert (start, stop) == (70, 72) and z > located_level(127, 8)
+    runs, z = best_window(y, 20.0, 8)
+    assert runs == [(70, 72)] and z > located_level(127, 8)
+
+
+def test_a_standardized_column_keeps_both_sides_of_zero() -> None:
+    """diabetes' columns (values +-0.1): each side's run alone is near the noise level,
+    the tiny-value bins between them are nearly empty; scored alone, one side won and a
+    column came out all negative or all positive."""
+    from synthmill.tabular.dpgrid import best_window
+
+    grid = Grid(1)
+    neg = [int(grid.index(np.array([-v]))[0]) for v in (0.08, 0.04, 0.02)]
+    pos = [int(grid.index(np.array([v]))[0]) for v in (0.02, 0.04, 0.08)]
+    y = np.zeros(grid.size)
+    y[neg] = [40.0, 30.0, 25.0]  # one side's run: z = 95 / (20 sqrt 3) = 2.7
+    y[pos] = [25.0, 30.0, 40.0]
+    y[grid.half - 20] = 45.0  # an empty bin's noise beats either side's best bin
+    runs, z = best_window(y, 20.0, 8 * grid.per_octave, grid.half)
+    assert sorted(runs) == [(min(neg), max(neg) + 1), (min(pos), max(pos) + 1)]
+    assert z == pytest.approx(190.0 / (20.0 * np.sqrt(6)))
+    # an all-positive column keeps one run: its mirror holds nothing
+    y[neg] = 0.0
+    runs, _ = best_window(y, 20.0, 8 * grid.per_octave, grid.half)
+    assert runs == [(min(pos), max(pos) + 1)]

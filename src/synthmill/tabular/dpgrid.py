@@ -33,7 +33,7 @@ BRIDGE = 4  # a gap of up to this many bin widths between kept bins is bridged
 SPREAD_SIGMAS = (2, 1, 0)  # merged bins above the first of these (in sigmas) that any
 # merged bin passes get the merged bin's draws
 FALSE_BINS = 0.01  # expected empty grid bins a column keeps by noise alone (MST's 3 sigma: 0.2)
-WINDOW_OCTAVES = 8  # the data's run may span this many octaves on each side of zero
+WINDOW_OCTAVES = 8  # the data's run may span this many octaves (on each side of zero)
 FALSE_WINDOWS = 0.05  # chance that noise alone gives some window a z above the "located" level
 
 
@@ -149,21 +149,39 @@ class Grid:
         return np.where(keep[index.astype(int)], index, out)
 
 
-def best_window(y: Array, sigma: float, widest: int) -> tuple[int, int, float]:
-    """The run of contiguous bins (start, stop) whose noisy counts are least likely to be
-    noise alone: the scan statistic max over runs of sum / (sigma sqrt(width)), widths 1 to
-    `widest`, and that z. A column's values fill a run of neighbouring bins (the grid's
-    index grows with the value) and add up to the row count, so their run's sum stands
-    out of the noise by n / (sigma sqrt(width)) even where each of its bins is at 1-2
-    sigma, as on a table of ~150 rows at epsilon 1, where a bin-by-bin threshold keeps a
-    noise bin as often as a data bin."""
-    best = (0, 1, -np.inf)
+def best_window(
+    y: Array, sigma: float, widest: int, half: int | None = None
+) -> tuple[list[tuple[int, int]], float]:
+    """The run of contiguous bins [(start, stop)] whose noisy counts are least likely to
+    be noise alone: the scan statistic max over runs of sum / (sigma sqrt(width)), widths
+    1 to `widest`, and that z. A column's values fill a run of neighbouring bins (the
+    grid's index grows with the value) and add up to the row count, so their run's sum
+    stands out of the noise by n / (sigma sqrt(width)) even where each of its bins is at
+    1-2 sigma, as on a table of ~150 rows at epsilon 1, where a bin-by-bin threshold
+    keeps a noise bin as often as a data bin. Given the grid's zero bin `half`, a run of
+    positive values and its mirror image (the same magnitudes, negative) are scored as
+    one run of twice the width: a standardized column fills both, with nearly empty
+    tiny-value bins between them whose noise would make one side alone the best run."""
+    best: tuple[list[tuple[int, int]], float] = ([(0, 1)], -np.inf)
     cum = np.concatenate([[0.0], np.cumsum(y, dtype=float)])
     for width in range(1, min(widest, len(y)) + 1):
-        z = (cum[width:] - cum[:-width]) / (sigma * math.sqrt(width))
+        sums = cum[width:] - cum[:-width]
+        z = sums / (sigma * math.sqrt(width))
         start = int(np.argmax(z))
-        if z[start] > best[2]:
-            best = (start, start + width, float(z[start]))
+        if z[start] > best[1]:
+            best = ([(start, start + width)], float(z[start]))
+        if half is None:
+            continue
+        starts = np.arange(half + 1, len(y) - width + 1)  # positive runs [a, a + width)
+        mirror = 2 * half - (starts + width - 1)  # their images' first bins
+        starts, mirror = starts[mirror >= 0], mirror[mirror >= 0]
+        if not starts.size:
+            continue
+        pair = (sums[starts] + sums[mirror]) / (sigma * math.sqrt(2 * width))
+        k = int(np.argmax(pair))
+        if pair[k] > best[1]:
+            a, m = int(starts[k]), int(mirror[k])
+            best = ([(m, m + width), (a, a + width)], float(pair[k]))
     return best
 
 
@@ -195,15 +213,17 @@ def grid_mst(epsilon: float, delta: float, grid_columns: dict[str, Grid]) -> Any
     sigma about 20 counts, the data's bins at 1-3 sigma each), and the largest of ~125
     empty bins' noise is as large, so a bin-by-bin rule kept noise bins far from the data
     (a third of some columns' draws came out negative for all-positive data). For grid
-    columns (MST's column name -> grid) the support is the run of contiguous bins whose
-    noisy counts stand out most (`best_window`: the data fill neighbouring bins and add up
-    to the row count), plus any bin above a threshold that about FALSE_BINS empty bins
-    pass by noise (a far mode); the merged rest's draws land on the merged bins within an
-    octave of the run (the data's tails), in proportion to their noisy counts above a
-    level (`spread_weights`), or uniformly when none is above 0. `windows` records each
-    grid column's run, its z and the z that noise alone reaches (`located_level`): below
-    it, the run may be noise (epsilon 0.3 on 142 rows). All of this is post-processing of
-    the same noisy measurements; the re-expression of the merged bin is smartnoise's own.
+    columns (MST's column name -> grid) the support is the run of contiguous bins, or the
+    pair of mirrored runs on both sides of zero, whose noisy counts stand out most
+    (`best_window`: the data fill neighbouring bins and add up to the row count), and any
+    bin above a threshold that about FALSE_BINS empty bins pass by noise (a far mode). The
+    merged rest's draws land on the merged bins within an octave of the runs or between
+    them (the data's tails), in proportion to their noisy counts above a level
+    (`spread_weights`), or uniformly when none is above 0. `windows` records each grid
+    column's span of runs, the best run's z and the z that noise alone reaches
+    (`located_level`): below it, the run may be noise (epsilon 0.3 on 142 rows). All of
+    this is post-processing of the same noisy measurements; the re-expression of the
+    merged bin is smartnoise's own.
     """
     from mbi import Dataset, Domain, LinearMeasurement  # type: ignore[import-untyped]
     from snsynth.mst.mst import MSTSynthesizer
@@ -220,12 +240,14 @@ def grid_mst(epsilon: float, delta: float, grid_columns: dict[str, Grid]) -> Any
                 col, y, sigma = m.clique[0], np.asarray(m.noisy_measurement), m.stddev
                 sup = y >= 3 * sigma
                 if col in grid_columns:
-                    widest = (2 * WINDOW_OCTAVES + 1) * grid_columns[col].per_octave
-                    start, stop, z = best_window(y, float(sigma), widest)
+                    widest = WINDOW_OCTAVES * grid_columns[col].per_octave
+                    runs, z = best_window(y, float(sigma), widest, grid_columns[col].half)
                     # a far mode: few false bins among ~127 empty ones
                     sup = y >= float(special.ndtri(1 - FALSE_BINS / y.size)) * sigma
-                    sup[start:stop] = True
+                    for start, stop in runs:
+                        sup[start:stop] = True
                     self.noisy[col] = (y, float(sigma))
+                    start, stop = min(r[0] for r in runs), max(r[1] for r in runs)
                     self.windows[col] = (start, stop, z, located_level(y.size, widest))
                 elif sup.sum() < 2 and y.size >= 2:
                     sup[:] = True
