@@ -75,6 +75,9 @@ def test_default_dp_runs_on_a_small_real_table_without_bounds(tmp_path: Path) ->
     assert "public power-of-two grid" in card and "no epsilon spent on bounds" in card
     assert "| dp_epsilon | 1 |" in card
     assert "| dp_seed | fit unseeded |" in card and "take no seed" in card
+    located = report["privacy_guarantee"]["grid"]["located"]
+    assert set(located) == set(COLUMNS) and all(v["level"] > 3 for v in located.values())
+    assert "| dp_grid | 1 bins/octave |" in card and "run of bins found" in card
     spread = report["evaluation"]["privacy"]["mia_auc_null_sd"]  # 30 holdout rows
     assert spread == pytest.approx(0.075, abs=0.001) and "a chance attacker: +/- 0.08" in card
 
@@ -98,6 +101,28 @@ def test_bounds_data_is_stated_as_outside_the_guarantee() -> None:
     found = DPSynthesizer(bounds="data")._guarantee(1e-4, 0.1)
     assert found["covered"] is False and "grid" not in found
     assert "numeric min and max (read from the data), NOT covered" in found["public"]
+
+
+def test_a_column_not_located_is_stated_in_the_guarantee_and_its_range() -> None:
+    from synthmill.tabular.dp import DPSynthesizer
+    from synthmill.tabular.table import profile
+
+    model = DPSynthesizer()
+    model.grid, model.on_grid = Grid(1), ["amount", "age"]
+    model.located = {
+        "amount": {"z": 2.1, "level": 4.07, "ok": False},
+        "age": {"z": 6.3, "level": 4.07, "ok": True},
+    }
+    found = model._guarantee(1e-4, 0.1)
+    assert found["grid"]["located"] == model.located
+    assert found["not_located"].startswith("amount: ") and "age" not in found["not_located"]
+    import pyarrow as pa
+
+    model.specs = profile(pa.table({"amount": [1.5, 2.5, 3.5] * 5, "age": [20.0, 31, 45] * 5}))
+    model.keep = {"amount": None, "age": None}
+    model.edges = {"amount": (1e10, 2e10, "grid"), "age": (16.0, 64.0, "grid")}
+    described = model.describe()
+    assert "NOT located" in described["amount"] and "NOT located" not in described["age"]
 
 
 def test_grid_bins_depend_only_on_the_value_and_hold_their_draws() -> None:
