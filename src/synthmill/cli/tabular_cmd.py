@@ -114,6 +114,12 @@ def synthesize(
             f"differential privacy: epsilon {guarantee['epsilon']:g}, "
             f"delta {guarantee['delta']:.3g} ({guarantee['mechanism']}, {guarantee['library']})"
         )
+        if guarantee.get("not_located"):  # the run is made, but say where it may be noise
+            typer.echo(
+                f"warning: NOT located under DP: {guarantee['not_located']} "
+                "(give --bounds col=lo:hi or a larger --epsilon)",
+                err=True,
+            )
     _show(result["evaluation"], Console())
 
 
