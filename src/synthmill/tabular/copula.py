@@ -6,8 +6,10 @@ correlation is estimated pairwise over rows where both are present (two matrix
 products), then made positive definite. The levels of each category are then put in the
 order of their rows' mean score on the correlation's leading eigenvector and the
 correlation estimated again: a nominal column's association with the others becomes
-monotone, which a linear correlation can carry. Sample: correlated normals, shard by shard,
-through each column model back to values of the original types. Everything is seeded:
+monotone, which a linear correlation can carry. Each copula's correlation is then pulled
+toward a target by as much as its sampling noise calls for (`tabular.correlation`), so a
+copula of few rows does not reproduce its rows' noise. Sample: correlated normals, shard
+by shard, through each column model back to values of the original types. Everything is seeded:
 shard `i` of a given seed is always the same rows, whatever the number of shards.
 """
 
@@ -22,6 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from scipy import special
 
+from synthmill.tabular.correlation import correlation, pooled_target, shrunk
 from synthmill.tabular.features import numbers
 from synthmill.tabular.table import ColumnSpec, profile
 from synthmill.tabular.transformers import Atoms, ColumnModel, model_for
@@ -35,31 +38,6 @@ BIN_ROWS, MAX_BINS = 50, 8  # a numeric target is cut into quantile bins of thes
 MIN_SPLIT, MAX_SPLIT_LEVELS = 40, 20  # a class is split by a category's levels this large
 
 
-def correlation(z: Array) -> Array:
-    """Pairwise-complete correlation of normal scores (NaN = missing), positive definite."""
-    present = ~np.isnan(z)
-    filled = np.where(present, z, 0.0)
-    both = present.T.astype(float) @ present.astype(float)
-    sums = filled.T @ filled
-    squares = (filled**2).T @ present.astype(float)  # [i, j]: sum of z_i^2 where j is present
-    norms = np.sqrt(squares * squares.T)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        corr = np.where((both >= 3) & (norms > 0), sums / norms, 0.0)
-    np.fill_diagonal(corr, 1.0)
-    return nearest_correlation(np.clip(corr, -1.0, 1.0))
-
-
-def nearest_correlation(corr: Array, floor: float = 1e-6) -> Array:
-    """Clip eigenvalues at `floor` and rescale to a unit diagonal (positive definite)."""
-    if corr.size == 0:
-        return corr
-    values, vectors = np.linalg.eigh((corr + corr.T) / 2)
-    fixed = (vectors * np.maximum(values, floor)) @ vectors.T
-    scale = np.sqrt(np.diag(fixed))
-    out: Array = fixed / np.outer(scale, scale)
-    return out
-
-
 class CopulaCore:
     """One Gaussian copula over the modelled columns of a table."""
 
@@ -68,7 +46,9 @@ class CopulaCore:
         self.corr: Array = np.zeros((0, 0))
         self.chol: Array = np.zeros((0, 0))
 
-    def fit(self, table: pa.Table, rng: np.random.Generator) -> CopulaCore:
+    def fit(self, table: pa.Table, rng: np.random.Generator) -> Array:
+        """Fit the marginals (and the order of nominal levels); return the rows' normal
+        scores (of a sample of CORRELATION_ROWS at most), from which the correlation is set."""
         sample = table
         if table.num_rows > CORRELATION_ROWS:
             rows = np.sort(rng.choice(table.num_rows, CORRELATION_ROWS, replace=False))
@@ -83,9 +63,11 @@ class CopulaCore:
             for model in nominal:
                 model.reorder(score, sample.column(model.spec.name))
             z = self._scores(sample, rng)
-        self.corr = correlation(z)
-        self.chol = np.linalg.cholesky(self.corr) if self.corr.size else self.corr
-        return self
+        return z
+
+    def set_correlation(self, corr: Array) -> None:
+        self.corr = corr
+        self.chol = np.linalg.cholesky(corr) if corr.size else corr
 
     def _scores(self, sample: pa.Table, rng: np.random.Generator) -> Array:
         blocks = [m.uniforms(sample.column(m.spec.name), rng) for m in self.models]
@@ -125,6 +107,7 @@ class GaussianCopula:
         self.cores: list[CopulaCore] = []
         self.weights: Array = np.zeros(0)
         self.split_by: str | None = None
+        self.shrinkage: list[float] = []  # each copula's weight on its correlation's target
 
     def fit(self, table: pa.Table, specs: list[ColumnSpec] | None = None) -> GaussianCopula:
         self.specs = specs or profile(table)
@@ -135,9 +118,24 @@ class GaussianCopula:
         modelled = [s for s in self.specs if s.modelled]
         groups = self._groups(table)
         self.weights = np.array([len(g) for g in groups], dtype=float) / table.num_rows
-        self.cores = [CopulaCore(modelled).fit(table.take(pa.array(g)), rng) for g in groups]
+        self.cores = [CopulaCore(modelled) for _ in groups]
+        parts = zip(self.cores, groups, strict=True)
+        scores = [core.fit(table.take(pa.array(g)), rng) for core, g in parts]
+        self._correlate(scores)
         log.debug("copula fitted: %d columns, %d groups", len(self.specs), len(groups))
         return self
+
+    def _correlate(self, scores: list[Array]) -> None:
+        """Each copula's correlation, shrunk toward the identity (one copula) or toward the
+        pooled within-group correlation (a copula per group)."""
+        targets = [np.eye(z.shape[1]) for z in scores]
+        if len(scores) > 1:
+            targets = _pooled_targets(self.cores, scores)
+        self.shrinkage = []
+        for core, z, target in zip(self.cores, scores, targets, strict=True):
+            corr, w = shrunk(z, target)
+            core.set_correlation(corr)
+            self.shrinkage.append(w)
 
     def _groups(self, table: pa.Table) -> list[Array]:
         """Row indices of each class of the condition (rare classes pooled), or all rows."""
@@ -202,10 +200,35 @@ class GaussianCopula:
         if len(self.cores) > 1:
             kind = found[str(self.condition)].split(":")[0]
             split = f", split by {self.split_by}" if self.split_by else ""
+            low, high = min(self.shrinkage, default=0.0), max(self.shrinkage, default=0.0)
             found[str(self.condition)] = (
-                f"{kind}: one copula per class or bin{split} ({len(self.cores)})"
+                f"{kind}: one copula per class or bin{split} ({len(self.cores)}; correlations "
+                f"{low:.0%}-{high:.0%} of the way to the pooled one, by their sampling noise)"
             )
         return {s.name: found[s.name] for s in self.specs}
+
+
+def _pooled_targets(cores: list[CopulaCore], scores: list[Array]) -> list[Array]:
+    """Each copula's part of the pooled within-group correlation. A column with missing
+    values in one group only has its indicator dimension there: every group's scores are
+    laid out on the widest layout (absent dimensions missing) and pooled pairwise."""
+    widths = np.max([[m.dims for m in core.models] for core in cores], axis=0)
+    starts = np.cumsum(widths) - widths
+    places = [
+        np.array(
+            [s + i for s, m in zip(starts, c.models, strict=True) for i in range(m.dims)],
+            dtype=int,
+        )
+        for c in cores
+    ]
+    laid = []
+    for z, at in zip(scores, places, strict=True):
+        full = np.full((len(z), int(widths.sum())), np.nan)
+        full[:, at] = z
+        laid.append(full)
+    nominal = np.repeat([m.spec.kind == "categorical" for m in cores[0].models], widths)
+    pooled = pooled_target(laid, nominal)
+    return [pooled[np.ix_(at, at)] for at in places]
 
 
 def _codes(col: pa.ChunkedArray) -> Array:

@@ -4,6 +4,7 @@
   an interval of [0, 1) as wide as its share (numbers by value, so ranks survive;
   categories by frequency, then reordered by the copula along the data's leading axis);
   a value maps to a uniform draw inside its interval. Missing is a value like any other.
+  A single value (a column constant within a class) has no score to correlate: missing.
   Categories beyond MAX_CATEGORIES share one interval whose values are made anew from
   their pattern.
 - `Continuous` (numeric and datetime columns): rank-based pseudo-observations for the
@@ -86,7 +87,8 @@ class Atoms(ColumnModel):
         return out
 
     def uniforms(self, col: pa.ChunkedArray, rng: np.random.Generator) -> Array:
-        return _interval_draw(self.index(col), self.cum_left, self.probs, rng)[:, None]
+        u = _interval_draw(self.index(col), self.cum_left, self.probs, rng)[:, None]
+        return u if len(self.probs) > 1 else np.full_like(u, np.nan)
 
     def reorder(self, score: Array, col: pa.ChunkedArray) -> None:
         """Order the kept levels by their mean `score` (rows of `col`), so that a linear
