@@ -8,7 +8,9 @@ import sys
 
 import pytest
 
-from synthmill.llm.grammar_limits import CAPS, grammar_candidates, relax_bounds
+from synthmill.llm import Request
+from synthmill.llm.grammar_limits import CAPS, compact_grammar, grammar_candidates, relax_bounds
+from synthmill.llm.llamacpp_server import LlamaServer, ServerEngine, ServerSettings
 
 
 def _text(max_length: int, **extra: object) -> dict[str, object]:
@@ -113,3 +115,26 @@ def test_a_schema_no_relaxation_saves_is_an_error_completion(
     )
     (res,) = llamacpp.LlamaCppBackend(n_threads=1, engine="python").complete([ask])
     assert res.error is not None and "too complex" in res.error and res.finish_reason == "error"
+
+
+def test_the_server_gets_the_compact_grammar_in_property_order() -> None:
+    schema = _schema(question=_text(80), answer=_text(80))
+    grammar = compact_grammar(schema)
+    assert grammar is not None
+    assert 'space ::= " "?' in grammar  # one optional space, never newlines and indents
+    root = next(line for line in grammar.splitlines() if line.startswith("root ::="))
+    assert root.index("question") < root.index("answer")  # the order properties are written
+    _, body = _engine().body(Request(messages=({"role": "user", "content": "hi"},)), schema)
+    assert body["grammar"] == grammar and "json_schema" not in body
+
+
+def test_a_schema_the_converter_cannot_take_goes_to_the_server_as_json_schema() -> None:
+    schema = _schema(a={"$ref": "#/definitions/missing"})
+    assert compact_grammar(schema) is None
+    _, body = _engine().body(Request(messages=({"role": "user", "content": "hi"},)), schema)
+    assert body["json_schema"] == schema and "grammar" not in body
+
+
+def _engine() -> ServerEngine:
+    """A ServerEngine whose server is never started (body() needs no process)."""
+    return ServerEngine(LlamaServer(ServerSettings("llama-server", "m.gguf", 512, 1, 1)), "m", 0)

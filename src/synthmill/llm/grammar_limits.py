@@ -12,6 +12,7 @@ is a clean error.
 from __future__ import annotations
 
 import copy
+import functools
 import json
 from typing import Any
 
@@ -70,6 +71,30 @@ def _to_grammar(llama_cpp: Any, schema: dict[str, Any]) -> Any | None:
         return grammars.LlamaGrammar.from_json_schema(json.dumps(schema), verbose=False)
     except Exception:  # as llama-cpp-python's own response_format path does
         return grammars.LlamaGrammar.from_string(grammars.JSON_GBNF, verbose=False)
+
+
+def compact_grammar(schema: dict[str, Any]) -> str | None:
+    """The schema as llama-cpp-python's GBNF text, for llama-server's `grammar` field.
+
+    The same grammar the in-process engine samples with: at most one space between JSON
+    tokens. llama-server's own converter (its `json_schema` field) allows up to two
+    newlines and 20 spaces at each, and a small model spends a quarter of a reply's
+    tokens on them (measured: 1010 vs 764 tokens for 24 one-sentence answers). None when
+    llama-cpp-python cannot convert the schema (the caller sends `json_schema` instead).
+    """
+    return _gbnf(json.dumps(schema))  # key order kept: it is the order properties are written
+
+
+@functools.cache
+def _gbnf(schema: str) -> str | None:
+    try:
+        from llama_cpp.llama_grammar import json_schema_to_gbnf
+    except ImportError:
+        return None
+    try:
+        return str(json_schema_to_gbnf(schema))
+    except Exception:  # a schema its converter does not cover: llama-server's may
+        return None
 
 
 def parses(llama_cpp: Any, vocab: Any, grammar: Any) -> bool:

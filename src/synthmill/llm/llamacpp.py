@@ -136,6 +136,7 @@ class LlamaCppBackend(Backend):
         identity = {**super().cache_identity(), "model_file": found}
         if self.resolved_engine() == "server":  # another sampler implementation, other replies
             identity["engine"] = "llama-server"
+            identity["json_grammar"] = "llama-cpp-python"  # compact JSON, see compact_grammar
         return identity
 
     def _one(self, model: LoadedModel, request: Request) -> Completion:

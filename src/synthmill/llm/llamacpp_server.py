@@ -34,7 +34,7 @@ from typing import Any
 import httpx
 
 from synthmill.llm.base import BackendError, Completion, OnDone, Request
-from synthmill.llm.grammar_limits import grammar_candidates
+from synthmill.llm.grammar_limits import compact_grammar, grammar_candidates
 
 log = logging.getLogger(__name__)
 
@@ -338,7 +338,11 @@ class ServerEngine:
         if request.stop:
             body["stop"] = list(request.stop)
         if schema is not None:
-            body["json_schema"] = schema
+            grammar = compact_grammar(schema)
+            if grammar is None:
+                body["json_schema"] = schema
+            else:
+                body["grammar"] = grammar
         if request.prompt is not None:
             return "/v1/completions", {**body, "prompt": request.prompt}
         return "/v1/chat/completions", {**body, "messages": [dict(m) for m in request.messages]}
