@@ -126,8 +126,9 @@ def account_hits(ctx: StageContext, hits: Sequence[Hit], payer: str | None) -> N
 def provenance(request: Request, completion: Completion) -> dict[str, Any]:
     """Meta fields for Record.child(...): model, prompt_hash, params and seed of one call."""
     params = request.params()
-    if "engine" in completion.extra:  # the engine that really answered, never `auto`
-        params["engine"] = completion.extra["engine"]
+    for key in ("engine", "weights"):  # what really answered, never `auto`
+        if key in completion.extra:
+            params[key] = completion.extra[key]
     return {
         "model": completion.model,
         "prompt_hash": request.prompt_hash(),

