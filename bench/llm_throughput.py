@@ -11,8 +11,9 @@ synthmill runs alternate so that load from other processes hits both alike.
 
 Batched decoding (`batched`, `quickstart`): the in-process engine (one sequence at a
 time, the path before llama-server) against the llama-server engine at 1, 2, 4, 8 and 16
-parallel sequences, interleaved within each repeat; then examples/quickstart.yaml on both
-engines, alternating, counting kept rows per minute.
+parallel sequences (its default Q8_0 copy of the weights, and the Q4_1 file as it is),
+interleaved within each repeat; then examples/quickstart.yaml on each path, alternating,
+counting kept rows per minute.
 """
 
 from __future__ import annotations
@@ -223,8 +224,10 @@ def server_engine(parallel: int) -> dict[str, Any]:
 
 
 def batched() -> dict[str, Any]:
-    """Tokens/s and rows/min of 16 structured calls: in-process vs llama-server at 1..16."""
+    """Tokens/s and rows/min of 16 structured calls: in-process vs llama-server at 1..16
+    (the Q8_0 copy, the default) and on the Q4_1 file as it is at 1 and 8."""
     paths = {"python": PYTHON_ENGINE} | {f"server_{p}": server_engine(p) for p in PARALLEL}
+    paths |= {f"server_q4_1_file_{p}": {**server_engine(p), "weights": "file"} for p in (1, 8)}
     for backend in paths.values():  # warm up: model load, server start
         through_synthmill(backend, 1, 1)
     runs: dict[str, list[dict[str, float]]] = {name: [] for name in paths}
@@ -237,11 +240,18 @@ def batched() -> dict[str, Any]:
 
 
 def quickstart() -> dict[str, Any]:
-    """examples/quickstart.yaml (n=32) on the in-process engine and on llama-server."""
+    """examples/quickstart.yaml (n: 60): in-process at 1 thread and at all cores (the path
+    before llama-server; the faster is the baseline), llama-server on the Q4_1 file as it
+    is, and llama-server as the example runs it (the Q8_0 copy, `weights: auto`)."""
     from synthmill import Pipeline
 
     example = Path(__file__).resolve().parents[1] / "examples" / "quickstart.yaml"
-    paths = {"python": PYTHON_ENGINE, "server": {"type": "llamacpp"}}  # the example's own
+    paths = {
+        "python_1_thread": PYTHON_ENGINE,
+        "python_all_cores": {**PYTHON_ENGINE, "n_threads": os.cpu_count()},
+        "server_q4_1_file": {"type": "llamacpp", "weights": "file"},
+        "server": {"type": "llamacpp"},  # the example's own
+    }
     runs: dict[str, list[dict[str, float]]] = {name: [] for name in paths}
     for repeat in range(QUICKSTART_REPEATS):
         names = list(paths) if repeat % 2 == 0 else list(reversed(paths))
@@ -258,7 +268,11 @@ def quickstart() -> dict[str, Any]:
             runs[name].append(_rates(seconds, tokens, result.rows, cpu))
             runs[name][-1]["load_average"] = os.getloadavg()[0]
             log(f"quickstart repeat {repeat} {name}: {runs[name][-1]}")
-    return _summary(runs, "python")
+    summary = _summary(runs, "python_1_thread")
+    rows = summary["median_rows_per_min"]
+    base = max(rows["python_1_thread"], rows["python_all_cores"])
+    summary["rows_ratio_to_faster_python"] = {k: round(v / base, 2) for k, v in rows.items()}
+    return summary
 
 
 def _summary(runs: dict[str, list[dict[str, float]]], base: str) -> dict[str, Any]:
