@@ -11,7 +11,7 @@ synthmill runs alternate so that load from other processes hits both alike.
 
 Batched decoding (`batched`, `quickstart`): the in-process engine (one sequence at a
 time, the path before llama-server) against the llama-server engine at 1, 2, 4, 8 and 16
-parallel sequences (its default Q8_0 copy of the weights, and the Q4_1 file as it is),
+parallel sequences (on the Q4_1 file, the default, and on its Q8_0 copy at 1 and 8),
 interleaved within each repeat; then examples/quickstart.yaml on each path, alternating,
 counting kept rows per minute.
 """
@@ -225,9 +225,9 @@ def server_engine(parallel: int) -> dict[str, Any]:
 
 def batched() -> dict[str, Any]:
     """Tokens/s and rows/min of 16 structured calls: in-process vs llama-server at 1..16
-    (the Q8_0 copy, the default) and on the Q4_1 file as it is at 1 and 8."""
+    (the Q4_1 file as it is, the default) and on its Q8_0 copy at 1 and 8."""
     paths = {"python": PYTHON_ENGINE} | {f"server_{p}": server_engine(p) for p in PARALLEL}
-    paths |= {f"server_q4_1_file_{p}": {**server_engine(p), "weights": "file"} for p in (1, 8)}
+    paths |= {f"server_q8_0_{p}": {**server_engine(p), "weights": "q8_0"} for p in (1, 8)}
     for backend in paths.values():  # warm up: model load, server start
         through_synthmill(backend, 1, 1)
     runs: dict[str, list[dict[str, float]]] = {name: [] for name in paths}
@@ -241,16 +241,16 @@ def batched() -> dict[str, Any]:
 
 def quickstart() -> dict[str, Any]:
     """examples/quickstart.yaml (n: 60): in-process at 1 thread and at all cores (the path
-    before llama-server; the faster is the baseline), llama-server on the Q4_1 file as it
-    is, and llama-server as the example runs it (the Q8_0 copy, `weights: auto`)."""
+    before llama-server; the faster is the baseline), llama-server as the example runs it
+    (the Q4_1 file), and llama-server on its Q8_0 copy (`weights: q8_0`)."""
     from synthmill import Pipeline
 
     example = Path(__file__).resolve().parents[1] / "examples" / "quickstart.yaml"
     paths = {
         "python_1_thread": PYTHON_ENGINE,
         "python_all_cores": {**PYTHON_ENGINE, "n_threads": os.cpu_count()},
-        "server_q4_1_file": {"type": "llamacpp", "weights": "file"},
         "server": {"type": "llamacpp"},  # the example's own
+        "server_q8_0": {"type": "llamacpp", "weights": "q8_0"},
     }
     runs: dict[str, list[dict[str, float]]] = {name: [] for name in paths}
     for repeat in range(QUICKSTART_REPEATS):

@@ -93,33 +93,39 @@ def test_a_file_that_is_not_gguf_is_a_backend_error(tmp_path: Path) -> None:
         needs_q8_0(str(fake))
 
 
-def test_auto_weights_follow_the_engine_and_the_cache_key_follows_the_weights(
-    models: Path,
-) -> None:
-    server = LlamaCppBackend(engine="server")
-    assert server.resolved_weights() == "q8_0"
-    assert LlamaCppBackend(engine="python").resolved_weights() == "file"
-    assert LlamaCppBackend(engine="server", weights="file").resolved_weights() == "file"
+def test_weights_say_what_answers_and_the_cache_key_follows_them(models: Path) -> None:
+    assert LlamaCppBackend(engine="server").resolved_weights() == "file"  # the default
+    for engine in ("server", "python"):
+        assert LlamaCppBackend(engine=engine, weights="q8_0").resolved_weights() == "q8_0"
     request = [Request(messages=({"role": "user", "content": "Hi"},), seed=1)]
-    keys = {w: cache_keys(LlamaCppBackend(engine="server", weights=w), request) for w in
-            ("auto", "file", "q8_0")}  # fmt: skip
-    assert keys["auto"] == keys["q8_0"] != keys["file"]
-    python = [LlamaCppBackend(engine="python", weights=w) for w in ("auto", "file")]
-    assert cache_keys(python[0], request) == cache_keys(python[1], request)
-    assert server.cache_identity()["weights"] == "q8_0"
+    for engine in ("server", "python"):
+        keys = [cache_keys(LlamaCppBackend(engine=engine, weights=w), request)
+                for w in ("file", "q8_0")]  # fmt: skip
+        assert keys[0] != keys[1]
+    assert LlamaCppBackend(weights="q8_0").cache_identity()["weights"] == "q8_0"
+    assert "weights" not in LlamaCppBackend().cache_identity()
 
 
 @pytest.mark.slow
 @pytest.mark.server
 def test_the_server_answers_from_the_copy_and_provenance_says_so(models: Path) -> None:
-    backend = LlamaCppBackend(n_threads=1, engine="server", parallel=2)
+    backend = LlamaCppBackend(n_threads=1, engine="server", parallel=2, weights="q8_0")
     request = Request(messages=({"role": "user", "content": "Name a color."},), seed=4)
     (reply,) = backend.complete([request])
     assert reply.error is None and reply.completion_tokens > 0
     assert backend.server_engine().server.settings.model_path.endswith(".Q8_0.gguf")
     params = provenance(request, reply)["params"]
     assert params["engine"] == "server" and params["weights"] == "q8_0"
-    file_backend = LlamaCppBackend(n_threads=1, engine="server", parallel=2, weights="file")
+    file_backend = LlamaCppBackend(n_threads=1, engine="server", parallel=2)
     (as_file,) = file_backend.complete([request])
     assert "weights" not in provenance(request, as_file)["params"]
     assert file_backend.server_engine().server.settings.model_path == default_model_path()
+
+
+def test_the_in_process_engine_answers_from_the_copy_too(models: Path) -> None:
+    backend = LlamaCppBackend(n_threads=1, engine="python", weights="q8_0")
+    request = Request(messages=({"role": "user", "content": "Name a color."},), seed=4)
+    (reply,) = backend.complete([request])
+    assert reply.error is None and reply.completion_tokens > 0
+    assert backend.served_path().endswith(".Q8_0.gguf")
+    assert provenance(request, reply)["params"]["weights"] == "q8_0"

@@ -1,15 +1,16 @@
-"""A Q8_0 copy of a GGUF model's Q4_1/Q5_x matrices, for batched decoding on llama-server.
+"""`weights: q8_0`: a Q8_0 copy of a GGUF model's Q4_1/Q5_x matrices, for llama-server.
 
-On a CPU, llama.cpp decodes a batch of sequences with one matrix product per layer. Its
-batched kernels cover Q8_0 and Q4_0 (and floats), not Q4_1 or Q5_0/Q5_1: on those the
-server multiplies row by row and batching barely pays (shipped SmolLM2 Q4_1 on 2 cores:
-120 tokens/s at 1 slot, 150 at 8). The same matrices re-quantized to Q8_0 decode at
-220-320 tokens/s at 8-16 slots. Q8_0 keeps 8 bits a weight, so each weight stays within
-1/254 of its block's largest magnitude of the Q4_1 value (Q4_1's own step is 1/15 of its
-block's range): the same model to within rounding, not bit-identical. Like Q4_1 and
-unlike the float types, Q8_0 products are integer sums, so a reply does not depend on
-which other sequences share the decode step (24 seeded replies: 0 differ, alone or 16 at
-once; F16/F32 copies: 1-2 differ).
+On a CPU, llama.cpp decodes a batch of sequences with one matrix product per layer; its
+tiled kernels cover Q8_0 and Q4_0 (and floats), not Q4_1 or Q5_0/Q5_1. Measured on 2
+cores, 8 slots, 64 calls at once, one run alternating (bench/results/llm_throughput.json
+says the rest): free text 416 tokens/s on the Q8_0 copy vs 316 on the shipped Q4_1, JSON
+233 vs 189; but in a pipeline (the quickstart, 16 structured calls) no faster, since
+prompts, sampling and stage tails cost as much as the matrix products there. So it is
+an option, not the default. Q8_0 keeps 8 bits a weight, so each weight stays within
+half a Q8_0 step (1/254 of its block's largest magnitude) of the Q4_1 value: the same
+model to within rounding, not bit-identical. Like Q4_1 and unlike the float types, Q8_0
+products are integer sums, so a reply does not depend on which other sequences share
+the decode step (24 seeded replies: 0 differ, alone or 16 at once; F16/F32 copies: 1-2).
 
 The copy is made once (about 4 s for the 135M model) with gguf-py and kept under
 $SYNTHMILL_MODELS_DIR, else $XDG_CACHE_HOME/synthmill/models, else
@@ -21,7 +22,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import importlib.util
 import os
 import tempfile
 from pathlib import Path
@@ -52,11 +52,6 @@ def needs_q8_0(path: str) -> bool:
 def _needs_q8_0(path: str, size: int, mtime_ns: int) -> bool:
     reader = _reader(path)
     return any(len(t.shape) == 2 and t.tensor_type.name in SLOW_TYPES for t in reader.tensors)
-
-
-def has_gguf() -> bool:
-    """Whether gguf-py (the `local` extra) is importable, without importing it."""
-    return importlib.util.find_spec("gguf") is not None
 
 
 def q8_0_copy(path: str) -> Path:
