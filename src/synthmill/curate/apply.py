@@ -23,11 +23,13 @@ from synthmill.pipeline.progress import LogProgress, Progress
 from synthmill.pipeline.rundir import enclosing_run
 from synthmill.pipeline.runner import chunks
 from synthmill.pipeline.stage import GlobalStage, Stage, StageContext
+from synthmill.pipeline.transient import TRANSIENT, check_failed_share
 from synthmill.records import Record
 from synthmill.sources.read import Read, expand
 
 S = TypeVar("S", bound=Stage)
 OUT_FORMATS = {".jsonl": "jsonl", ".parquet": "parquet"}
+MAX_FAILED_SHARE = 0.05  # a pipeline's default max_failed_share
 SRC_HELP = "Input: a JSONL, Parquet or CSV file, a folder, a glob (quoted) or a run directory."
 
 
@@ -170,6 +172,10 @@ def apply(
         raise EverythingRejected(error, outcome)
     write_records(out, kept, OUT_FORMATS[out.suffix.lower()])
     write_text_atomic(stats, json.dumps({**summary, "stages": report}, indent=2) + "\n")
+    # rows a model call failed for (timeouts, a dead server) were not judged: exit 3, as a
+    # pipeline; OUT holds what was kept, and a rerun answers the judged rows from the cache
+    retry = "run the same command with --overwrite to retry them (answered calls are cached)"
+    check_failed_share({"rows": len(kept), "stages": report}, MAX_FAILED_SHARE, out, retry)
     return outcome
 
 
@@ -222,6 +228,7 @@ def _stage_report(
         "rows_in": seen,
         "rows_out": len(kept),
         "rejected": dict(reasons.most_common()),
+        TRANSIENT: sum(1 for r in dropped if r.meta.rejection and r.meta.rejection.transient),
         "counters": dict(ctx.counters),
         "seconds": round(seconds, 3),
     }

@@ -146,7 +146,7 @@ class Runner:
                 self._run_local(k, segment, executor)
         stats = publish(self.rundir, p, segments)
         self.rundir.mark_finished()
-        check_failed_share(stats, p.max_failed_share, self.rundir.root)  # exit code 3
+        check_failed_share(stats, p.max_failed_share, self.rundir.root / "data")  # exit 3
         return RunResult(self.rundir.root, stats["rows"], stats)
 
     # ---- declared columns ------------------------------------------------------------------

@@ -108,7 +108,12 @@ def _shard_index(marker: Path) -> int:
     return int(marker.name.split("-")[1].split(".")[0])
 
 
-def check_failed_share(stats: dict[str, Any], max_share: float, root: Path) -> None:
+def check_failed_share(
+    stats: dict[str, Any],
+    max_share: float,
+    written: Path,
+    retry: str = "run the same command again to retry the failed rows",
+) -> None:
     """Raise TransientFailuresError when a stage's transient share exceeds max_share."""
     for label, stage in stats["stages"].items():
         failed, rows_in = int(stage.get(TRANSIENT, 0)), int(stage.get("rows_in", 0))
@@ -117,5 +122,5 @@ def check_failed_share(stats: dict[str, Any], max_share: float, root: Path) -> N
                 f"{failed} of {rows_in} rows ({failed / rows_in:.1%}) at stage {label!r} failed "
                 f"for transient reasons (model calls that timed out or failed), more than "
                 f"max_failed_share={max_share:g}; the {stats['rows']} rows kept are written "
-                f"to {root / 'data'}; run the same command again to retry the failed rows"
+                f"to {written}; {retry}"
             )
