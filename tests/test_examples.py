@@ -154,10 +154,13 @@ def test_model_example_runs_with_the_embedded_model(tmp_path: Path, name: str) -
     root = tmp_path / "out"
     stats = check_accounting(root)
     first = next(iter(stats["stages"].values()))
-    made = first["rows_out"]
-    assert made >= 1
-    calls = sum(s["counters"].get("llm.calls", 0) for s in stats["stages"].values())
-    assert calls >= made, "the embedded model was called for every row the source made"
+    assert first["rows_out"] >= 1
+    # every row the first model stage was given got a call (textbook_topics' documents
+    # reach the model as clusters, one call each, so count the rows the model stage kept
+    # there; elsewhere the rows it was given); not served from anywhere else
+    model = next(s for s in stats["stages"].values() if "llm.calls" in s["counters"])
+    given = model["rows_out"] if name == "textbook_topics.yaml" else model["rows_in"]
+    assert given >= 1 and model["counters"]["llm.calls"] >= given, model
     for row in published(root):
         meta = row["_meta"]
         if meta["model"] is not None:
