@@ -19,6 +19,7 @@ from synthmill.io.atomic import write_text_atomic
 from synthmill.io.records_io import write_records, write_rejects
 from synthmill.pipeline.columns import SAMPLE_ROWS, check_stages, columns_of, require
 from synthmill.pipeline.config import validate
+from synthmill.pipeline.pipeline import Pipeline
 from synthmill.pipeline.progress import LogProgress, Progress
 from synthmill.pipeline.rundir import enclosing_run
 from synthmill.pipeline.runner import chunks
@@ -29,7 +30,6 @@ from synthmill.sources.read import Read, expand
 
 S = TypeVar("S", bound=Stage)
 OUT_FORMATS = {".jsonl": "jsonl", ".parquet": "parquet"}
-MAX_FAILED_SHARE = 0.05  # a pipeline's default max_failed_share
 SRC_HELP = "Input: a JSONL, Parquet or CSV file, a folder, a glob (quoted) or a run directory."
 
 
@@ -175,7 +175,8 @@ def apply(
     # rows a model call failed for (timeouts, a dead server) were not judged: exit 3, as a
     # pipeline; OUT holds what was kept, and a rerun answers the judged rows from the cache
     retry = "run the same command with --overwrite to retry them (answered calls are cached)"
-    check_failed_share({"rows": len(kept), "stages": report}, MAX_FAILED_SHARE, out, retry)
+    max_share = Pipeline.model_fields["max_failed_share"].default  # a pipeline's default
+    check_failed_share({"rows": len(kept), "stages": report}, max_share, out, retry)
     return outcome
 
 

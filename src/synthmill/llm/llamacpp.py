@@ -107,11 +107,7 @@ class LlamaCppBackend(Backend):
     def served_path(self) -> str:
         """The GGUF file the engine loads: the model file, or its Q8_0 copy."""
         path = self.resolved_path()
-        if self.resolved_weights() == "q8_0":
-            if not Path(path).is_file():
-                raise ConfigError(f"model_path: no GGUF file at {path}; check the path")
-            return str(q8_0_copy(path))
-        return path
+        return str(q8_0_copy(path)) if self.resolved_weights() == "q8_0" else path
 
     def server_engine(self) -> ServerEngine:
         binary = find_binary(self.server_binary)
@@ -163,8 +159,8 @@ class LlamaCppBackend(Backend):
         if self.resolved_engine() == "server":  # another sampler implementation, other replies
             identity["engine"] = "llama-server"
             identity["json_grammar"] = "llama-cpp-python"  # compact JSON, see compact_grammar
-        if self.resolved_weights() != "file":  # re-quantized weights, other replies
-            identity["weights"] = self.resolved_weights()
+        if (weights := self.resolved_weights()) != "file":  # re-quantized: other replies
+            identity["weights"] = weights
         return identity
 
     def _one(self, model: LoadedModel, request: Request) -> Completion:

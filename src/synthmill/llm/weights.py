@@ -38,8 +38,9 @@ def models_dir() -> Path:
     """$SYNTHMILL_MODELS_DIR, else $XDG_CACHE_HOME/synthmill/models, else ~/.cache/..."""
     if env := os.environ.get("SYNTHMILL_MODELS_DIR"):
         return Path(env)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "synthmill" / "models"
+    from synthmill.pipeline.rundir import user_cache_dir
+
+    return user_cache_dir() / "models"
 
 
 def needs_q8_0(path: str) -> bool:
@@ -50,8 +51,12 @@ def needs_q8_0(path: str) -> bool:
 
 @functools.cache
 def _needs_q8_0(path: str, size: int, mtime_ns: int) -> bool:
-    reader = _reader(path)
-    return any(len(t.shape) == 2 and t.tensor_type.name in SLOW_TYPES for t in reader.tensors)
+    return any(_slow(t) for t in _reader(path).tensors)
+
+
+def _slow(tensor: Any) -> bool:
+    """A matrix of a type without a batched kernel (what the copy re-quantizes)."""
+    return len(tensor.shape) == 2 and tensor.tensor_type.name in SLOW_TYPES
 
 
 def q8_0_copy(path: str) -> Path:
@@ -112,7 +117,7 @@ def _convert(source: Path, target: Path) -> None:
         writer.add_key_value(field.name, value, kind, sub_type=sub)
     q8_0 = gguf.GGMLQuantizationType.Q8_0
     for tensor in reader.tensors:
-        if len(tensor.shape) == 2 and tensor.tensor_type.name in SLOW_TYPES:
+        if _slow(tensor):
             shape = tuple(int(n) for n in reversed(tensor.shape))
             values = dequantize(tensor.data, tensor.tensor_type).reshape(shape)
             data = quantize(values.astype(np.float32), q8_0)

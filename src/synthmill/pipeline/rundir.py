@@ -139,6 +139,11 @@ def default_cache_dir() -> Path:
     """$SYNTHMILL_CACHE_DIR, else $XDG_CACHE_HOME/synthmill, else ~/.cache/synthmill."""
     if env := os.environ.get("SYNTHMILL_CACHE_DIR"):
         return Path(env)
+    return user_cache_dir()
+
+
+def user_cache_dir() -> Path:
+    """$XDG_CACHE_HOME/synthmill, else ~/.cache/synthmill (not $SYNTHMILL_CACHE_DIR)."""
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "synthmill"
 
