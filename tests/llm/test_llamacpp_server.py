@@ -23,10 +23,12 @@ from synthmill.llm.base import BackendError
 from synthmill.llm.cache import cache_keys
 from synthmill.llm.llamacpp import LlamaCppBackend
 from synthmill.llm.llamacpp_server import (
+    SPIN_COUNT,
     LlamaServer,
     ServerSettings,
     find_binary,
     get_server,
+    server_env,
     stop_servers,
 )
 from synthmill.pipeline.stage import StageContext
@@ -210,3 +212,32 @@ def test_servers_stop_with_the_process_table() -> None:
     pid = server.proc.pid
     stop_servers()
     assert _gone(pid)
+
+
+def test_server_threads_spin_briefly_then_sleep_unless_the_user_says() -> None:
+    """The server's OpenMP threads spin SPIN_COUNT rounds (GNU libgomp) and then sleep;
+    PASSIVE for other runtimes. A user's own setting of either variable is kept."""
+    env = server_env({"PATH": "/bin"})
+    assert env == {"PATH": "/bin", "OMP_WAIT_POLICY": "PASSIVE", "GOMP_SPINCOUNT": "3000"}
+    assert server_env({"OMP_WAIT_POLICY": "ACTIVE"}) == {"OMP_WAIT_POLICY": "ACTIVE"}
+    assert server_env({"GOMP_SPINCOUNT": "0"}) == {"GOMP_SPINCOUNT": "0"}
+
+
+def test_the_running_server_has_the_spin_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Read back from the live process: what it was started with, not what we meant."""
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    monkeypatch.delenv("GOMP_SPINCOUNT", raising=False)
+    binary = find_binary()
+    assert binary is not None
+    from synthmill.llm.llamacpp import default_model_path
+
+    server = LlamaServer(ServerSettings(str(binary), default_model_path(), 512, 1, 1))
+    try:
+        server.ensure()
+        assert server.proc is not None
+        raw = Path(f"/proc/{server.proc.pid}/environ").read_bytes().split(b"\0")
+        environ = dict(item.decode().split("=", 1) for item in raw if b"=" in item)
+    finally:
+        server.stop()
+    assert environ["GOMP_SPINCOUNT"] == str(SPIN_COUNT)
+    assert environ["OMP_WAIT_POLICY"] == "PASSIVE"
