@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/llm_throughput.py        # writes bench/results/llm_throughput.json
     .venv/bin/python bench/llm_throughput.py --parts batched,quickstart   # keeps the others
+    .venv/bin/python bench/llm_throughput.py --parts kernel      # bare llama-server curve
 
 The same prompts, seeds and JSON schema go (1) straight to llama_cpp.Llama, (2) through
 a synthmill pipeline on the embedded `llamacpp` backend (run directory, checkpoints,
@@ -13,7 +14,13 @@ Batched decoding (`batched`, `quickstart`): the in-process engine (one sequence 
 time, the path before llama-server) against the llama-server engine at 1, 2, 4, 8 and 16
 parallel sequences (on the Q4_1 file, the default, and on its Q8_0 copy at 1 and 8),
 interleaved within each repeat; then examples/quickstart.yaml on each path, alternating,
-counting kept rows per minute.
+on several seeds (which rows a seed keeps is luck of the draw, and differs by path),
+counting kept rows per minute over all the runs of a path.
+
+`kernel`: the ceiling, without synthmill: a bare llama-server (as the engine starts it)
+decoding 1, 2, 4, 8 and 16 free-text sequences of 128 tokens at once, on 1 and 2
+threads, on the Q4_1 file and its Q8_0 copy, with the server's CPU seconds a token: what
+decoding B sequences at once saves per token on this CPU.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -45,7 +53,10 @@ PROMPTS = 6
 CURVE_PROMPTS = 16  # one batch of 16 structured calls per measurement
 PARALLEL = (1, 2, 4, 8, 16)
 QUICKSTART_N = 60  # the quickstart as it is (n: 60)
-QUICKSTART_REPEATS = 3
+QUICKSTART_REPEATS = 2
+QUICKSTART_SEEDS = (7, 8, 9)  # 7 is the example's own
+KERNEL_SEQUENCES = (1, 2, 4, 8, 16)
+KERNEL_TOKENS = 128
 MAX_TOKENS = 64
 THREADS = 1  # on 2 shared cores, 2 spinning llama.cpp threads lose badly to other load
 REPEATS = 4
@@ -129,9 +140,14 @@ def cpu_seconds() -> float:
     total = own.user + own.system
     for server in list(_SERVERS.values()):
         if server.proc is not None and server.proc.poll() is None:
-            fields = Path(f"/proc/{server.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            total += _proc_cpu(server.proc.pid)
     return total
+
+
+def _proc_cpu(pid: int) -> float:
+    """User + system CPU seconds of a process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def log(message: str) -> None:
@@ -240,39 +256,115 @@ def batched() -> dict[str, Any]:
 
 
 def quickstart() -> dict[str, Any]:
-    """examples/quickstart.yaml (n: 60): in-process at 1 thread and at all cores (the path
-    before llama-server; the faster is the baseline), llama-server as the example runs it
-    (the Q4_1 file), and llama-server on its Q8_0 copy (`weights: q8_0`)."""
+    """examples/quickstart.yaml (n: 60) on each seed: in-process at 1 thread and at all
+    cores (the path before llama-server; the faster is the baseline), llama-server as the
+    example runs it (the Q4_1 file, batches of 16 calls), with each model stage's 60
+    calls as one batch, and on the Q8_0 copy (`weights: q8_0`). Rates are pooled over a
+    path's runs (kept rows / seconds), since each seed keeps its own share of rows."""
     from synthmill import Pipeline
 
     example = Path(__file__).resolve().parents[1] / "examples" / "quickstart.yaml"
-    paths = {
-        "python_1_thread": PYTHON_ENGINE,
-        "python_all_cores": {**PYTHON_ENGINE, "n_threads": os.cpu_count()},
-        "server": {"type": "llamacpp"},  # the example's own
-        "server_q8_0": {"type": "llamacpp", "weights": "q8_0"},
+    one_batch = [f"stages.{i}.batch_size=64" for i in (1, 3)]  # question, answer
+    paths: dict[str, tuple[dict[str, Any], list[str]]] = {
+        "python_1_thread": (PYTHON_ENGINE, []),
+        "python_all_cores": ({**PYTHON_ENGINE, "n_threads": os.cpu_count()}, []),
+        "server": ({"type": "llamacpp"}, []),  # the example's own
+        "server_one_batch": ({"type": "llamacpp"}, one_batch),
+        "server_q8_0": ({"type": "llamacpp", "weights": "q8_0"}, []),
     }
     runs: dict[str, list[dict[str, float]]] = {name: [] for name in paths}
     for repeat in range(QUICKSTART_REPEATS):
         names = list(paths) if repeat % 2 == 0 else list(reversed(paths))
-        for name in names:
-            with tempfile.TemporaryDirectory() as tmp:
-                backend = json.dumps(paths[name])
-                sets = [f"stages.0.n={QUICKSTART_N}", f"backend={backend}", f"output.dir={tmp}"]
-                sets.append("cache=false")
-                start, cpu = time.perf_counter(), cpu_seconds()
-                result = Pipeline.from_yaml(example, sets).run()
-                seconds, cpu = time.perf_counter() - start, cpu_seconds() - cpu
-            stages = result.stats["stages"]
-            tokens = sum(s["counters"].get("llm.completion_tokens", 0) for s in stages.values())
-            runs[name].append(_rates(seconds, tokens, result.rows, cpu))
-            runs[name][-1]["load_average"] = os.getloadavg()[0]
-            log(f"quickstart repeat {repeat} {name}: {runs[name][-1]}")
-    summary = _summary(runs, "python_1_thread")
-    rows = summary["median_rows_per_min"]
-    base = max(rows["python_1_thread"], rows["python_all_cores"])
-    summary["rows_ratio_to_faster_python"] = {k: round(v / base, 2) for k, v in rows.items()}
-    return summary
+        for seed in QUICKSTART_SEEDS:
+            for name in names:
+                backend, extra = paths[name]
+                with tempfile.TemporaryDirectory() as tmp:
+                    sets = [*extra, f"seed={seed}", f"stages.0.n={QUICKSTART_N}"]
+                    sets += [f"backend={json.dumps(backend)}", f"output.dir={tmp}", "cache=false"]
+                    start, cpu = time.perf_counter(), cpu_seconds()
+                    result = Pipeline.from_yaml(example, sets).run()
+                    seconds, cpu = time.perf_counter() - start, cpu_seconds() - cpu
+                stages = result.stats["stages"].values()
+                tokens = sum(s["counters"].get("llm.completion_tokens", 0) for s in stages)
+                runs[name].append(_rates(seconds, tokens, result.rows, cpu))
+                runs[name][-1] |= {"seed": seed, "load_average": os.getloadavg()[0]}
+                log(f"quickstart repeat {repeat} seed {seed} {name}: {runs[name][-1]}")
+    return _pooled(runs, "python_1_thread", "python_all_cores")
+
+
+def _pooled(runs: dict[str, list[dict[str, float]]], *bases: str) -> dict[str, Any]:
+    """Each path's kept rows and tokens over its seconds and CPU seconds, all runs pooled;
+    ratios to the fastest of `bases`."""
+    pooled: dict[str, dict[str, float]] = {}
+    for name, rs in runs.items():
+        seconds, cpu = sum(r["seconds"] for r in rs), sum(r["cpu_seconds"] for r in rs)
+        rows, tokens = sum(r["rows"] for r in rs), sum(r["completion_tokens"] for r in rs)
+        pooled[name] = {
+            "rows": rows,
+            "seconds": round(seconds, 2),
+            "rows_per_min": round(rows * 60 / seconds, 2),
+            "tokens_per_s": round(tokens / seconds, 2),
+            "rows_per_cpu_min": round(rows * 60 / cpu, 2),
+        }
+    base = max(bases, key=lambda b: pooled[b]["rows_per_min"])
+    ratios = {
+        key: {k: round(v[key] / pooled[base][key], 2) for k, v in pooled.items()}
+        for key in ("rows_per_min", "tokens_per_s", "rows_per_cpu_min")
+    }
+    return {"runs": runs, "pooled": pooled, "baseline": base, "ratio_to_baseline": ratios}
+
+
+def kernel() -> dict[str, Any]:
+    """Bare llama-server (started as the engine starts it): B free-text sequences of
+    KERNEL_TOKENS at once, B in KERNEL_SEQUENCES, per threads and weights; tokens/s and
+    the server's CPU milliseconds a token (what batching saves, whatever the load)."""
+    import httpx
+
+    from synthmill.llm.llamacpp import LlamaCppBackend
+    from synthmill.llm.llamacpp_server import _SAMPLING, LlamaServer, ServerSettings
+
+    out: dict[str, Any] = {}
+    for weights in ("file", "q8_0"):
+        model = LlamaCppBackend(weights=weights).served_path()
+        for threads in (1, 2):
+            binary = str(Path(sys.prefix) / "bin" / "llama-server")
+            settings = ServerSettings(binary, model, 2048, threads, max(KERNEL_SEQUENCES))
+            server = LlamaServer(settings)
+            url = server.ensure()
+            assert server.proc is not None
+            pid = server.proc.pid
+
+            def one(i: int, n: int = KERNEL_TOKENS, url: str = url) -> dict[str, Any]:
+                text = f"Tell me a story about {TOPICS[i % len(TOPICS)]}."
+                body: dict[str, Any] = {"max_tokens": n, "temperature": 0.5, "seed": i}
+                body |= _SAMPLING | {"ignore_eos": True}
+                body["messages"] = [{"role": "user", "content": text}]
+                reply: dict[str, Any] = httpx.post(
+                    f"{url}/v1/chat/completions", json=body, timeout=600
+                ).json()
+                return reply
+
+            curve: dict[str, dict[str, float]] = {}
+            try:
+                one(0, 8)  # warm: model pages, first-call costs
+                for b in KERNEL_SEQUENCES:
+                    cpu, start = _proc_cpu(pid), time.perf_counter()
+                    with ThreadPoolExecutor(b) as pool:
+                        replies = list(pool.map(one, range(b)))
+                    seconds, cpu = time.perf_counter() - start, _proc_cpu(pid) - cpu
+                    tokens = sum(r["usage"]["completion_tokens"] for r in replies)
+                    curve[str(b)] = {
+                        "tokens_per_s": round(tokens / seconds, 1),
+                        "server_cpu_ms_per_token": round(1000 * cpu / tokens, 2),
+                    }
+                    log(f"kernel {weights} threads {threads} sequences {b}: {curve[str(b)]}")
+            finally:
+                server.stop()
+            one_seq = curve["1"]["server_cpu_ms_per_token"]
+            for point in curve.values():  # how much cheaper a token is than alone
+                point["cpu_saving_vs_1"] = round(one_seq / point["server_cpu_ms_per_token"], 2)
+            out[f"{weights}_threads_{threads}"] = curve
+    return out
 
 
 def _summary(runs: dict[str, list[dict[str, float]]], base: str) -> dict[str, Any]:
@@ -295,6 +387,7 @@ def _summary(runs: dict[str, list[dict[str, float]]], base: str) -> dict[str, An
 PARTS = {
     "batched": batched,
     "quickstart": quickstart,
+    "kernel": kernel,
     "embedded": embedded,
     "openai_backend_llama_cpp_server": served,
 }
@@ -318,6 +411,9 @@ def main() -> None:
             "curve_prompts": CURVE_PROMPTS,
             "quickstart_n": QUICKSTART_N,
             "quickstart_repeats": QUICKSTART_REPEATS,
+            "quickstart_seeds": list(QUICKSTART_SEEDS),
+            "kernel_sequences": list(KERNEL_SEQUENCES),
+            "kernel_tokens": KERNEL_TOKENS,
         },
     }
     for name, part in PARTS.items():

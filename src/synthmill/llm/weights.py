@@ -2,13 +2,13 @@
 
 On a CPU, llama.cpp decodes a batch of sequences with one matrix product per layer; its
 tiled kernels cover Q8_0 and Q4_0 (and floats), not Q4_1 or Q5_0/Q5_1. Measured on 2
-cores, 8 slots, 64 calls at once, one run alternating (bench/results/llm_throughput.json
-says the rest): free text 416 tokens/s on the Q8_0 copy vs 316 on the shipped Q4_1, JSON
-233 vs 189; but in a pipeline (the quickstart, 16 structured calls) no faster: there the
-server makes ~100 tokens/s either way (short prefill-heavy calls, grammar). So it is
-an option, not the default. Q8_0 keeps 8 bits a weight, so each weight stays within
-half a Q8_0 step (1/254 of its block's largest magnitude) of the Q4_1 value: the same
-model to within rounding, not bit-identical. Like Q4_1 and unlike the float types, Q8_0
+cores (bench/results/llm_throughput.json, part `kernel`): 16 free-text sequences at
+once 302 tokens/s on the Q8_0 copy vs 248 on the shipped Q4_1; but in a pipeline (the
+quickstart) no faster, 141.7 vs 144.5: there short prefill-heavy calls, the JSON grammar
+and stage tails weigh as much as the products. So it is an option, not the default.
+Q8_0 keeps 8 bits a weight, so each weight stays within half a Q8_0 step (1/254 of its
+block's largest magnitude) of the Q4_1 value: the same model to within rounding, not
+bit-identical. Like Q4_1 and unlike the float types, Q8_0
 products are integer sums, so a reply does not depend on which other sequences share
 the decode step (24 seeded replies: 0 differ, alone or 16 at once; F16/F32 copies: 1-2).
 
