@@ -318,31 +318,32 @@ def kernel() -> dict[str, Any]:
     """Bare llama-server (started as the engine starts it): B free-text sequences of
     KERNEL_TOKENS at once, B in KERNEL_SEQUENCES, per threads and weights; tokens/s and
     the server's CPU milliseconds a token (what batching saves, whatever the load)."""
-    import httpx
-
     from synthmill.llm.llamacpp import LlamaCppBackend
-    from synthmill.llm.llamacpp_server import _SAMPLING, LlamaServer, ServerSettings
+    from synthmill.llm.llamacpp_server import (
+        _SAMPLING,
+        LlamaServer,
+        ServerSettings,
+        find_binary,
+        post,
+    )
 
     out: dict[str, Any] = {}
     for weights in ("file", "q8_0"):
         model = LlamaCppBackend(weights=weights).served_path()
         for threads in (1, 2):
-            binary = str(Path(sys.prefix) / "bin" / "llama-server")
+            binary = str(find_binary() or "llama-server")
             settings = ServerSettings(binary, model, 2048, threads, max(KERNEL_SEQUENCES))
             server = LlamaServer(settings)
-            url = server.ensure()
+            server.ensure()
             assert server.proc is not None
             pid = server.proc.pid
 
-            def one(i: int, n: int = KERNEL_TOKENS, url: str = url) -> dict[str, Any]:
+            def one(i: int, n: int = KERNEL_TOKENS, server: LlamaServer = server) -> Any:
                 text = f"Tell me a story about {TOPICS[i % len(TOPICS)]}."
                 body: dict[str, Any] = {"max_tokens": n, "temperature": 0.5, "seed": i}
                 body |= _SAMPLING | {"ignore_eos": True}
                 body["messages"] = [{"role": "user", "content": text}]
-                reply: dict[str, Any] = httpx.post(
-                    f"{url}/v1/chat/completions", json=body, timeout=600
-                ).json()
-                return reply
+                return post(server, "/v1/chat/completions", body).json()
 
             curve: dict[str, dict[str, float]] = {}
             try:

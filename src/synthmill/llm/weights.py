@@ -8,9 +8,9 @@ quickstart) no faster, 141.7 vs 144.5: there short prefill-heavy calls, the JSON
 and stage tails weigh as much as the products. So it is an option, not the default.
 Q8_0 keeps 8 bits a weight, so each weight stays within half a Q8_0 step (1/254 of its
 block's largest magnitude) of the Q4_1 value: the same model to within rounding, not
-bit-identical. Like Q4_1 and unlike the float types, Q8_0
-products are integer sums, so a reply does not depend on which other sequences share
-the decode step (24 seeded replies: 0 differ, alone or 16 at once; F16/F32 copies: 1-2).
+bit-identical. Like Q4_1 and unlike the float types, Q8_0 products are integer sums,
+so a reply does not depend on which other sequences share the decode step (24 seeded
+replies: 0 differ, alone or 16 at once; F16/F32 copies: 1-2).
 
 The copy is made once (about 4 s for the 135M model) with gguf-py and kept under
 $SYNTHMILL_MODELS_DIR, else $XDG_CACHE_HOME/synthmill/models, else
